@@ -1,0 +1,49 @@
+#include "io/atomic_file.h"
+
+#include "core/error.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+namespace routerscope::io {
+
+AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
+  temp_ = path_;
+  temp_ += ".tmp-" + std::to_string(::getpid());
+  if (path_.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path_.parent_path(), ec);
+  }
+  file_ = std::fopen(temp_.c_str(), "wb");
+  if (!file_)
+    throw_input_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+}
+
+AtomicFile::~AtomicFile() {
+  if (file_) {
+    std::fclose(file_);
+    std::error_code ec;
+    std::filesystem::remove(temp_, ec);
+  }
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+  if (size && std::fwrite(data, 1, size, file_) != size)
+    throw_input_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+}
+
+void AtomicFile::commit() {
+  if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
+    throw_input_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  std::fclose(file_);
+  file_ = nullptr;
+  std::error_code ec;
+  std::filesystem::rename(temp_, path_, ec);
+  if (ec) {
+    std::filesystem::remove(temp_, ec);
+    throw_input_error("cannot replace " + path_.string() + ": " + ec.message());
+  }
+}
+
+} // namespace routerscope::io
