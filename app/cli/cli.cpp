@@ -1,20 +1,93 @@
 #include "app/cli/cli.h"
 
+#include "app/cli/commands.h"
 #include "core/error.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <string>
+#include <unistd.h>
 
 namespace routerscope::cli {
 
+std::vector<Command>& command_registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+
+std::string default_checkpoint() {
+  namespace fs = std::filesystem;
+  // Next to the executable (build tree or install), then the configured build folder.
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path p : {self.parent_path() / "assets" / "demo",
+                       self.parent_path() / ".." / "share" / "routerscope" / "demo"})
+      if (fs::exists(p / "model.safetensors"))
+        return p.lexically_normal().string();
+  }
+  if (fs::exists(fs::path(ROUTERSCOPE_DEMO_DIR) / "model.safetensors"))
+    return ROUTERSCOPE_DEMO_DIR;
+  throw_input_error("no checkpoint given and the bundled demo checkpoint was not found (expected "
+                    "assets/demo/model.safetensors next to the routerscope executable)");
+}
+
+namespace {
+
+const Command* find_command(const std::string& name) {
+  for (const auto& c : command_registry())
+    if (name == c.name)
+      return &c;
+  return nullptr;
+}
+
+void print_help() {
+  std::printf("RouterScope: router-expert alignment and Manifold Power Iteration for MoE models\n\n"
+              "usage: routerscope COMMAND [ARGS]\n\ncommands:\n");
+  auto commands = command_registry();
+  std::sort(commands.begin(), commands.end(),
+            [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });
+  for (const auto& c : commands)
+    std::printf("  %-15s %s\n", c.name, c.summary);
+  std::printf("\n'routerscope help COMMAND' shows a command's options. Exit codes: 0 success, 2 bad "
+              "input or usage, 1 internal error.\n");
+}
+
+} // namespace
+
 int run(int argc, char** argv) {
   try {
-    if (argc < 2) {
-      std::fprintf(stderr, "usage: routerscope COMMAND [ARGS]\n");
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+      // With a display and a GUI build, no arguments opens the GUI on the demo checkpoint.
+      if (const Command* gui = find_command("gui"); gui && std::getenv("DISPLAY"))
+        return gui->run({});
+      print_help();
       return 2;
     }
-    throw_input_error(std::string("unknown command '") + argv[1] + "'");
+    const std::string name = args.front();
+    args.erase(args.begin());
+    if (name == "help" || name == "--help" || name == "-h") {
+      if (!args.empty()) {
+        if (const Command* c = find_command(args.front())) {
+          std::printf("%s\n", c->usage);
+          return 0;
+        }
+        throw_input_error("unknown command '" + args.front() + "'");
+      }
+      print_help();
+      return 0;
+    }
+    const Command* c = find_command(name);
+    if (!c)
+      throw_input_error("unknown command '" + name + "' (see 'routerscope help')");
+    if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+      std::printf("%s\n", c->usage);
+      return 0;
+    }
+    return c->run(args);
   } catch (const Error& e) {
     std::fprintf(stderr, "routerscope: %s\n", e.what());
     return e.kind() == ErrorKind::BadInput ? 2 : 1;

@@ -1,0 +1,111 @@
+#include "core/align.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+namespace routerscope {
+
+namespace {
+
+Summary summarize_field(const std::vector<ExpertAlignment>& experts,
+                        double ExpertAlignment::*field) {
+  std::vector<double> v;
+  for (const auto& e : experts)
+    if (e.status == DirectionStatus::Ok)
+      v.push_back(e.*field);
+  return summarize(v);
+}
+
+} // namespace
+
+std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOptions& options,
+                                        const Progress& progress) {
+  const ModelInfo& info = model.info();
+  std::vector<int> layers = options.layers.empty() ? info.moe_layers() : options.layers;
+  for (int l : layers)
+    if (!info.layer(l).moe)
+      throw_input_error(info.path + ": layer " + std::to_string(l) +
+                        " is a dense layer, not an MoE layer (MoE layers: see 'inspect')");
+  std::size_t total = 0;
+  for (int l : layers)
+    total += static_cast<std::size_t>(info.layer(l).experts);
+
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<LayerAlignment> out;
+  std::size_t done = 0;
+  for (int l : layers) {
+    progress.check();
+    const LayerInfo& li = info.layer(l);
+    MatrixF router = model.router(l);
+    if (router.rows() != li.experts || router.cols() != info.d_model)
+      throw_input_error(info.path + ": router of layer " + std::to_string(l) + " is [" +
+                        std::to_string(router.rows()) + ", " + std::to_string(router.cols()) +
+                        "], expected [" + std::to_string(li.experts) + ", " +
+                        std::to_string(info.d_model) + "]");
+    LayerAlignment layer;
+    layer.layer = l;
+    layer.experts.resize(static_cast<std::size_t>(li.experts));
+    std::atomic<int> next{0};
+    std::mutex error_mutex;
+    std::exception_ptr error;
+    auto worker = [&]() {
+      for (int e = next++; e < li.experts; e = next++) {
+        try {
+          if (progress.cancelled())
+            return;
+          MatrixF g = direction_operator(model, l, e, options.matrix);
+          if (g.cols() != info.d_model)
+            throw_input_error(info.path + ": layer " + std::to_string(l) + " expert " +
+                              std::to_string(e) + " " + std::string(to_string(options.matrix)) +
+                              " matrix has " + std::to_string(g.cols()) +
+                              " columns after orientation, expected d_model = " +
+                              std::to_string(info.d_model));
+          PrincipalDirection pd = principal_direction(g, options.spectral);
+          ExpertAlignment& a = layer.experts[static_cast<std::size_t>(e)];
+          VectorF r = router.row(e).transpose();
+          a.expert = e;
+          a.sigma1 = pd.sigma1;
+          a.sigma2 = pd.sigma2;
+          a.gap_ratio = pd.sigma1 > 0 ? pd.sigma2 / pd.sigma1 : 0.0;
+          a.router_norm = r.norm();
+          a.status = pd.status;
+          if (pd.status == DirectionStatus::Ok) {
+            a.cos = abs_cos(r, pd.u1);
+            a.lambda = alignment_lambda(r, g, pd.sigma1);
+            a.u1 = std::move(pd.u1);
+          }
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error)
+            error = std::current_exception();
+          next = li.experts;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < std::min(threads, li.experts); ++t)
+      pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool)
+      t.join();
+    if (error)
+      std::rethrow_exception(error);
+    progress.check();
+    layer.cos = summarize_field(layer.experts, &ExpertAlignment::cos);
+    layer.lambda = summarize_field(layer.experts, &ExpertAlignment::lambda);
+    layer.gap_ratio = summarize_field(layer.experts, &ExpertAlignment::gap_ratio);
+    layer.router_norm = summarize_field(layer.experts, &ExpertAlignment::router_norm);
+    done += static_cast<std::size_t>(li.experts);
+    progress(static_cast<double>(done) / static_cast<double>(std::max<std::size_t>(total, 1)),
+             "layer " + std::to_string(l));
+    out.push_back(std::move(layer));
+  }
+  return out;
+}
+
+} // namespace routerscope

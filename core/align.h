@@ -1,0 +1,41 @@
+#pragma once
+// The router–expert alignment report: for every routed expert of the chosen layers, its principal
+// direction u₁ (of gate, up or down) and how well the stored router row agrees with it.
+#include "core/metrics.h"
+#include "core/model.h"
+#include "core/progress.h"
+#include "core/spectral.h"
+
+#include <vector>
+
+namespace routerscope {
+
+struct ExpertAlignment {
+  int expert = 0;
+  double cos = 0;         // |cos(R[i], u₁)|
+  double lambda = 0;      // λ (Eq. 11) of the stored router row
+  double sigma1 = 0, sigma2 = 0;
+  double gap_ratio = 0;   // σ₂/σ₁
+  double router_norm = 0; // ‖R[i]‖
+  DirectionStatus status = DirectionStatus::Ok;
+  VectorF u1;             // the principal direction (empty when not Ok)
+};
+
+struct LayerAlignment {
+  int layer = 0;
+  std::vector<ExpertAlignment> experts;
+  Summary cos, lambda, gap_ratio, router_norm; // over experts whose status is Ok
+};
+
+struct AlignOptions {
+  ExpertMatrix matrix = ExpertMatrix::Gate;
+  SpectralOptions spectral;
+  std::vector<int> layers; // decoder layer indices; empty = every MoE layer
+  int threads = 0;         // 0 = hardware concurrency
+};
+
+// Decodes one expert at a time (peak memory ~ one layer's router plus `threads` experts).
+std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOptions& options,
+                                        const Progress& progress = {});
+
+} // namespace routerscope
