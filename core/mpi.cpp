@@ -1,0 +1,180 @@
+#include "core/mpi.h"
+
+#include "core/error.h"
+
+#include <cmath>
+#include <string>
+
+namespace routerscope {
+
+namespace {
+
+using RowD = Eigen::VectorXd;
+
+// M·v with M = GᵀG, never forming the D×D matrix (two matrix–vector products).
+// Products run in float (the weights' precision); the row vectors are carried in double.
+RowD apply_gram(const MatrixF& g, const RowD& v) {
+  VectorF h = g * v.cast<float>();
+  VectorF out = g.transpose() * h;
+  return out.cast<double>();
+}
+
+// The forward pass of one row: v = (GᵀG)^k r up to the positive factor exp(log_scale)⁻¹.
+// Intermediate steps are rescaled to unit length (stored in norms) so that many power steps do
+// not overflow; the retraction is scale-invariant, so R′ does not change.
+struct RowPass {
+  RowD v;
+  double log_scale = 0;      // true vector = v · exp(log_scale)
+  std::vector<double> norms; // norms of the k−1 intermediate vectors (retracting variants)
+};
+
+void check_shapes(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& s) {
+  if (static_cast<std::size_t>(r.rows()) != g.size())
+    throw_input_error("MPI: router has " + std::to_string(r.rows()) + " rows but " +
+                      std::to_string(g.size()) + " expert matrices were given");
+  for (std::size_t i = 0; i < g.size(); ++i)
+    if (g[i].cols() != r.cols())
+      throw_input_error("MPI: expert " + std::to_string(i) + " matrix has " +
+                        std::to_string(g[i].cols()) +
+                        " columns, expected D = " + std::to_string(r.cols()));
+  if (s.power_steps < 1 && s.ablation != MpiSettings::Ablation::NoPower)
+    throw_input_error("MPI: power steps must be >= 1, got " + std::to_string(s.power_steps));
+  if (!(s.c_prime > 0))
+    throw_input_error("MPI: C′ must be positive, got " + std::to_string(s.c_prime));
+}
+
+RowPass forward_row(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& s,
+                    Eigen::Index i) {
+  RowPass p;
+  p.v = r.row(i).transpose().cast<double>();
+  if (s.ablation == MpiSettings::Ablation::NoPower)
+    return p;
+  const bool rescale = s.ablation == MpiSettings::Ablation::None;
+  for (int step = 0; step < s.power_steps; ++step) {
+    p.v = apply_gram(g[static_cast<std::size_t>(i)], p.v);
+    if (rescale && step + 1 < s.power_steps) {
+      double n = p.v.norm();
+      if (!(n > 0))
+        break;
+      p.v /= n;
+      p.log_scale += std::log(n);
+      p.norms.push_back(n);
+    }
+  }
+  return p;
+}
+
+double checked_norm(const RowD& v, Eigen::Index i) {
+  double n = v.norm();
+  if (!(n > 0) || !std::isfinite(n))
+    throw_input_error("MPI: expert " + std::to_string(i) + ": the vector to retract has norm " +
+                      std::to_string(n) +
+                      " (router row in the null space of GᵀG, or zero); R′ is undefined");
+  return n;
+}
+
+} // namespace
+
+double MpiSettings::radius(int experts) const {
+  if (scoring == Scoring::Sigmoid)
+    return 1.0;
+  return c_prime / std::sqrt(static_cast<double>(experts));
+}
+
+std::string_view to_string(MpiSettings::Ablation a) {
+  switch (a) {
+  case MpiSettings::Ablation::None:
+    return "none";
+  case MpiSettings::Ablation::NoPower:
+    return "no-power";
+  case MpiSettings::Ablation::NoRetract:
+    return "no-retract";
+  }
+  return "none";
+}
+
+MpiSettings::Ablation parse_ablation(std::string_view text) {
+  if (text == "none")
+    return MpiSettings::Ablation::None;
+  if (text == "no-power")
+    return MpiSettings::Ablation::NoPower;
+  if (text == "no-retract")
+    return MpiSettings::Ablation::NoRetract;
+  throw_input_error("unknown MPI ablation '" + std::string(text) +
+                    "': expected none, no-power or no-retract");
+}
+
+std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, ExpertMatrix m) {
+  const LayerInfo& li = model.info().layer(layer);
+  std::vector<MatrixF> out;
+  out.reserve(static_cast<std::size_t>(li.experts));
+  for (int e = 0; e < li.experts; ++e)
+    out.push_back(direction_operator(model, layer, e, m));
+  return out;
+}
+
+MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings) {
+  check_shapes(r, g, settings);
+  const double c = settings.radius(static_cast<int>(r.rows()));
+  MatrixF out(r.rows(), r.cols());
+  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+    RowPass p = forward_row(r, g, settings, i);
+    if (settings.ablation == MpiSettings::Ablation::NoRetract) {
+      out.row(i) = p.v.transpose().cast<float>();
+      continue;
+    }
+    out.row(i) = (c * p.v / checked_norm(p.v, i)).transpose().cast<float>();
+  }
+  return out;
+}
+
+VectorD mpi_pre_retraction_norms(const MatrixF& r, const std::vector<MatrixF>& g,
+                                 const MpiSettings& settings) {
+  check_shapes(r, g, settings);
+  VectorD out(r.rows());
+  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+    RowPass p = forward_row(r, g, settings, i);
+    out(i) = p.v.norm() * std::exp(p.log_scale);
+  }
+  return out;
+}
+
+MatrixF mpi_backward(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings,
+                     const MatrixF& grad_routed) {
+  check_shapes(r, g, settings);
+  if (grad_routed.rows() != r.rows() || grad_routed.cols() != r.cols())
+    throw_internal_error("mpi_backward: gradient is [" + std::to_string(grad_routed.rows()) + ", " +
+                         std::to_string(grad_routed.cols()) + "], expected [" +
+                         std::to_string(r.rows()) + ", " + std::to_string(r.cols()) + "]");
+  const double c = settings.radius(static_cast<int>(r.rows()));
+  MatrixF out(r.rows(), r.cols());
+  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+    const auto& gi = g[static_cast<std::size_t>(i)];
+    RowD b = grad_routed.row(i).transpose().cast<double>();
+    if (settings.ablation == MpiSettings::Ablation::NoRetract) {
+      // R′ = M^k R with M symmetric: dL/dR = M^k dL/dR′.
+      for (int step = 0; step < settings.power_steps; ++step)
+        b = apply_gram(gi, b);
+      out.row(i) = b.transpose().cast<float>();
+      continue;
+    }
+    RowPass p = forward_row(r, g, settings, i);
+    // Retraction y = C·v/‖v‖: Jacobian (C/‖v‖)(I − v̂v̂ᵀ), symmetric.
+    double n = checked_norm(p.v, i);
+    RowD vh = p.v / n;
+    b = (c / n) * (b - vh * vh.dot(b));
+    if (settings.ablation == MpiSettings::Ablation::None) {
+      // Back through the k power steps; the rescaling by the intermediate norms is the same
+      // positive factor the forward pass divided out (applied step by step to stay in range).
+      for (int step = settings.power_steps - 1; step >= 0; --step) {
+        b = apply_gram(gi, b);
+        if (step > 0)
+          b /= p.norms[static_cast<std::size_t>(step - 1)];
+      }
+    }
+    out.row(i) = b.transpose().cast<float>();
+  }
+  return out;
+}
+
+} // namespace routerscope
