@@ -523,19 +523,26 @@ protected:
   test::TempDir dir_{"hftiny"};
 };
 
+// Every layer is MoE with these dimensions.
+void expect_uniform_moe(const ModelInfo& info, size_t layers, int experts, std::optional<int> k,
+                        int d_expert, int shared) {
+  ASSERT_EQ(info.layers.size(), layers);
+  for (const auto& l : info.layers) {
+    EXPECT_TRUE(l.moe);
+    EXPECT_EQ(l.experts, experts);
+    EXPECT_EQ(l.top_k, k);
+    EXPECT_EQ(l.d_expert, d_expert);
+    EXPECT_EQ(l.shared_experts, shared);
+  }
+}
+
 TEST_F(HfTiny, MixtralClassic) {
   auto m = io::open_checkpoint(stage("mixtral_classic", "mixtral_classic_config.json"));
   const ModelInfo& info = m->info();
   EXPECT_EQ(info.family, "mixtral");
   EXPECT_EQ(info.layout, "per_expert");
   EXPECT_EQ(info.d_model, 32);
-  ASSERT_EQ(info.layers.size(), 2u);
-  for (const auto& l : info.layers) {
-    EXPECT_TRUE(l.moe);
-    EXPECT_EQ(l.experts, 4);
-    EXPECT_EQ(l.top_k, std::optional<int>(2));
-    EXPECT_EQ(l.d_expert, 64);
-  }
+  expect_uniform_moe(info, 2, 4, 2, 64, 0);
   EXPECT_EQ(m->expert_weight(1, 3, ExpertMatrix::Down).rows(), 32);
   EXPECT_EQ(m->expert_weight(1, 3, ExpertMatrix::Down).cols(), 64);
   EXPECT_EQ(m->embeddings().rows(), 48);
@@ -548,13 +555,44 @@ TEST_F(HfTiny, Qwen2MoeLayer0WithoutConfig) {
   EXPECT_EQ(info.family, "qwen2_moe");
   EXPECT_EQ(info.layout, "stacked");
   EXPECT_EQ(info.d_model, 64);
-  ASSERT_EQ(info.layers.size(), 1u);
-  EXPECT_TRUE(info.layers[0].moe);
-  EXPECT_EQ(info.layers[0].experts, 4);
-  EXPECT_EQ(info.layers[0].d_expert, 64);
-  EXPECT_EQ(info.layers[0].shared_experts, 1);
+  expect_uniform_moe(info, 1, 4, std::nullopt, 64, 1);
   EXPECT_TRUE(info.layers[0].shared_gate);
   EXPECT_EQ(m->shared_gate(0).cols(), 64);
+}
+
+// The MoE block output transformers computed for one input (hf_ref in the fixture JSON), recomputed
+// in float64 from the decoded weights: softmax router, top-2 without renormalisation, SiLU experts,
+// plus the sigmoid-gated shared expert. Wrong gate/up halves or orientation would not match.
+TEST_F(HfTiny, Qwen2MoeLayer0MatchesTransformersOutput) {
+  auto m = io::open_checkpoint(stage("qwen2_moe_layer0", ""));
+  nlohmann::json ref = nlohmann::json::parse(std::ifstream(src_ / "qwen2_moe_layer0.json"));
+  std::vector<double> xin = ref["input"], want = ref["hf_ref"];
+  ASSERT_EQ(xin.size(), 64u);
+  VectorD x = Eigen::Map<VectorD>(xin.data(), 64);
+  auto silu = [](double v) { return v / (1.0 + std::exp(-v)); };
+  auto mlp = [&](const MatrixD& g, const MatrixD& u, const MatrixD& d) {
+    VectorD h = (g * x).unaryExpr(silu).cwiseProduct(u * x);
+    return VectorD(d * h);
+  };
+  VectorD logits = m->router(0).cast<double>() * x;
+  VectorD p = (logits.array() - logits.maxCoeff()).exp();
+  p /= p.sum();
+  std::vector<int> order = {0, 1, 2, 3};
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return p(a) > p(b); });
+  VectorD out = VectorD::Zero(64);
+  for (int i = 0; i < 2; ++i) {
+    int e = order[static_cast<size_t>(i)];
+    out += p(e) * mlp(m->expert_weight(0, e, ExpertMatrix::Gate).cast<double>(),
+                      m->expert_weight(0, e, ExpertMatrix::Up).cast<double>(),
+                      m->expert_weight(0, e, ExpertMatrix::Down).cast<double>());
+  }
+  double gate = (m->shared_gate(0).cast<double>() * x)(0);
+  out += 1.0 / (1.0 + std::exp(-gate)) *
+         mlp(m->shared_weight(0, ExpertMatrix::Gate).cast<double>(),
+             m->shared_weight(0, ExpertMatrix::Up).cast<double>(),
+             m->shared_weight(0, ExpertMatrix::Down).cast<double>());
+  VectorD w = Eigen::Map<VectorD>(want.data(), 64);
+  EXPECT_LT((out - w).norm(), 1e-5 * w.norm()) << "max |diff| " << (out - w).cwiseAbs().maxCoeff();
 }
 
 TEST_F(HfTiny, DeepseekFullStacked) {
@@ -563,14 +601,7 @@ TEST_F(HfTiny, DeepseekFullStacked) {
   EXPECT_EQ(info.family, "deepseek_v2");
   EXPECT_EQ(info.layout, "stacked");
   EXPECT_EQ(info.d_model, 16);
-  ASSERT_EQ(info.layers.size(), 2u);
-  for (const auto& l : info.layers) {
-    EXPECT_TRUE(l.moe);
-    EXPECT_EQ(l.experts, 4);
-    EXPECT_EQ(l.top_k, std::optional<int>(2));
-    EXPECT_EQ(l.d_expert, 16);
-    EXPECT_EQ(l.shared_experts, 1);
-  }
+  expect_uniform_moe(info, 2, 4, 2, 16, 1);
 }
 
 } // namespace
