@@ -265,9 +265,12 @@ MatrixF shared_expert_forward(const MoeLayerWeights& w, const MatrixF& x) {
   return out;
 }
 
-MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x) {
-  const Eigen::Index tokens = x.rows();
+MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x,
+                       MatrixF* slot_outputs) {
+  const Eigen::Index tokens = x.rows(), k = routing.experts.cols();
   MatrixF out = MatrixF::Zero(tokens, x.cols());
+  if (slot_outputs)
+    slot_outputs->setZero(tokens * k, x.cols());
   const int n = static_cast<int>(w.gate.size());
   // Group tokens by expert so that each expert runs one matrix product.
   std::vector<std::vector<std::pair<Eigen::Index, Eigen::Index>>> slots(static_cast<size_t>(n));
@@ -290,6 +293,8 @@ MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const M
     for (size_t i = 0; i < s.size(); ++i) {
       float scale = w.rule.sigmoid_input_scale ? 1.0f : routing.weights(s[i].first, s[i].second);
       out.row(s[i].first) += scale * ye.row(Eigen::Index(i));
+      if (slot_outputs)
+        slot_outputs->row(s[i].first * k + s[i].second) = ye.row(Eigen::Index(i));
     }
   }
   return out;

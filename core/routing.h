@@ -55,8 +55,10 @@ MatrixF expert_forward(const MatrixF& gate, const MatrixF& up, const MatrixF& do
 MatrixF shared_expert_forward(const MoeLayerWeights& w, const MatrixF& x);
 
 // Routed-expert output [T, D] for a given routing: Σ_j weight_j·E_j(x) (Llama-4 instead scales
-// the expert input by the weight).
-MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x);
+// the expert input by the weight). slot_outputs, when given, receives E_j(x_t) for slot (t, j) in
+// row t·k + j ([T·k, D]; the unweighted expert outputs the router gradient needs).
+MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x,
+                       MatrixF* slot_outputs = nullptr);
 
 // The MoE block: route with router [N, D] and w.rule, then routed + shared experts -> [T, D].
 MatrixF moe_block_forward(const MoeLayerWeights& w, const MatrixF& router, const MatrixF& x);
