@@ -99,7 +99,7 @@ std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
       throw_input_error(info.path + ": layer " + std::to_string(l) + " is not an MoE layer");
     out.push_back(converge_layer(l, model.router(l),
                                  load_direction_operators(model, l, settings.mpi.matrix), settings,
-                                 callback, inner));
+                                 callback, progress));
     progress(double(li + 1) / double(layers.size()), "layer " + std::to_string(l));
   }
   return out;
