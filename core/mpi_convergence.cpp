@@ -1,0 +1,108 @@
+#include "core/mpi_convergence.h"
+
+#include "core/error.h"
+#include "core/metrics.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace routerscope {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// tan∠(r, u) from |cos|: sqrt(1 − c²)/c (∞ when orthogonal).
+double tan_from_cos(double c) {
+  if (!(c > 0))
+    return std::numeric_limits<double>::infinity();
+  return std::sqrt(std::max(0.0, 1 - c * c)) / c;
+}
+
+ConvergenceRow describe(int step, const MatrixF& r, const std::vector<MatrixF>& g,
+                        const LayerConvergence& layer, const VectorD& pre_norm, const VectorD& tan0,
+                        int power_per_step) {
+  const Eigen::Index n = r.rows();
+  ConvergenceRow row;
+  row.step = step;
+  row.cos.resize(n);
+  row.lambda.resize(n);
+  row.router_norm.resize(n);
+  row.tan_theta.resize(n);
+  row.tan_bound.resize(n);
+  row.pre_norm = pre_norm;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const auto& d = layer.directions[size_t(i)];
+    VectorF ri = r.row(i).transpose();
+    row.router_norm(i) = ri.norm();
+    if (d.status != DirectionStatus::Ok) {
+      row.cos(i) = row.lambda(i) = row.tan_theta(i) = row.tan_bound(i) = kNaN;
+      continue;
+    }
+    row.cos(i) = abs_cos(ri, d.u1);
+    row.lambda(i) = alignment_lambda(ri, g[size_t(i)], d.sigma1);
+    row.tan_theta(i) = tan_from_cos(row.cos(i));
+    const double t0 = step == 0 ? row.tan_theta(i) : tan0(i);
+    row.tan_bound(i) = std::pow(d.sigma2 / d.sigma1, 2.0 * power_per_step * step) * t0;
+  }
+  return row;
+}
+
+} // namespace
+
+LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<MatrixF>& g,
+                                const ConvergenceSettings& settings,
+                                const ConvergenceCallback& callback, const Progress& progress) {
+  if (settings.steps < 0)
+    throw_input_error("MPI convergence: steps must be >= 0, got " + std::to_string(settings.steps));
+  if (static_cast<std::size_t>(r.rows()) != g.size())
+    throw_input_error("MPI convergence: layer " + std::to_string(layer) + " router has " +
+                      std::to_string(r.rows()) + " rows but " + std::to_string(g.size()) +
+                      " experts");
+  LayerConvergence out;
+  out.layer = layer;
+  for (const auto& gi : g)
+    out.directions.push_back(principal_direction(gi, settings.spectral));
+  const int per_step =
+      settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+  MatrixF current = r;
+  VectorD none = VectorD::Constant(r.rows(), kNaN);
+  out.rows.push_back(describe(0, current, g, out, none, none, per_step));
+  const VectorD tan0 = out.rows.front().tan_theta;
+  if (callback)
+    callback(out, out.rows.back());
+  for (int t = 1; t <= settings.steps; ++t) {
+    if (progress.cancelled())
+      break;
+    VectorD pre = mpi_pre_retraction_norms(current, g, settings.mpi);
+    current = mpi_router(current, g, settings.mpi);
+    out.rows.push_back(describe(t, current, g, out, pre, tan0, per_step));
+    if (callback)
+      callback(out, out.rows.back());
+  }
+  return out;
+}
+
+std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
+                                              const ConvergenceSettings& settings,
+                                              const ConvergenceCallback& callback,
+                                              const Progress& progress) {
+  const ModelInfo& info = model.info();
+  std::vector<int> layers = settings.layers.empty() ? info.moe_layers() : settings.layers;
+  std::vector<LayerConvergence> out;
+  for (size_t li = 0; li < layers.size(); ++li) {
+    if (progress.cancelled())
+      break;
+    const int l = layers[li];
+    if (!info.layer(l).moe)
+      throw_input_error(info.path + ": layer " + std::to_string(l) + " is not an MoE layer");
+    out.push_back(converge_layer(l, model.router(l),
+                                 load_direction_operators(model, l, settings.mpi.matrix), settings,
+                                 callback, progress));
+    progress(double(li + 1) / double(layers.size()), "layer " + std::to_string(l));
+  }
+  return out;
+}
+
+} // namespace routerscope

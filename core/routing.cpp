@@ -1,0 +1,308 @@
+#include "core/routing.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+namespace routerscope {
+
+namespace {
+
+double sigmoid(double z) {
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+// Indices of the k largest keys, best first; equal keys: the lower index wins.
+std::vector<int> top_k_indices(const std::vector<double>& key, int k) {
+  std::vector<int> idx(key.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    if (key[size_t(a)] != key[size_t(b)])
+      return key[size_t(a)] > key[size_t(b)];
+    return a < b;
+  });
+  idx.resize(size_t(k));
+  return idx;
+}
+
+// Masks every expert outside the topk_group best groups to −∞ (DeepSeek group-limited routing).
+void limit_groups(std::vector<double>& key, const RoutingRule& rule) {
+  const int n = static_cast<int>(key.size());
+  if (rule.n_group <= 1)
+    return;
+  if (n % rule.n_group != 0 || rule.topk_group < 1 || rule.topk_group > rule.n_group)
+    throw_input_error("group-limited routing: " + std::to_string(n) + " experts, n_group " +
+                      std::to_string(rule.n_group) + ", topk_group " +
+                      std::to_string(rule.topk_group) +
+                      ": expected N divisible by n_group and 1 <= topk_group <= n_group");
+  const int size = n / rule.n_group;
+  // DeepSeek-V3 (sigmoid, noaux_tc) scores a group by its two best experts, V2 by its best.
+  const int best = rule.scoring == Scoring::Sigmoid ? std::min(2, size) : 1;
+  std::vector<double> group_score(size_t(rule.n_group));
+  for (int gi = 0; gi < rule.n_group; ++gi) {
+    std::vector<double> members(key.begin() + gi * size, key.begin() + (gi + 1) * size);
+    std::partial_sort(members.begin(), members.begin() + best, members.end(),
+                      std::greater<double>());
+    group_score[size_t(gi)] = std::accumulate(members.begin(), members.begin() + best, 0.0);
+  }
+  std::vector<int> keep = top_k_indices(group_score, rule.topk_group);
+  std::vector<bool> kept(size_t(rule.n_group), false);
+  for (int gi : keep)
+    kept[size_t(gi)] = true;
+  for (int e = 0; e < n; ++e)
+    if (!kept[size_t(e / size)])
+      key[size_t(e)] = -std::numeric_limits<double>::infinity();
+}
+
+// Row-wise softmax of a [T, N] matrix in double, returned as float.
+MatrixF softmax_rows(const MatrixF& z) {
+  MatrixF out(z.rows(), z.cols());
+  for (Eigen::Index t = 0; t < z.rows(); ++t) {
+    Eigen::VectorXd v = z.row(t).transpose().cast<double>();
+    double m = v.maxCoeff();
+    Eigen::VectorXd e = (v.array() - m).exp();
+    out.row(t) = (e / e.sum()).transpose().cast<float>();
+  }
+  return out;
+}
+
+void check_rule(const RoutingRule& rule) {
+  if (rule.sparsemixer)
+    throw_input_error("routing: Phi-3.5 sparsemixer routing is not supported");
+}
+
+} // namespace
+
+Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bias,
+                     const RoutingRule& rule, int k) {
+  check_rule(rule);
+  const int n = static_cast<int>(router.rows());
+  if (x.cols() != router.cols())
+    throw_input_error("routing: tokens have width " + std::to_string(x.cols()) +
+                      " but the router is [" + std::to_string(n) + ", " +
+                      std::to_string(router.cols()) + "]");
+  if (k < 1 || k > n)
+    throw_input_error("routing: top-k " + std::to_string(k) + " outside [1, " + std::to_string(n) +
+                      "]");
+  const bool use_bias = rule.logit_bias || rule.selection_bias;
+  if (use_bias && bias.size() != n)
+    throw_input_error("routing: the rule needs a router bias of length " + std::to_string(n) +
+                      ", found " + std::to_string(bias.size()));
+  Routing r;
+  r.logits = x * router.transpose();
+  if (rule.logit_bias)
+    r.logits.rowwise() += bias.transpose();
+  if (rule.scoring == Scoring::Softmax) {
+    r.scores = softmax_rows(r.logits);
+    r.probs = r.scores;
+  } else {
+    r.scores = r.logits.unaryExpr([](float z) { return float(sigmoid(z)); });
+    r.probs = r.scores;
+    for (Eigen::Index t = 0; t < r.probs.rows(); ++t)
+      r.probs.row(t) /= r.probs.row(t).sum();
+  }
+  const Eigen::Index tokens = x.rows();
+  r.experts.resize(tokens, k);
+  r.weights.resize(tokens, k);
+  const bool before = rule.order == GateOrder::SoftmaxTopk;
+  std::vector<double> key(static_cast<size_t>(n));
+  for (Eigen::Index t = 0; t < tokens; ++t) {
+    for (int e = 0; e < n; ++e)
+      key[size_t(e)] = (before ? r.scores(t, e) : r.logits(t, e)) +
+                       (rule.selection_bias ? double(bias(e)) : 0.0);
+    limit_groups(key, rule);
+    std::vector<int> sel = top_k_indices(key, k);
+    std::vector<double> w(static_cast<size_t>(k));
+    for (int j = 0; j < k; ++j) {
+      int e = sel[size_t(j)];
+      r.experts(t, j) = e;
+      if (before || rule.scoring == Scoring::Sigmoid)
+        w[size_t(j)] = before ? r.scores(t, e) : sigmoid(r.logits(t, e));
+      else
+        w[size_t(j)] = r.logits(t, e);
+    }
+    if (!before && rule.scoring == Scoring::Softmax) {
+      double m = *std::max_element(w.begin(), w.end());
+      for (auto& v : w)
+        v = std::exp(v - m);
+      double s = std::accumulate(w.begin(), w.end(), 0.0);
+      for (auto& v : w)
+        v /= s;
+    } else if (rule.renormalize) {
+      double s = std::accumulate(w.begin(), w.end(), 0.0);
+      for (auto& v : w)
+        v /= s;
+    }
+    for (int j = 0; j < k; ++j)
+      r.weights(t, j) = float(w[size_t(j)] * rule.scaling);
+  }
+  return r;
+}
+
+MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
+                         const MatrixF& grad_weights, const MatrixF& grad_probs) {
+  const Eigen::Index tokens = routing.logits.rows(), n = routing.logits.cols();
+  const Eigen::Index k = routing.experts.cols();
+  const bool before = rule.order == GateOrder::SoftmaxTopk;
+  const bool have_probs = grad_probs.size() > 0;
+  MatrixF out = MatrixF::Zero(tokens, n);
+  for (Eigen::Index t = 0; t < tokens; ++t) {
+    Eigen::VectorXd dz = Eigen::VectorXd::Zero(n);
+    // Weights of the selected experts before scaling, and their gradient.
+    Eigen::VectorXd w(k), dw(k);
+    for (Eigen::Index j = 0; j < k; ++j) {
+      w(j) = routing.weights(t, j) / rule.scaling;
+      dw(j) = grad_weights(t, j) * rule.scaling;
+    }
+    if (!before && rule.scoring == Scoring::Softmax) {
+      // w = softmax(z_S): dz_S = w ⊙ (dw − w·dw).
+      double dot = w.dot(dw);
+      for (Eigen::Index j = 0; j < k; ++j)
+        dz(routing.experts(t, j)) += w(j) * (dw(j) - dot);
+    } else {
+      // w = s_S (optionally / Σ_S s) with s = softmax(z) (before) or sigmoid(z).
+      Eigen::VectorXd ds = Eigen::VectorXd::Zero(n);
+      double sum = 0;
+      for (Eigen::Index j = 0; j < k; ++j)
+        sum += routing.scores(t, routing.experts(t, j));
+      const bool renorm = rule.renormalize;
+      double dot = w.dot(dw); // Σ_j dw_j w_j (w already normalised when renorm)
+      for (Eigen::Index j = 0; j < k; ++j) {
+        int e = routing.experts(t, j);
+        ds(e) += renorm ? (dw(j) - dot) / sum : dw(j);
+      }
+      if (have_probs && rule.scoring == Scoring::Sigmoid) {
+        // probs = s / Σ_all s.
+        double total = routing.scores.row(t).cast<double>().sum();
+        Eigen::VectorXd p = routing.probs.row(t).transpose().cast<double>();
+        Eigen::VectorXd dp = grad_probs.row(t).transpose().cast<double>();
+        ds += (dp.array() - p.dot(dp)).matrix() / total;
+      }
+      Eigen::VectorXd s = routing.scores.row(t).transpose().cast<double>();
+      if (rule.scoring == Scoring::Softmax) {
+        if (have_probs)
+          ds += grad_probs.row(t).transpose().cast<double>();
+        dz += s.cwiseProduct((ds.array() - s.dot(ds)).matrix());
+      } else {
+        dz += (s.array() * (1 - s.array()) * ds.array()).matrix();
+      }
+      out.row(t) = dz.transpose().cast<float>();
+      continue;
+    }
+    if (have_probs) {
+      // TopkSoftmax with softmax scoring: probs = softmax over all N.
+      Eigen::VectorXd p = routing.probs.row(t).transpose().cast<double>();
+      Eigen::VectorXd dp = grad_probs.row(t).transpose().cast<double>();
+      dz += p.cwiseProduct((dp.array() - p.dot(dp)).matrix());
+    }
+    out.row(t) = dz.transpose().cast<float>();
+  }
+  return out;
+}
+
+MoeLayerWeights load_moe_layer(const MoeModel& model, int layer) {
+  const ModelInfo& info = model.info();
+  const LayerInfo& li = info.layer(layer);
+  if (!li.moe)
+    throw_input_error(info.path + ": layer " + std::to_string(layer) + " is not an MoE layer");
+  if (!li.top_k)
+    throw_input_error(info.path + ": layer " + std::to_string(layer) +
+                      " has no top-k (config.json missing?); cannot route");
+  if (info.activation != "silu")
+    throw_input_error(info.path + ": expert activation '" + info.activation +
+                      "' is not supported by the MoE block forward (expected silu)");
+  MoeLayerWeights w;
+  w.layer = layer;
+  w.top_k = *li.top_k;
+  w.rule = info.routing;
+  w.router_bias = model.router_bias(layer);
+  for (int e = 0; e < li.experts; ++e) {
+    w.gate.push_back(model.expert_weight(layer, e, ExpertMatrix::Gate));
+    w.up.push_back(model.expert_weight(layer, e, ExpertMatrix::Up));
+    w.down.push_back(model.expert_weight(layer, e, ExpertMatrix::Down));
+    w.gate_bias.push_back(model.expert_bias(layer, e, ExpertMatrix::Gate));
+    w.up_bias.push_back(model.expert_bias(layer, e, ExpertMatrix::Up));
+    w.down_bias.push_back(model.expert_bias(layer, e, ExpertMatrix::Down));
+  }
+  if (li.shared_experts > 0 || li.d_shared > 0) {
+    w.shared_gate_proj = model.shared_weight(layer, ExpertMatrix::Gate);
+    w.shared_up = model.shared_weight(layer, ExpertMatrix::Up);
+    w.shared_down = model.shared_weight(layer, ExpertMatrix::Down);
+    w.shared_gate = model.shared_gate(layer);
+  }
+  return w;
+}
+
+MatrixF expert_forward(const MatrixF& gate, const MatrixF& up, const MatrixF& down,
+                       const MatrixF& x, const VectorF& gate_bias, const VectorF& up_bias,
+                       const VectorF& down_bias) {
+  MatrixF g = x * gate.transpose();
+  MatrixF u = x * up.transpose();
+  if (gate_bias.size() > 0)
+    g.rowwise() += gate_bias.transpose();
+  if (up_bias.size() > 0)
+    u.rowwise() += up_bias.transpose();
+  MatrixF h = g.unaryExpr([](float v) { return v / (1.0f + std::exp(-v)); }).cwiseProduct(u);
+  MatrixF out = h * down.transpose();
+  if (down_bias.size() > 0)
+    out.rowwise() += down_bias.transpose();
+  return out;
+}
+
+MatrixF shared_expert_forward(const MoeLayerWeights& w, const MatrixF& x) {
+  if (w.shared_gate_proj.size() == 0)
+    return MatrixF::Zero(x.rows(), x.cols());
+  MatrixF out = expert_forward(w.shared_gate_proj, w.shared_up, w.shared_down, x);
+  if (w.shared_gate.size() > 0) {
+    VectorF gate_logit = x * w.shared_gate.row(0).transpose();
+    for (Eigen::Index t = 0; t < x.rows(); ++t)
+      out.row(t) *= float(sigmoid(gate_logit(t)));
+  }
+  return out;
+}
+
+MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x,
+                       MatrixF* slot_outputs) {
+  const Eigen::Index tokens = x.rows(), k = routing.experts.cols();
+  MatrixF out = MatrixF::Zero(tokens, x.cols());
+  if (slot_outputs)
+    slot_outputs->setZero(tokens * k, x.cols());
+  const int n = static_cast<int>(w.gate.size());
+  // Group tokens by expert so that each expert runs one matrix product.
+  std::vector<std::vector<std::pair<Eigen::Index, Eigen::Index>>> slots(static_cast<size_t>(n));
+  for (Eigen::Index t = 0; t < tokens; ++t)
+    for (Eigen::Index j = 0; j < routing.experts.cols(); ++j)
+      slots[size_t(routing.experts(t, j))].emplace_back(t, j);
+  for (int e = 0; e < n; ++e) {
+    const auto& s = slots[size_t(e)];
+    if (s.empty())
+      continue;
+    MatrixF xe(Eigen::Index(s.size()), x.cols());
+    for (size_t i = 0; i < s.size(); ++i) {
+      xe.row(Eigen::Index(i)) = x.row(s[i].first);
+      if (w.rule.sigmoid_input_scale)
+        xe.row(Eigen::Index(i)) *= routing.weights(s[i].first, s[i].second);
+    }
+    MatrixF ye =
+        expert_forward(w.gate[size_t(e)], w.up[size_t(e)], w.down[size_t(e)], xe,
+                       w.gate_bias[size_t(e)], w.up_bias[size_t(e)], w.down_bias[size_t(e)]);
+    for (size_t i = 0; i < s.size(); ++i) {
+      float scale = w.rule.sigmoid_input_scale ? 1.0f : routing.weights(s[i].first, s[i].second);
+      out.row(s[i].first) += scale * ye.row(Eigen::Index(i));
+      if (slot_outputs)
+        slot_outputs->row(s[i].first * k + s[i].second) = ye.row(Eigen::Index(i));
+    }
+  }
+  return out;
+}
+
+MatrixF moe_block_forward(const MoeLayerWeights& w, const MatrixF& router, const MatrixF& x) {
+  Routing r = route_tokens(x, router, w.router_bias, w.rule, w.top_k);
+  return routed_forward(w, r, x) + shared_expert_forward(w, x);
+}
+
+} // namespace routerscope

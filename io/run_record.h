@@ -1,0 +1,103 @@
+#pragma once
+// HDF5 run records (docs/FORMATS.md "Run records"): one file per run, appended step by step to
+// chunked, extendable float64 datasets and flushed at least every second, so a killed process
+// loses at most the last second and the file still opens.
+#include "core/mpi_convergence.h"
+#include "core/training.h"
+#include "core/types.h"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace routerscope::io {
+
+// Which checkpoint a run used.
+struct RecordIdentity {
+  std::string path;                                         // what the user opened
+  std::string family;                                       // ModelInfo::family
+  std::vector<std::pair<std::string, std::uint64_t>> files; // file name and size in bytes
+};
+
+class RunRecordWriter {
+public:
+  // Creates (truncates) path. kind: "convergence" | "training"; config: a JSON document of the
+  // run's settings, stored as the root string attribute `config`.
+  RunRecordWriter(const std::filesystem::path& path, const std::string& kind,
+                  const std::string& config, const RecordIdentity& identity,
+                  double flush_interval_s = 1.0);
+  ~RunRecordWriter();
+  RunRecordWriter(const RunRecordWriter&) = delete;
+  RunRecordWriter& operator=(const RunRecordWriter&) = delete;
+
+  // Appends one row to the 2-D dataset `name` [rows, width] (created on first use, width fixed).
+  void append_row(const std::string& name, std::span<const double> row);
+  // Appends one value to the 1-D dataset `name` [rows].
+  void append_value(const std::string& name, double value);
+  // Writes a fixed 1-D dataset once (e.g. σ₁ per expert).
+  void write_vector(const std::string& name, std::span<const double> values);
+
+  // Convergence runs: layers/<L>/{cos,lambda,router_norm,pre_norm,tan_theta,tan_bound}; at row 0
+  // also layers/<L>/{sigma1,sigma2}.
+  void add_convergence_row(const LayerConvergence& layer, const ConvergenceRow& row);
+  // Training runs: variants/<name>/{loss,task_loss,lb_loss,z_loss,maxvio_batch,lr,grad_norm} and
+  // variants/<name>/layers/<L>/{load,cos,lambda,router_norm[,stored_cos,stored_norm]}, plus
+  // variants/<name>/{maxvio_global,maxvio_global_step} when present.
+  void add_training_step(int layer, const TrainStepRecord& record);
+
+  // Flushes when flush_interval_s has passed since the last flush (called by every append).
+  void flush_if_due();
+  void flush();
+  // Flushes and closes; further calls throw. The destructor closes without throwing.
+  void close();
+
+private:
+  struct Dataset {
+    std::int64_t id = -1;
+    std::uint64_t rows = 0, width = 0; // width 0: 1-D
+  };
+  Dataset& dataset(const std::string& name, std::uint64_t width);
+  void append(const std::string& name, const double* data, std::uint64_t width, bool two_d);
+
+  std::filesystem::path path_;
+  std::int64_t file_ = -1;
+  std::map<std::string, Dataset> datasets_;
+  double interval_;
+  std::chrono::steady_clock::time_point last_flush_;
+};
+
+// A record read back into memory (for plotting and GUI replay).
+struct ConvergenceRecord {
+  int layer = 0;
+  std::map<std::string, MatrixD> series; // cos, lambda, ... each [steps + 1, experts]
+  VectorD sigma1, sigma2;
+};
+struct TrainingVariantRecord {
+  std::string name;
+  std::map<std::string, VectorD> scalars;               // loss, lb_loss, ... [steps]
+  std::map<int, std::map<std::string, MatrixD>> layers; // layer -> load, cos, ... [steps, experts]
+  VectorD maxvio_global, maxvio_global_step;
+};
+struct RunRecord {
+  std::string kind, config;
+  RecordIdentity identity;
+  std::vector<ConvergenceRecord> layers;       // convergence runs, by layer index
+  std::vector<TrainingVariantRecord> variants; // training runs, sorted by name
+};
+
+// Opens a record read-only (also one whose writer was killed). Throws BadInput naming the file
+// and dataset when it is not a RouterScope record.
+RunRecord read_run_record(const std::filesystem::path& path);
+
+// Reads a 1-D or 2-D numeric dataset of any file as float64 [rows, cols] (1-D: cols = 1).
+MatrixD read_hdf5_matrix(const std::filesystem::path& path, const std::string& dataset);
+
+// Token source "HDF5 file of hidden states": dataset `hidden_states` [T, D] of F16, F32 or F64.
+MatrixF read_hidden_states(const std::filesystem::path& path,
+                           const std::string& dataset = "hidden_states");
+
+} // namespace routerscope::io

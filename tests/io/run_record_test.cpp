@@ -1,0 +1,268 @@
+#include "core/error.h"
+#include "io/run_record.h"
+#include "tests/support/test_support.h"
+
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace routerscope {
+namespace {
+
+TrainStepRecord step_record(const std::string& name, int step, int n, bool mpi) {
+  TrainStepRecord r;
+  r.name = name;
+  r.step = step;
+  r.loss = 1.0 / (step + 1);
+  r.task_loss = 0.5 / (step + 1);
+  r.lb_loss = 0.01 + step;
+  r.z_loss = 2.0 * step;
+  r.maxvio_batch = 0.25 * step;
+  r.load = VectorD::LinSpaced(n, step, step + n - 1);
+  r.cos = VectorD::Constant(n, 0.1 * step);
+  r.lambda = VectorD::Constant(n, 0.2 * step);
+  r.router_norm = VectorD::Constant(n, 3.0 + step);
+  if (mpi) {
+    r.stored_cos = VectorD::Constant(n, 0.3);
+    r.stored_norm = VectorD::Constant(n, 7.0 + step);
+  }
+  if (step % 2 == 0)
+    r.maxvio_global = 0.5 + step;
+  return r;
+}
+
+io::RecordIdentity identity() {
+  return {"/models/demo", "olmoe", {{"model.safetensors", 1234}}};
+}
+
+TEST(RunRecord, TrainingRoundTrip) {
+  test::TempDir dir("rec");
+  {
+    io::RunRecordWriter w(dir / "run.h5", "training", R"({"steps":4})", identity());
+    for (int s = 0; s < 4; ++s) {
+      w.add_training_step(3, step_record("vanilla", s, 5, false));
+      w.add_training_step(3, step_record("mpi", s, 5, true));
+    }
+  }
+  io::RunRecord r = io::read_run_record(dir / "run.h5");
+  EXPECT_EQ(r.kind, "training");
+  EXPECT_EQ(nlohmann::json::parse(r.config)["steps"], 4);
+  EXPECT_EQ(r.identity.family, "olmoe");
+  ASSERT_EQ(r.identity.files.size(), 1u);
+  EXPECT_EQ(r.identity.files[0].second, 1234u);
+  ASSERT_EQ(r.variants.size(), 2u);
+  const auto& mpi = r.variants[0].name == "mpi" ? r.variants[0] : r.variants[1];
+  ASSERT_EQ(mpi.scalars.at("loss").size(), 4);
+  for (int s = 0; s < 4; ++s) {
+    TrainStepRecord want = step_record("mpi", s, 5, true);
+    EXPECT_DOUBLE_EQ(mpi.scalars.at("loss")(s), want.loss);
+    EXPECT_DOUBLE_EQ(mpi.scalars.at("z_loss")(s), want.z_loss);
+    EXPECT_EQ(VectorD(mpi.layers.at(3).at("load").row(s)), want.load);
+    EXPECT_EQ(VectorD(mpi.layers.at(3).at("stored_norm").row(s)), want.stored_norm);
+  }
+  EXPECT_EQ(mpi.maxvio_global.size(), 2);
+  EXPECT_DOUBLE_EQ(mpi.maxvio_global_step(1), 2.0);
+  EXPECT_DOUBLE_EQ(mpi.maxvio_global(1), 2.5);
+  const auto& van = r.variants[0].name == "vanilla" ? r.variants[0] : r.variants[1];
+  EXPECT_EQ(van.layers.at(3).count("stored_cos"), 0u);
+}
+
+LayerConvergence convergence_layer(int layer, int n) {
+  LayerConvergence c;
+  c.layer = layer;
+  for (int i = 0; i < n; ++i) {
+    PrincipalDirection d;
+    d.sigma1 = 2.0 + i;
+    d.sigma2 = 1.0 + i;
+    c.directions.push_back(d);
+  }
+  return c;
+}
+
+ConvergenceRow convergence_row(int t, int n) {
+  ConvergenceRow row;
+  row.step = t;
+  row.cos = VectorD::LinSpaced(n, 0.1 * t, 0.1 * t + 0.01 * n);
+  row.lambda = row.cos * 0.5;
+  row.router_norm = VectorD::Constant(n, 1.5);
+  row.pre_norm = VectorD::Constant(n, t == 0 ? std::nan("") : 2.0 * t);
+  row.tan_theta = VectorD::Constant(n, 1.0 / (t + 1));
+  row.tan_bound = VectorD::Constant(n, 2.0 / (t + 1));
+  return row;
+}
+
+TEST(RunRecord, ConvergenceRoundTripKeepsRowZero) {
+  test::TempDir dir("rec");
+  {
+    io::RunRecordWriter w(dir / "conv.h5", "convergence", "{}", identity());
+    LayerConvergence c = convergence_layer(1, 3);
+    for (int t = 0; t <= 5; ++t)
+      w.add_convergence_row(c, convergence_row(t, 3));
+  }
+  io::RunRecord r = io::read_run_record(dir / "conv.h5");
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_EQ(r.layers[0].layer, 1);
+  const MatrixD& cos = r.layers[0].series.at("cos");
+  ASSERT_EQ(cos.rows(), 6);
+  ASSERT_EQ(cos.cols(), 3);
+  EXPECT_EQ(VectorD(cos.row(4)), convergence_row(4, 3).cos);
+  EXPECT_TRUE(std::isnan(r.layers[0].series.at("pre_norm")(0, 0)));
+  EXPECT_DOUBLE_EQ(r.layers[0].sigma1(2), 4.0);
+  EXPECT_DOUBLE_EQ(r.layers[0].sigma2(0), 1.0);
+}
+
+TEST(RunRecord, SurvivesKillMinusNineAfterFlush) {
+  test::TempDir dir("kill");
+  const auto path = dir / "killed.h5";
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    try {
+      // No automatic flush: only the explicit one below makes steps durable.
+      io::RunRecordWriter w(path, "training", "{}", identity(), 1e9);
+      for (int s = 0; s < 7; ++s)
+        w.add_training_step(0, step_record("mpi", s, 4, true));
+      w.flush();
+      char c = 'f';
+      if (write(fds[1], &c, 1) != 1)
+        _exit(3);
+      for (int s = 7;; ++s) {
+        w.add_training_step(0, step_record("mpi", s, 4, true));
+        usleep(200);
+      }
+    } catch (...) {
+      _exit(2);
+    }
+  }
+  ::close(fds[1]);
+  char c = 0;
+  ASSERT_EQ(read(fds[0], &c, 1), 1);
+  usleep(50000);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ::close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  io::RunRecord r = io::read_run_record(path);
+  ASSERT_EQ(r.variants.size(), 1u);
+  const auto& loss = r.variants[0].scalars.at("loss");
+  const auto& load = r.variants[0].layers.at(0).at("load");
+  ASSERT_GE(loss.size(), 7);
+  ASSERT_GE(load.rows(), 7);
+  for (int s = 0; s < 7; ++s) {
+    EXPECT_DOUBLE_EQ(loss(s), 1.0 / (s + 1));
+    EXPECT_EQ(VectorD(load.row(s)), step_record("mpi", s, 4, true).load);
+  }
+}
+
+std::string run_python(const std::string& script) {
+  std::string cmd = "/usr/bin/python3 -c '" + script + "' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p)
+    return {};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+    out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+bool have_h5py() {
+  return access("/usr/bin/python3", X_OK) == 0 &&
+         run_python("import h5py; print(\"ok\")").find("ok") == 0;
+}
+
+TEST(RunRecord, H5pyReadsWhatWeWrote) {
+  if (!have_h5py())
+    GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";
+  test::TempDir dir("py");
+  const auto path = dir / "py.h5";
+  {
+    io::RunRecordWriter w(path, "training", R"({"lr":0.001})", identity());
+    for (int s = 0; s < 3; ++s)
+      w.add_training_step(2, step_record("mpi", s, 4, true));
+  }
+  std::string out =
+      run_python("import h5py, json\n"
+                 "f = h5py.File(\"" +
+                 path.string() +
+                 "\", \"r\")\n"
+                 "v = f[\"variants/mpi\"]\n"
+                 "a = f.attrs[\"config\"]\n"
+                 "a = a.decode() if isinstance(a, bytes) else a\n"
+                 "print(json.dumps({\"loss\": v[\"loss\"][:].tolist(),"
+                 " \"load\": v[\"layers/2/load\"][:].tolist(),"
+                 " \"shape\": list(v[\"layers/2/cos\"].shape), \"config\": json.loads(a)}))\n");
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(out)) << out;
+  ASSERT_EQ(j["loss"].size(), 3u);
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_DOUBLE_EQ(j["loss"][size_t(s)].get<double>(), 1.0 / (s + 1));
+    for (int e = 0; e < 4; ++e)
+      EXPECT_DOUBLE_EQ(j["load"][size_t(s)][size_t(e)].get<double>(), double(s + e));
+  }
+  EXPECT_EQ(j["shape"][0], 3);
+  EXPECT_EQ(j["shape"][1], 4);
+  EXPECT_DOUBLE_EQ(j["config"]["lr"].get<double>(), 0.001);
+}
+
+TEST(HiddenStates, ReadsF16F32AndF64WrittenByH5py) {
+  if (!have_h5py())
+    GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";
+  test::TempDir dir("hs");
+  for (const char* dtype : {"float16", "float32", "float64"}) {
+    const auto path = dir / (std::string(dtype) + ".h5");
+    std::string out = run_python("import h5py, numpy as np\n"
+                                 "x = (np.arange(12).reshape(3, 4) * 0.25 - 1).astype(np." +
+                                 std::string(dtype) +
+                                 ")\n"
+                                 "h5py.File(\"" +
+                                 path.string() +
+                                 "\", \"w\").create_dataset(\"hidden_states\", data=x)\n"
+                                 "print(\"done\")\n");
+    ASSERT_NE(out.find("done"), std::string::npos) << out;
+    MatrixF x = io::read_hidden_states(path);
+    ASSERT_EQ(x.rows(), 3);
+    ASSERT_EQ(x.cols(), 4);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 4; ++j)
+        EXPECT_FLOAT_EQ(x(i, j), float((i * 4 + j) * 0.25 - 1)) << dtype;
+  }
+}
+
+TEST(HiddenStates, RejectsMissingDatasetAndWrongRank) {
+  test::TempDir dir("hs");
+  const auto path = dir / "bad.h5";
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[1] = {4};
+  hid_t space = H5Screate_simple(1, dims, nullptr);
+  hid_t ds =
+      H5Dcreate2(f, "hidden_states", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  float v[4] = {1, 2, 3, 4};
+  H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+  H5Dclose(ds);
+  H5Sclose(space);
+  H5Fclose(f);
+  try {
+    io::read_hidden_states(path);
+    FAIL() << "rank 1 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(io::read_hidden_states(path, "activations"), Error);
+  EXPECT_THROW(io::read_run_record(path), Error); // not a RouterScope record
+}
+
+} // namespace
+} // namespace routerscope
