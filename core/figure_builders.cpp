@@ -167,7 +167,7 @@ Figure router_norm_figure(const std::vector<Curve>& curves, const std::string& x
   f.width = width;
   Panel p;
   p.x.label = x_label;
-  p.y.label = "‖R_i‖₂";
+  p.y.label = "router norm ‖Rᵢ‖₂";
   const std::size_t n = curves.size();
   for (std::size_t i = 0; i < n; ++i) {
     LineSeries l;
@@ -256,7 +256,7 @@ Figure spectrum_figure(const SpectrumData& data, double width) {
   f.columns = 2;
   Panel s;
   s.x.label = "index k";
-  s.y.label = "σ_k / σ₁";
+  s.y.label = "σₖ / σ₁";
   s.y.scale = AxisScale::Log;
   std::vector<double> ratios;
   bool first_gray = true;
@@ -345,9 +345,8 @@ Figure training_comparison_figure(const std::vector<TrainingRun>& runs, double w
                             {"alignment λ", &TrainingRun::lambda, false}};
   for (const Metric& m : metrics) {
     Panel p;
-    p.title = m.label;
+    p.title = m.label; // the panel title names the metric; a y label would repeat it
     p.x.label = "step";
-    p.y.label = m.label;
     for (std::size_t r = 0; r < runs.size(); ++r) {
       const auto& v = runs[r].*(m.values);
       if (v.empty()) {

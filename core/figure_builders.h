@@ -14,7 +14,7 @@ struct AlignmentGrid {
   std::vector<int> layers; // layer ids, one per row
   int experts = 0;
   std::vector<double> values; // layers.size() × experts
-  std::string quantity = "|cos(R_i, u_1)|";
+  std::string quantity = "|cos(Rᵢ, u₁)|";
   bool unit_interval = true; // colour limits fixed to [0, 1]
 };
 Figure alignment_heatmap(const AlignmentGrid& grid, double width = kSingleColumnWidth);

@@ -149,11 +149,13 @@ std::string format_power_of_ten(int exponent) {
 }
 
 std::string format_tick(double value, int step_exponent, double max_abs) {
-  if (value == 0 || std::abs(value) < 1e-12 * max_abs) {
-    return "0";
-  }
   char buf[64];
   const bool scientific = max_abs >= 1e5 || max_abs < 1e-3;
+  if (value == 0 || std::abs(value) < 1e-12 * max_abs) {
+    // zero carries the same decimals as its neighbours ("0.0" beside "0.5")
+    std::snprintf(buf, sizeof buf, "%.*f", scientific ? 0 : std::max(0, -step_exponent), 0.0);
+    return buf;
+  }
   if (!scientific) {
     const int decimals = std::max(0, -step_exponent);
     std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
@@ -705,13 +707,15 @@ Drawn panel_geometry(const Panel& panel, const PanelGeom& g, double ppp) {
       col = std::numeric_limits<long>::min();
     };
     for (std::size_t i = 0; i < b.x.size(); ++i) {
-      if (!valid(b.x[i], b.lower[i]) || !valid(b.x[i], b.upper[i])) {
+      // On a log axis a lower edge at or below zero means "down to the axis floor".
+      const double lower = yl && b.lower[i] <= 0 ? std::min(g.ya.lo, b.upper[i]) : b.lower[i];
+      if (!valid(b.x[i], lower) || !valid(b.x[i], b.upper[i])) {
         close();
         continue;
       }
       const double xp = g.xm(b.x[i]);
       const long c = static_cast<long>(std::floor((xp - g.plot.x) * ppp));
-      const double yu = g.ym(b.upper[i]), ylo = g.ym(b.lower[i]);
+      const double yu = g.ym(b.upper[i]), ylo = g.ym(lower);
       const bool dense = b.x.size() > static_cast<std::size_t>(2 * px);
       if (dense && c == col && up.size() >= 2) {
         // Extend this pixel column's envelope (screen y grows downwards): its two vertices (first
@@ -1090,7 +1094,7 @@ void draw_colorbar(Canvas& canvas, const Heatmap& h, const PanelGeom& g, const F
   if (!h.colorbar_label.empty()) {
     const double x = bar.right() + kTickLength + kTickGap + widest + 4;
     draw_text(canvas, h.colorbar_label, {st.label_font, false, st.text}, {x, bar.y + bar.h / 2},
-              HAlign::Center, VAlign::Top, -90);
+              HAlign::Center, VAlign::Top, 90);
   }
 }
 

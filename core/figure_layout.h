@@ -74,8 +74,9 @@ void draw_figure(const Figure& figure, Canvas& canvas, const LayoutOptions& opti
 
 // ---- building blocks, public for tests and the GUI ----
 
-// Nice linear ticks: step = {1, 2, 5} × 10^k, the fewest ticks (at most max_ticks) whose first
-// tick ≤ lo and last ≥ hi. Every tick is an integer multiple of step. lo == hi is widened.
+// Nice linear ticks: the smallest step = {1, 2, 5} × 10^k for which at most max_ticks ticks
+// cover the data (first tick ≤ lo, last ≥ hi). Every tick is an integer multiple of step.
+// lo == hi is widened.
 struct Ticks {
   double lo = 0, hi = 1, step = 1; // axis limits (= first and last tick)
   std::vector<double> values;
