@@ -1,0 +1,1032 @@
+#include "app/gui/app.h"
+
+#include "app/cli/commands.h"
+#include "core/error.h"
+
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <imgui_internal.h>
+#include <imgui_stdlib.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+namespace routerscope::gui {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFigureNames[] = {"alignment", "norms", "load", "maxvio", "heatmap"};
+constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv"};
+
+const char* view_name(View v) {
+  switch (v) {
+  case View::Model:
+    return "model";
+  case View::Expert:
+    return "expert";
+  case View::Mpi:
+    return "mpi";
+  }
+  return "model";
+}
+
+std::string human_bytes(std::uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1ull << 20));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  return buf;
+}
+
+void label_value(const char* label, const std::string& value) {
+  ImGui::TableNextRow();
+  ImGui::TableNextColumn();
+  ImGui::TextDisabled("%s", label);
+  ImGui::TableNextColumn();
+  ImGui::TextUnformatted(value.c_str());
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void section(const char* title) {
+  ImGui::Spacing();
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextUnformatted(title);
+  ImGui::PopStyleColor();
+  ImGui::Separator();
+}
+
+} // namespace
+
+void drop_callback(GLFWwindow* window, int count, const char** paths) {
+  auto* app = static_cast<App*>(glfwGetWindowUserPointer(window));
+  if (app && count > 0)
+    app->dropped_.emplace_back(paths[0]);
+}
+
+App::App(GLFWwindow* window, const GuiOptions& options) : window_(window), options_(options) {
+  glfwSetWindowUserPointer(window_, this);
+  glfwSetDropCallback(window_, drop_callback);
+  recent_.load();
+  heatmap_ = std::make_unique<HeatmapRenderer>();
+  set_theme(options.theme == "light" ? Theme::Light : Theme::Dark);
+  last_frame_ = std::chrono::steady_clock::now();
+  export_path_ = (fs::current_path() / "routerscope-figure").string();
+}
+
+App::~App() {
+  // Jobs join before the data they write is destroyed.
+  export_job_.reset();
+  mpi_job_.reset();
+  detail_job_.reset();
+  open_job_.reset();
+  glfwSetWindowUserPointer(window_, nullptr);
+}
+
+bool App::busy() const {
+  auto running = [](const std::unique_ptr<Job>& j) { return j != nullptr; };
+  return running(open_job_) || running(detail_job_) || running(mpi_job_) || running(export_job_) ||
+         playing_;
+}
+
+void App::show_error(const std::string& message) {
+  error_ = message;
+  pending_error_ = message;
+}
+
+// ---------------------------------------------------------------- actions
+
+void App::open(const std::string& path) {
+  if (open_job_)
+    open_job_.reset(); // cancels and joins the previous open
+  opening_path_ = path;
+  std::string p = path;
+  if (p.size() > 3 && p.compare(p.size() - 3, 3, ".h5") == 0) {
+    show_error("Could not open " + path +
+               ":\nreplaying HDF5 run records needs the run-record reader (io/run_record.h), "
+               "which this build does not have yet.");
+    return;
+  }
+  const ExpertMatrix matrix = ExpertMatrix(matrix_);
+  open_job_ = std::make_unique<Job>("open " + path, [this, p, matrix](const Progress& progress) {
+    opened_.publish(open_and_align(p, matrix, progress));
+  });
+}
+
+void App::select(int layer, int expert) {
+  if (!model_)
+    return;
+  for (int r = 0; r < int(model_->alignment.size()); ++r)
+    if (model_->alignment[r].layer == layer) {
+      const int n = int(model_->alignment[r].experts.size());
+      if (expert < 0 || expert >= n)
+        throw_input_error("expert " + std::to_string(expert) + " is out of range for layer " +
+                          std::to_string(layer) + " (" + std::to_string(n) + " experts)");
+      const bool layer_changed = r != sel_row_;
+      sel_row_ = r;
+      sel_expert_ = expert;
+      start_detail_job();
+      if (layer_changed)
+        reset_mpi();
+      return;
+    }
+  throw_input_error("layer " + std::to_string(layer) + " is not an MoE layer of " + model_->path);
+}
+
+void App::start_detail_job() {
+  if (!model_ || model_->alignment.empty())
+    return;
+  detail_job_.reset();
+  auto model = model_;
+  const int layer = model_->alignment[sel_row_].layer, expert = sel_expert_;
+  detail_job_ = std::make_unique<Job>("expert", [this, model, layer, expert](const Progress& p) {
+    detail_pub_.publish(expert_detail(*model->model, layer, expert, model->matrix, 8, p));
+  });
+}
+
+void App::reset_mpi() {
+  mpi_job_.reset();
+  playing_ = false;
+  slot_ = std::make_shared<StepperSlot>();
+  records_.reset();
+  records_pub_.publish(std::shared_ptr<const std::vector<MpiStepRecord>>());
+  timeline_ = 0;
+  follow_ = true;
+  align_view_ = norm_view_ = load_view_ = vio_view_ = PlotView{};
+}
+
+void App::launch_mpi_job(int steps) {
+  if (!model_ || model_->alignment.empty() || mpi_job_)
+    return;
+  if (!slot_)
+    slot_ = std::make_shared<StepperSlot>();
+  MpiRunSettings s;
+  s.layer = model_->alignment[sel_row_].layer;
+  s.mpi.matrix = ExpertMatrix(matrix_);
+  s.mpi.c_prime = c_prime_;
+  s.mpi.power_steps = power_steps_;
+  s.mpi.ablation = MpiSettings::Ablation(ablation_);
+  s.mpi.order = GateOrder(order_);
+  auto slot = slot_;
+  auto model = model_;
+  mpi_job_ = std::make_unique<Job>("mpi", [this, slot, model, s, steps](const Progress& p) {
+    if (!slot->stepper) {
+      slot->stepper = std::make_shared<MpiStepper>(model, s, p);
+      records_pub_.publish(slot->stepper->records());
+    }
+    slot->stepper->advance(steps, p);
+    records_pub_.publish(slot->stepper->records());
+  });
+}
+
+void App::step(int n) {
+  if (!model_)
+    throw_input_error("step: no model is open");
+  follow_ = true;
+  launch_mpi_job(n);
+}
+
+void App::set_playing(bool playing) {
+  playing_ = playing && model_ != nullptr;
+  play_credit_ = 1.0; // the first step comes at once
+  if (playing_)
+    follow_ = true;
+}
+
+void App::set_view(View v) {
+  view_ = v;
+  if (v == View::Expert && !detail_ && !detail_job_)
+    start_detail_job();
+}
+
+void App::set_theme(Theme t) {
+  theme_ = t;
+  ImGuiStyle& style = ImGui::GetStyle();
+  style = ImGuiStyle();
+  if (t == Theme::Dark) {
+    ImGui::StyleColorsDark(&style);
+    ImVec4* c = style.Colors;
+    c[ImGuiCol_WindowBg] = ImVec4(0.11f, 0.12f, 0.14f, 1.0f);
+    c[ImGuiCol_ChildBg] = ImVec4(0.13f, 0.14f, 0.16f, 1.0f);
+    c[ImGuiCol_FrameBg] = ImVec4(0.17f, 0.18f, 0.21f, 1.0f);
+    c[ImGuiCol_MenuBarBg] = ImVec4(0.09f, 0.10f, 0.12f, 1.0f);
+    c[ImGuiCol_Header] = ImVec4(0.22f, 0.36f, 0.55f, 0.8f);
+    c[ImGuiCol_Button] = ImVec4(0.20f, 0.22f, 0.27f, 1.0f);
+    c[ImGuiCol_ButtonHovered] = ImVec4(0.26f, 0.40f, 0.60f, 1.0f);
+    c[ImGuiCol_TableRowBgAlt] = ImVec4(1, 1, 1, 0.03f);
+    c[ImGuiCol_Border] = ImVec4(0.30f, 0.32f, 0.36f, 0.6f);
+  } else {
+    ImGui::StyleColorsLight(&style);
+    ImVec4* c = style.Colors;
+    c[ImGuiCol_WindowBg] = ImVec4(0.96f, 0.96f, 0.97f, 1.0f);
+    c[ImGuiCol_ChildBg] = ImVec4(1.0f, 1.0f, 1.0f, 1.0f);
+    c[ImGuiCol_FrameBg] = ImVec4(0.91f, 0.92f, 0.94f, 1.0f);
+    c[ImGuiCol_MenuBarBg] = ImVec4(0.90f, 0.91f, 0.93f, 1.0f);
+    c[ImGuiCol_Button] = ImVec4(0.86f, 0.88f, 0.92f, 1.0f);
+    c[ImGuiCol_Border] = ImVec4(0.70f, 0.72f, 0.76f, 0.6f);
+  }
+  style.WindowRounding = 0.0f;
+  style.ChildRounding = 4.0f;
+  style.FrameRounding = 4.0f;
+  style.PopupRounding = 4.0f;
+  style.GrabRounding = 3.0f;
+  style.WindowBorderSize = 0.0f;
+  style.FramePadding = ImVec2(8, 4);
+  style.ItemSpacing = ImVec2(8, 6);
+  style.CellPadding = ImVec2(6, 3);
+  style.ScaleAllSizes(scale_);
+}
+
+// ---------------------------------------------------------------- per frame
+
+void App::poll_jobs() {
+  for (const auto& p : dropped_)
+    open(p);
+  dropped_.clear();
+  if (open_job_) {
+    const JobStatus s = open_job_->status();
+    if (s.finished()) {
+      open_job_->wait();
+      if (s.state == JobState::Succeeded) {
+        model_ = opened_.latest();
+        recent_.add(model_->path);
+        sel_row_ = 0;
+        sel_expert_ = 0;
+        heatmap_dirty_ = true;
+        detail_.reset();
+        reset_mpi();
+        start_detail_job();
+        error_.clear();
+        status_ = "opened " + model_->path;
+      } else if (s.state == JobState::Failed) {
+        show_error("Could not open " + opening_path_ + ":\n" + s.error);
+      } else {
+        status_ = "opening " + opening_path_ + " cancelled";
+      }
+      open_job_.reset();
+    }
+  }
+  if (detail_job_ && detail_job_->status().finished()) {
+    const JobStatus s = detail_job_->status();
+    detail_job_->wait();
+    if (s.state == JobState::Succeeded)
+      detail_ = detail_pub_.latest();
+    else if (s.state == JobState::Failed)
+      show_error("Expert analysis failed:\n" + s.error);
+    detail_job_.reset();
+  }
+  // Records are read every frame so the plots grow while a job runs.
+  if (auto r = records_pub_.latest(); r != records_) {
+    records_ = r;
+    if (records_ && follow_)
+      timeline_ = int(records_->size()) - 1;
+  }
+  if (mpi_job_ && mpi_job_->status().finished()) {
+    const JobStatus s = mpi_job_->status();
+    mpi_job_->wait();
+    if (s.state == JobState::Failed) {
+      playing_ = false;
+      show_error("MPI stepping failed on layer " +
+                 std::to_string(model_ ? model_->alignment[sel_row_].layer : 0) + ":\n" + s.error);
+    }
+    mpi_job_.reset();
+  }
+  if (export_job_ && export_job_->status().finished()) {
+    const JobStatus s = export_job_->status();
+    export_job_->wait();
+    if (s.state == JobState::Failed)
+      show_error("Export failed:\n" + s.error);
+    export_job_.reset();
+  }
+  // Play: steps at `speed_` per second, one job at a time.
+  const auto now = std::chrono::steady_clock::now();
+  const double dt = std::chrono::duration<double>(now - last_frame_).count();
+  last_frame_ = now;
+  if (playing_) {
+    play_credit_ = std::min(play_credit_ + dt * speed_, 64.0);
+    if (!mpi_job_ && play_credit_ >= 1.0) {
+      const int n = int(play_credit_);
+      play_credit_ -= n;
+      launch_mpi_job(n);
+    }
+  }
+}
+
+void App::frame() {
+  poll_jobs();
+  ImGui::NewFrame();
+  handle_shortcuts();
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  draw_menu();
+  ImGui::SetNextWindowPos(vp->WorkPos);
+  ImGui::SetNextWindowSize(vp->WorkSize);
+  ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(8 * scale_, 6 * scale_));
+  ImGui::Begin("##main", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+  ImGui::PopStyleVar();
+  draw_toolbar();
+  const float status_h = ImGui::GetFrameHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;
+  ImGui::BeginChild("##body", ImVec2(0, -status_h), false, ImGuiWindowFlags_NoScrollbar);
+  if (ImGui::BeginTable("##layout", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV,
+                        ImGui::GetContentRegionAvail())) {
+    ImGui::TableSetupColumn("sidebar", ImGuiTableColumnFlags_WidthFixed, 300 * scale_);
+    ImGui::TableSetupColumn("main", ImGuiTableColumnFlags_WidthStretch);
+    ImGui::TableNextColumn();
+    ImGui::BeginChild("##sidebar", ImVec2(0, 0), false);
+    draw_sidebar();
+    ImGui::EndChild();
+    ImGui::TableNextColumn();
+    ImGui::BeginChild("##view", ImVec2(0, 0), false,
+                      view_ == View::Mpi ? ImGuiWindowFlags_NoScrollbar : 0);
+    if (!model_) {
+      ImGui::Dummy(ImVec2(0, ImGui::GetContentRegionAvail().y * 0.4f));
+      const char* msg = open_job_ ? "Opening..."
+                                  : "Open a checkpoint: File > Open (Ctrl+O), or "
+                                    "drop a folder or file on this window.";
+      const float w = ImGui::CalcTextSize(msg).x;
+      ImGui::SetCursorPosX(std::max(0.0f, (ImGui::GetContentRegionAvail().x - w) * 0.5f));
+      ImGui::TextDisabled("%s", msg);
+    } else if (view_ == View::Model) {
+      draw_model_view();
+    } else if (view_ == View::Expert) {
+      draw_expert_view();
+    } else {
+      draw_mpi_view();
+    }
+    ImGui::EndChild();
+    ImGui::EndTable();
+  }
+  ImGui::EndChild();
+  draw_status_bar();
+  ImGui::End();
+  if (auto chosen = browser_.draw(recent_))
+    open(*chosen);
+  draw_export_dialog();
+  draw_error_dialog();
+  ImGui::Render();
+}
+
+void App::handle_shortcuts() {
+  ImGuiIO& io = ImGui::GetIO();
+  if (io.WantTextInput)
+    return;
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O, false))
+    browser_.open(model_ ? model_->path : fs::current_path().string());
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_E, false))
+    export_dialog_ = true;
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false))
+    quit_ = true;
+  if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_SPACE, false))
+    set_playing(!playing_);
+  if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_RIGHT, true) && model_)
+    step(1);
+}
+
+void App::draw_menu() {
+  if (!ImGui::BeginMainMenuBar())
+    return;
+  if (ImGui::BeginMenu("File")) {
+    if (ImGui::MenuItem("Open...", "Ctrl+O"))
+      browser_.open(model_ ? model_->path : fs::current_path().string());
+    if (ImGui::BeginMenu("Open recent", !recent_.items().empty())) {
+      for (const auto& item : recent_.items())
+        if (ImGui::MenuItem(item.c_str()))
+          open(item);
+      ImGui::EndMenu();
+    }
+    if (ImGui::MenuItem("Open demo checkpoint"))
+      open(cli::default_checkpoint());
+    ImGui::Separator();
+    if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
+      export_dialog_ = true;
+    ImGui::Separator();
+    if (ImGui::MenuItem("Quit", "Ctrl+Q"))
+      quit_ = true;
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("View")) {
+    if (ImGui::MenuItem("Model", nullptr, view_ == View::Model))
+      set_view(View::Model);
+    if (ImGui::MenuItem("Expert", nullptr, view_ == View::Expert))
+      set_view(View::Expert);
+    if (ImGui::MenuItem("MPI", nullptr, view_ == View::Mpi))
+      set_view(View::Mpi);
+    ImGui::Separator();
+    if (ImGui::MenuItem("Dark theme", nullptr, theme_ == Theme::Dark))
+      set_theme(Theme::Dark);
+    if (ImGui::MenuItem("Light theme", nullptr, theme_ == Theme::Light))
+      set_theme(Theme::Light);
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("Help")) {
+    ImGui::TextDisabled("Space play/pause, Right step, Ctrl+O open, Ctrl+E export, Ctrl+Q quit");
+    ImGui::EndMenu();
+  }
+  ImGui::EndMainMenuBar();
+}
+
+void App::draw_toolbar() {
+  const float em = ImGui::GetFontSize();
+  const char* names[] = {"Model", "Expert", "MPI"};
+  for (int i = 0; i < 3; ++i) {
+    const bool active = int(view_) == i;
+    if (active)
+      ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_Header));
+    if (ImGui::Button(names[i], ImVec2(em * 5.5f, 0)))
+      set_view(View(i));
+    if (active)
+      ImGui::PopStyleColor();
+    ImGui::SameLine();
+  }
+  // The running job's progress and Cancel, right-aligned.
+  Job* job = open_job_     ? open_job_.get()
+             : mpi_job_    ? mpi_job_.get()
+             : detail_job_ ? detail_job_.get()
+                           : export_job_.get();
+  if (job) {
+    const JobStatus s = job->status();
+    ImGui::SameLine(ImGui::GetWindowWidth() - em * 26);
+    ImGui::ProgressBar(float(s.fraction), ImVec2(em * 18, 0),
+                       (job->name().substr(0, 24) + ": " + s.label).c_str());
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel", ImVec2(-1, 0))) {
+      job->cancel();
+      playing_ = false;
+    }
+  } else {
+    ImGui::NewLine();
+  }
+  ImGui::Spacing();
+}
+
+const LayerAlignment* App::selected_layer() const {
+  if (!model_ || model_->alignment.empty())
+    return nullptr;
+  return &model_->alignment[std::clamp(sel_row_, 0, int(model_->alignment.size()) - 1)];
+}
+
+void App::draw_sidebar() {
+  if (!model_) {
+    section("No model");
+    ImGui::TextWrapped("Opening runs in the background; the window keeps drawing.");
+    return;
+  }
+  const ModelInfo& info = model_->info;
+  section("Model");
+  if (ImGui::BeginTable("##info", 2, ImGuiTableFlags_SizingFixedFit)) {
+    label_value("path", fs::path(model_->path).filename().string());
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("%s", model_->path.c_str());
+    label_value("family", info.family.empty() ? "?" : info.family);
+    label_value("layout", info.layout);
+    const auto moe = info.moe_layers();
+    label_value("layers",
+                std::to_string(info.layers.size()) + " (" + std::to_string(moe.size()) + " MoE)");
+    if (!moe.empty()) {
+      const LayerInfo& l = info.layer(moe.front());
+      label_value("experts",
+                  std::to_string(l.experts) +
+                      (l.top_k ? ", top-" + std::to_string(*l.top_k) : std::string()) +
+                      (l.shared_experts ? ", " + std::to_string(l.shared_experts) + " shared"
+                                        : std::string()));
+      label_value("shapes",
+                  "D " + std::to_string(info.d_model) + ", d " + std::to_string(l.d_expert));
+    }
+    std::string dtypes;
+    for (const auto& d : info.dtypes)
+      dtypes += (dtypes.empty() ? "" : ", ") + d;
+    label_value("dtypes", dtypes);
+    label_value("size", human_bytes(info.bytes_on_disk));
+    label_value("matrix", std::string(to_string(model_->matrix)));
+    ImGui::EndTable();
+  }
+  section("Selection");
+  const LayerAlignment* la = selected_layer();
+  int layer_index = sel_row_;
+  const float w = ImGui::GetContentRegionAvail().x * 0.55f;
+  ImGui::SetNextItemWidth(w);
+  char layer_label[32];
+  std::snprintf(layer_label, sizeof layer_label, "L%d", la->layer);
+  if (ImGui::SliderInt("layer", &layer_index, 0, int(model_->alignment.size()) - 1, layer_label))
+    select(model_->alignment[layer_index].layer,
+           std::min(sel_expert_, int(model_->alignment[layer_index].experts.size()) - 1));
+  int e = sel_expert_;
+  ImGui::SetNextItemWidth(w);
+  if (ImGui::SliderInt("expert", &e, 0, int(la->experts.size()) - 1))
+    select(la->layer, e);
+  if (sel_expert_ < int(la->experts.size())) {
+    const ExpertAlignment& x = la->experts[sel_expert_];
+    if (ImGui::BeginTable("##sel", 2, ImGuiTableFlags_SizingFixedFit)) {
+      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", x.cos));
+      label_value("λ", fmt("%.4f", x.lambda));
+      label_value("σ₂/σ₁", fmt("%.4f", x.gap_ratio));
+      label_value("‖Rᵢ‖", fmt("%.4g", x.router_norm));
+      label_value("status", std::string(to_string(x.status)));
+      ImGui::EndTable();
+    }
+  }
+  if (view_ != View::Mpi)
+    section("Layer summary");
+  if (view_ != View::Mpi &&
+      ImGui::BeginTable("##sum", 3, ImGuiTableFlags_SizingStretchSame | ImGuiTableFlags_RowBg)) {
+    ImGui::TableSetupColumn("");
+    ImGui::TableSetupColumn("mean");
+    ImGui::TableSetupColumn("p95");
+    ImGui::TableHeadersRow();
+    auto row = [](const char* name, const Summary& s) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextDisabled("%s", name);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.3f", s.mean);
+      ImGui::TableNextColumn();
+      ImGui::Text("%.3f", s.p95);
+    };
+    row("|cos|", la->cos);
+    row("λ", la->lambda);
+    row("σ₂/σ₁", la->gap_ratio);
+    ImGui::EndTable();
+  }
+  if (view_ == View::Mpi) {
+    section("MPI settings");
+    const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
+    bool changed = false;
+    const char* matrices[] = {"gate", "up", "down"};
+    ImGui::SetNextItemWidth(sw);
+    changed |= ImGui::Combo("matrix", &matrix_, matrices, 3);
+    ImGui::SetNextItemWidth(sw);
+    changed |= ImGui::SliderFloat("C'", &c_prime_, 0.5f, 16.0f, "%.2f");
+    ImGui::SetNextItemWidth(sw);
+    changed |= ImGui::SliderInt("power steps k", &power_steps_, 1, 10);
+    const char* ablations[] = {"none", "no power step", "no retraction"};
+    ImGui::SetNextItemWidth(sw);
+    changed |= ImGui::Combo("ablation", &ablation_, ablations, 3);
+    const char* orders[] = {"softmax, top-k", "top-k, softmax"};
+    ImGui::SetNextItemWidth(sw);
+    changed |= ImGui::Combo("gating", &order_, orders, 2);
+    if (changed)
+      reset_mpi();
+    ImGui::TextDisabled("Load: %d Gaussian probe tokens", mpi_settings_.probe_tokens);
+  }
+}
+
+void App::draw_model_view() {
+  const float em = ImGui::GetFontSize();
+  const int rows = model_->grid_rows, cols = model_->grid_cols;
+  if (rows == 0 || cols == 0) {
+    ImGui::TextDisabled("No MoE layer to show.");
+    return;
+  }
+  int m = int(metric_);
+  ImGui::TextUnformatted("Router-expert alignment");
+  ImGui::SameLine();
+  ImGui::SetCursorPosX(ImGui::GetCursorPosX() + em);
+  ImGui::RadioButton("|cos(Rᵢ, u₁)|", &m, 0);
+  ImGui::SameLine();
+  ImGui::RadioButton("λ (Eq. 11)", &m, 1);
+  if (m != int(metric_))
+    set_metric(Metric(m));
+  if (heatmap_dirty_) {
+    heatmap_->set_values(rows, cols,
+                         metric_ == Metric::Cos ? model_->cos_grid : model_->lambda_grid);
+    heatmap_dirty_ = false;
+  }
+  // Heatmap area: y labels on the left, colour bar on the right, x labels below.
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float label_w = em * 3.2f, bar_w = em * 4.5f, xlabel_h = em * 2.6f;
+  const float max_w = avail.x - label_w - bar_w, max_h = avail.y - xlabel_h - em * 0.5f;
+  // Square-ish cells, but never taller than the space.
+  const float cell = std::max(2.0f, std::min(max_w / cols, std::min(max_h / rows, em * 3.0f)));
+  const float hw = std::min(max_w, cell * cols * 1.0f), hh = std::min(max_h, cell * rows);
+  const float cw = hw / cols, ch = hh / rows;
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const ImVec2 p0(origin.x + label_w, origin.y);
+  const unsigned tex = heatmap_->render(int(hw * 1), int(hh * 1), 0.0f, 1.0f, true);
+  ImGui::SetCursorScreenPos(p0);
+  ImGui::Image(ImTextureID(std::uintptr_t(tex)), ImVec2(hw, hh), ImVec2(0, 1), ImVec2(1, 0));
+  const bool hovered = ImGui::IsItemHovered();
+  const bool clicked = ImGui::IsItemClicked();
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text),
+              dim = ImGui::GetColorU32(ImGuiCol_TextDisabled);
+  // Selection outline.
+  const ImVec2 s0(p0.x + sel_expert_ * cw, p0.y + sel_row_ * ch);
+  dl->AddRect(ImVec2(s0.x - 1, s0.y - 1), ImVec2(s0.x + cw + 1, s0.y + ch + 1),
+              IM_COL32(255, 90, 60, 255), 0, 0, 2.0f);
+  // Row labels (layers) and column labels (experts), thinned to stay readable.
+  const int row_every = std::max(1, int(std::ceil(em * 1.1f / ch)));
+  for (int r = 0; r < rows; r += row_every) {
+    char s[16];
+    std::snprintf(s, sizeof s, "L%d", model_->alignment[r].layer);
+    const ImVec2 ts = ImGui::CalcTextSize(s);
+    dl->AddText(ImVec2(p0.x - ts.x - em * 0.4f, p0.y + (r + 0.5f) * ch - ts.y * 0.5f), dim, s);
+  }
+  const int col_every = std::max(1, int(std::ceil(em * 2.2f / cw)));
+  for (int c = 0; c < cols; c += col_every) {
+    const std::string s = std::to_string(c);
+    const ImVec2 ts = ImGui::CalcTextSize(s.c_str());
+    dl->AddText(ImVec2(p0.x + (c + 0.5f) * cw - ts.x * 0.5f, p0.y + hh + em * 0.2f), dim,
+                s.c_str());
+  }
+  const char* xl = "expert";
+  dl->AddText(ImVec2(p0.x + hw * 0.5f - ImGui::CalcTextSize(xl).x * 0.5f, p0.y + hh + em * 1.3f),
+              dim, xl);
+  // Colour bar.
+  const ImVec2 b0(p0.x + hw + em * 1.0f, p0.y);
+  const float bw = em * 0.9f;
+  const int steps = 64;
+  for (int i = 0; i < steps; ++i) {
+    const float y0 = b0.y + hh * (1.0f - float(i + 1) / steps),
+                y1 = b0.y + hh * (1.0f - float(i) / steps);
+    dl->AddRectFilled(ImVec2(b0.x, y0), ImVec2(b0.x + bw, y1 + 0.5f),
+                      viridis_color((i + 0.5) / steps));
+  }
+  dl->AddRect(b0, ImVec2(b0.x + bw, b0.y + hh), dim);
+  for (double v : {0.0, 0.25, 0.5, 0.75, 1.0}) {
+    const std::string s = fmt("%.2f", v);
+    const float y = b0.y + hh * float(1.0 - v);
+    dl->AddLine(ImVec2(b0.x + bw, y), ImVec2(b0.x + bw + em * 0.3f, y), dim);
+    dl->AddText(ImVec2(b0.x + bw + em * 0.4f, y - em * 0.5f), text, s.c_str());
+  }
+  // Hover read-out and click to select.
+  if (hovered) {
+    const ImVec2 mp = ImGui::GetIO().MousePos;
+    const int c = std::clamp(int((mp.x - p0.x) / cw), 0, cols - 1);
+    const int r = std::clamp(int((mp.y - p0.y) / ch), 0, rows - 1);
+    const LayerAlignment& la = model_->alignment[r];
+    ImGui::BeginTooltip();
+    ImGui::Text("layer %d, expert %d", la.layer, c);
+    if (c < int(la.experts.size())) {
+      const ExpertAlignment& x = la.experts[c];
+      ImGui::Text("|cos| %.4f   λ %.4f", x.cos, x.lambda);
+      ImGui::Text("σ₂/σ₁ %.4f   ‖Rᵢ‖ %.4g", x.gap_ratio, x.router_norm);
+      if (x.status != DirectionStatus::Ok)
+        ImGui::TextDisabled("direction: %s", std::string(to_string(x.status)).c_str());
+    }
+    ImGui::EndTooltip();
+    if (clicked && c < int(la.experts.size()))
+      select(la.layer, c);
+  }
+  ImGui::SetCursorScreenPos(ImVec2(origin.x, p0.y + hh + xlabel_h));
+  ImGui::Dummy(ImVec2(0, 0));
+}
+
+void App::draw_expert_view() {
+  const LayerAlignment* la = selected_layer();
+  const float em = ImGui::GetFontSize();
+  ImGui::Text("Layer %d, expert %d", la->layer, sel_expert_);
+  ImGui::SameLine();
+  ImGui::TextDisabled("(%s matrix)", std::string(to_string(model_->matrix)).c_str());
+  if (!detail_ || detail_->layer != la->layer || detail_->expert != sel_expert_) {
+    ImGui::TextDisabled(detail_job_ ? "Computing the singular values..." : "No detail yet.");
+    return;
+  }
+  const ExpertDetail& d = *detail_;
+  const ExpertAlignment& x = la->experts[sel_expert_];
+  if (ImGui::BeginTable("##expert", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV)) {
+    ImGui::TableNextColumn();
+    section("Spectrum of G (leading singular values)");
+    if (ImGui::BeginTable("##sv", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchSame)) {
+      ImGui::TableSetupColumn("j");
+      ImGui::TableSetupColumn("σⱼ");
+      ImGui::TableSetupColumn("σⱼ/σ₁");
+      ImGui::TableSetupColumn("(vⱼ·r)/‖r‖");
+      ImGui::TableHeadersRow();
+      for (std::size_t j = 0; j < d.sigma.size(); ++j) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::Text("%zu", j + 1);
+        ImGui::TableNextColumn();
+        ImGui::Text("%.5g", d.sigma[j]);
+        ImGui::TableNextColumn();
+        ImGui::Text("%.4f", d.sigma[j] / d.sigma[0]);
+        ImGui::TableNextColumn();
+        ImGui::Text("%+.4f", d.projection[j]);
+      }
+      ImGui::EndTable();
+    }
+    section("Alignment");
+    if (ImGui::BeginTable("##al", 2, ImGuiTableFlags_SizingFixedFit)) {
+      label_value("G shape", "[" + std::to_string(d.d) + ", " + std::to_string(d.d_model) + "]");
+      label_value("σ₁", fmt("%.5g", x.sigma1));
+      label_value("σ₂/σ₁", fmt("%.4f", x.gap_ratio));
+      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", x.cos));
+      label_value("λ", fmt("%.4f", x.lambda));
+      label_value("‖Rᵢ‖", fmt("%.5g", d.router_norm));
+      double rest = 1.0;
+      for (double p : d.projection)
+        rest -= p * p;
+      label_value("‖r‖² share outside v₁..v₈", fmt("%.4f", std::max(0.0, rest)));
+      ImGui::EndTable();
+    }
+    ImGui::TableNextColumn();
+    // Bars: σ_j/σ_1 and the squared projections of the router row.
+    auto bars = [&](const char* title, const std::vector<double>& v, ImU32 color, const char* f) {
+      section(title);
+      ImDrawList* dl = ImGui::GetWindowDrawList();
+      const float w = ImGui::GetContentRegionAvail().x, h = em * 1.35f;
+      for (std::size_t j = 0; j < v.size(); ++j) {
+        const ImVec2 p = ImGui::GetCursorScreenPos();
+        const float lw = em * 2.5f;
+        char name[32];
+        std::snprintf(name, sizeof name, "v%zu", j + 1);
+        dl->AddText(ImVec2(p.x, p.y), ImGui::GetColorU32(ImGuiCol_TextDisabled), name);
+        const float bw = float(std::clamp(v[j], 0.0, 1.0)) * (w - lw - em * 4.5f);
+        dl->AddRectFilled(ImVec2(p.x + lw, p.y + 2), ImVec2(p.x + lw + bw, p.y + h - 3), color, 2);
+        dl->AddText(ImVec2(p.x + lw + bw + em * 0.4f, p.y), ImGui::GetColorU32(ImGuiCol_Text),
+                    fmt(f, v[j]).c_str());
+        ImGui::Dummy(ImVec2(w, h));
+      }
+    };
+    std::vector<double> ratio, energy;
+    for (std::size_t j = 0; j < d.sigma.size(); ++j) {
+      ratio.push_back(d.sigma[j] / d.sigma[0]);
+      energy.push_back(d.projection[j] * d.projection[j]);
+    }
+    bars("σⱼ / σ₁", ratio, palette_color(0), "%.3f");
+    bars("share of ‖r‖² along vⱼ", energy, palette_color(1), "%.3f");
+    ImGui::EndTable();
+  }
+}
+
+void App::draw_mpi_view() {
+  const float em = ImGui::GetFontSize();
+  const LayerAlignment* la = selected_layer();
+  // Transport controls.
+  if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(em * 4.5f, 0)))
+    set_playing(!playing_);
+  ImGui::SameLine();
+  if (ImGui::Button("Step"))
+    step(1);
+  ImGui::SameLine();
+  if (ImGui::Button(("Step x" + std::to_string(step_n_)).c_str()))
+    step(step_n_);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(em * 4);
+  ImGui::InputInt("##n", &step_n_, 0);
+  step_n_ = std::clamp(step_n_, 1, 10000);
+  ImGui::SameLine();
+  if (ImGui::Button("Reset"))
+    reset_mpi();
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(em * 9);
+  ImGui::SliderFloat("steps/s", &speed_, 1.0f, 120.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
+  ImGui::SameLine();
+  ImGui::TextDisabled("layer L%d, expert %d", la->layer, sel_expert_);
+  // Timeline scrubber.
+  const int count = records_ ? int(records_->size()) : 0;
+  ImGui::SetNextItemWidth(-em * 7);
+  int t = timeline_;
+  if (ImGui::SliderInt("##timeline", &t, 0, std::max(0, count - 1),
+                       count ? "step %d" : "no steps")) {
+    timeline_ = t;
+    follow_ = t == count - 1;
+    playing_ = false;
+  }
+  ImGui::SameLine();
+  ImGui::Text("%d recorded", count);
+  if (!records_ || records_->empty()) {
+    ImGui::Spacing();
+    ImGui::TextDisabled(
+        "Press Play or Step to run convergence stepping Rᵢ ← C·normalize(GᵢᵀGᵢRᵢ) on "
+        "this layer.");
+    return;
+  }
+  const auto& recs = *records_;
+  timeline_ = std::clamp(timeline_, 0, count - 1);
+  const int e = sel_expert_;
+  std::vector<LineSpec> align(3), norms(2), vio(1);
+  align[0] = {"mean |cos|", {}, palette_color(0)};
+  align[1] = {"mean λ", {}, palette_color(1)};
+  align[2] = {"expert |cos|", {}, palette_color(2)};
+  norms[0] = {"mean ‖Rᵢ‖", {}, palette_color(0)};
+  norms[1] = {"expert ‖Rᵢ‖", {}, palette_color(2)};
+  vio[0] = {"MaxVio", {}, palette_color(3)};
+  std::vector<std::vector<double>> load;
+  double load_max = 0;
+  for (const auto& r : recs) {
+    align[0].y.push_back(r.mean_cos);
+    align[1].y.push_back(r.mean_lambda);
+    align[2].y.push_back(e < int(r.cos.size()) ? r.cos[e] : NAN);
+    norms[0].y.push_back(r.mean_norm);
+    norms[1].y.push_back(e < int(r.norm.size()) ? r.norm[e] : NAN);
+    vio[0].y.push_back(r.max_vio);
+    load.push_back(r.load);
+    for (double v : r.load)
+      load_max = std::max(load_max, v);
+  }
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float gap = ImGui::GetStyle().ItemSpacing.x;
+  const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - ImGui::GetStyle().ItemSpacing.y) * 0.5f);
+  int hover = -1;
+  auto take = [&](int h) {
+    if (h >= 0)
+      hover = h;
+  };
+  take(line_plot("align", "Alignment to u₁", align, timeline_, align_view_, cell, "%.3f", true));
+  ImGui::SameLine();
+  take(line_plot("norms", "Router row norms", norms, timeline_, norm_view_, cell, "%.3g", true));
+  take(step_heatmap("load", "Load share per expert (probe tokens)", load, timeline_, load_view_,
+                    cell, 0.0, std::max(load_max, 1e-9)));
+  ImGui::SameLine();
+  take(line_plot("vio", "MaxVio", vio, timeline_, vio_view_, cell, "%.3f", true));
+  // Clicking a plot moves the timeline there.
+  if (hover >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
+    timeline_ = hover;
+    follow_ = hover == count - 1;
+  }
+}
+
+void App::draw_status_bar() {
+  ImGui::Separator();
+  std::string left = status_;
+  if (model_)
+    left = model_->path;
+  ImGui::TextDisabled("%s", left.c_str());
+  char right[96];
+  std::snprintf(right, sizeof right, "%s  |  %.0f fps", playing_ ? "playing" : "paused",
+                ImGui::GetIO().Framerate);
+  ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::CalcTextSize(right).x -
+                  ImGui::GetStyle().WindowPadding.x * 2);
+  ImGui::TextDisabled("%s", right);
+}
+
+void App::draw_error_dialog() {
+  if (!pending_error_.empty()) {
+    ImGui::OpenPopup("Error");
+    pending_error_.clear();
+  }
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(
+      ImVec2(vp->WorkPos.x + vp->WorkSize.x * 0.5f, vp->WorkPos.y + vp->WorkSize.y * 0.4f),
+      ImGuiCond_Always, ImVec2(0.5f, 0.5f));
+  ImGui::SetNextWindowSizeConstraints(ImVec2(ImGui::GetFontSize() * 24, 0),
+                                      ImVec2(vp->WorkSize.x * 0.7f, vp->WorkSize.y * 0.8f));
+  if (ImGui::BeginPopupModal("Error", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    ImGui::PushTextWrapPos(vp->WorkSize.x * 0.6f);
+    ImGui::TextUnformatted(error_.c_str());
+    ImGui::PopTextWrapPos();
+    ImGui::Spacing();
+    if (ImGui::Button("OK", ImVec2(ImGui::GetFontSize() * 6, 0)) ||
+        ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter)))
+      ImGui::CloseCurrentPopup();
+    ImGui::EndPopup();
+  }
+}
+
+std::vector<std::vector<std::string>> App::figure_table(const std::string& figure) const {
+  std::vector<std::vector<std::string>> rows;
+  auto num = [](double v) { return fmt("%.9g", v); };
+  if (figure == "heatmap") {
+    rows.push_back(
+        {"layer", "expert", "cos", "lambda", "σ₁", "gap_ratio", "router_norm", "status"});
+    if (model_)
+      for (const auto& la : model_->alignment)
+        for (const auto& x : la.experts)
+          rows.push_back({std::to_string(la.layer), std::to_string(x.expert), num(x.cos),
+                          num(x.lambda), num(x.sigma1), num(x.gap_ratio), num(x.router_norm),
+                          std::string(to_string(x.status))});
+    return rows;
+  }
+  if (!records_ || records_->empty())
+    throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
+  const int n = int(records_->front().cos.size());
+  std::vector<std::string> head = {"step"};
+  if (figure == "alignment") {
+    head.insert(head.end(), {"mean_cos", "mean_lambda"});
+    for (int i = 0; i < n; ++i)
+      head.push_back("cos_" + std::to_string(i));
+  } else if (figure == "norms") {
+    head.push_back("mean_norm");
+    for (int i = 0; i < n; ++i)
+      head.push_back("norm_" + std::to_string(i));
+  } else if (figure == "load") {
+    for (int i = 0; i < n; ++i)
+      head.push_back("load_" + std::to_string(i));
+  } else if (figure == "maxvio") {
+    head.push_back("max_vio");
+  } else {
+    throw_input_error("unknown figure '" + figure +
+                      "' (expected alignment, norms, load, maxvio or heatmap)");
+  }
+  rows.push_back(head);
+  for (const auto& r : *records_) {
+    std::vector<std::string> row = {std::to_string(r.step)};
+    if (figure == "alignment") {
+      row.push_back(num(r.mean_cos));
+      row.push_back(num(r.mean_lambda));
+      for (double v : r.cos)
+        row.push_back(num(v));
+    } else if (figure == "norms") {
+      row.push_back(num(r.mean_norm));
+      for (double v : r.norm)
+        row.push_back(num(v));
+    } else if (figure == "load") {
+      for (double v : r.load)
+        row.push_back(num(v));
+    } else {
+      row.push_back(num(r.max_vio));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+void App::export_figure(const std::string& figure, const std::string& file) {
+  const std::string ext = fs::path(file).extension().string();
+  try {
+    if (ext != ".csv")
+      throw_input_error("cannot export " + figure + " to " + file +
+                        ": expected a .csv file "
+                        "(PNG/SVG/PDF figure export needs io/figure_export.h, not in this build)");
+    auto table = std::make_shared<std::vector<std::vector<std::string>>>(figure_table(figure));
+    export_job_.reset();
+    export_job_ = std::make_unique<Job>("export", [table, file](const Progress& p) {
+      p(0.0, "writing " + file);
+      const fs::path tmp = file + ".tmp";
+      {
+        std::ofstream out(tmp);
+        if (!out)
+          throw_input_error("cannot write " + file);
+        for (const auto& row : *table) {
+          for (std::size_t i = 0; i < row.size(); ++i)
+            out << (i ? "," : "") << row[i];
+          out << '\n';
+        }
+        if (!out)
+          throw_input_error("cannot write " + file + " (disk full?)");
+      }
+      fs::rename(tmp, file);
+    });
+    exported_.push_back(file);
+  } catch (const Error& e) {
+    show_error(e.what());
+  }
+}
+
+void App::draw_export_dialog() {
+  if (export_dialog_) {
+    ImGui::OpenPopup("Export");
+    export_dialog_ = false;
+  }
+  if (!ImGui::BeginPopupModal("Export", nullptr, ImGuiWindowFlags_AlwaysAutoResize))
+    return;
+  const float em = ImGui::GetFontSize();
+  ImGui::SetNextItemWidth(em * 12);
+  ImGui::Combo("figure", &export_figure_, kFigureNames, 5);
+  ImGui::SetNextItemWidth(em * 12);
+  ImGui::Combo("format", &export_format_, kFormats, 4);
+  ImGui::SetNextItemWidth(em * 28);
+  ImGui::InputText("file (without extension)", &export_path_);
+  if (ImGui::Button("Export", ImVec2(em * 7, 0))) {
+    export_figure(kFigureNames[export_figure_], export_path_ + "." + kFormats[export_format_]);
+    ImGui::CloseCurrentPopup();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Cancel", ImVec2(em * 7, 0)))
+    ImGui::CloseCurrentPopup();
+  ImGui::EndPopup();
+}
+
+std::string App::state_json() const {
+  nlohmann::json j;
+  j["opened_path"] = model_ ? model_->path : "";
+  j["view"] = view_name(view_);
+  j["theme"] = theme_ == Theme::Dark ? "dark" : "light";
+  j["metric"] = metric_ == Metric::Cos ? "cos" : "lambda";
+  j["error"] = error_;
+  j["playing"] = playing_;
+  const LayerAlignment* la = selected_layer();
+  j["selected_layer"] = la ? la->layer : -1;
+  j["selected_expert"] = la ? sel_expert_ : -1;
+  j["step_index"] = records_ && !records_->empty() ? (*records_)[timeline_].step : -1;
+  j["steps_recorded"] = records_ ? int(records_->size()) : 0;
+  if (records_ && !records_->empty()) {
+    j["mean_cos"] = (*records_)[timeline_].mean_cos;
+    j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
+  }
+  j["exports"] = exported_;
+  if (model_) {
+    j["family"] = model_->info.family;
+    j["layout"] = model_->info.layout;
+    j["moe_layers"] = model_->grid_rows;
+    j["experts"] = model_->grid_cols;
+  }
+  return j.dump(2);
+}
+
+} // namespace routerscope::gui

@@ -1,0 +1,131 @@
+#pragma once
+// The GUI application: state, per-frame drawing of the panels, and the actions that both the
+// mouse/keyboard and the screenshot script drive (open, select, step, play, export, view, theme).
+#include "app/gui/file_browser.h"
+#include "app/gui/gl.h"
+#include "app/gui/gui.h"
+#include "app/gui/heatmap.h"
+#include "app/gui/plot.h"
+#include "app/gui/session.h"
+#include "core/jobs.h"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct GLFWwindow;
+
+namespace routerscope::gui {
+
+enum class View { Model, Expert, Mpi };
+enum class Theme { Dark, Light };
+enum class Metric { Cos, Lambda };
+
+class App {
+public:
+  App(GLFWwindow* window, const GuiOptions& options);
+  ~App();
+
+  // One UI frame (ImGui NewFrame .. Render); the caller binds the target and renders draw data.
+  void frame();
+  bool quit_requested() const { return quit_; }
+  bool busy() const; // a job is running or a result is waiting to be picked up
+
+  // ---- actions (menus, shortcuts, drag-and-drop and scripts) ----
+  void open(const std::string& path);
+  void select(int layer, int expert); // decoder layer index, expert index
+  void step(int n);                   // n MPI steps (creates the run when needed)
+  void set_playing(bool playing);
+  void set_view(View v);
+  void set_theme(Theme t);
+  void set_metric(Metric m) {
+    metric_ = m;
+    heatmap_dirty_ = true;
+  }
+  // Exports `figure` (alignment|norms|load|maxvio|heatmap) to `file` (.csv; .png/.svg/.pdf via
+  // the figure export when built). Runs as a job; errors go to the error dialog.
+  void export_figure(const std::string& figure, const std::string& file);
+
+  std::string state_json() const; // opened path, view, selection, step index, error text, ...
+  const std::string& error() const { return error_; }
+
+private:
+  void poll_jobs();
+  void apply_scale();
+  void draw_menu();
+  void draw_toolbar();
+  void draw_sidebar();
+  void draw_model_view();
+  void draw_expert_view();
+  void draw_mpi_view();
+  void draw_status_bar();
+  void draw_error_dialog();
+  void draw_export_dialog();
+  void handle_shortcuts();
+  void show_error(const std::string& message);
+  void start_detail_job();
+  void reset_mpi();
+  void launch_mpi_job(int steps);
+  const LayerAlignment* selected_layer() const;
+  std::vector<std::vector<std::string>> figure_table(const std::string& figure) const;
+
+  GLFWwindow* window_;
+  GuiOptions options_;
+  float scale_ = 1.0f;
+  Theme theme_ = Theme::Dark;
+  View view_ = View::Model;
+  Metric metric_ = Metric::Cos;
+  bool quit_ = false;
+
+  // Opening
+  std::string opening_path_;
+  std::unique_ptr<Job> open_job_;
+  Published<OpenedModel> opened_;
+  std::shared_ptr<const OpenedModel> model_;
+  std::unique_ptr<HeatmapRenderer> heatmap_;
+  bool heatmap_dirty_ = true;
+
+  // Selection and the expert detail
+  int sel_row_ = 0, sel_expert_ = 0; // row = index into model_->alignment
+  std::unique_ptr<Job> detail_job_;
+  Published<ExpertDetail> detail_pub_;
+  std::shared_ptr<const ExpertDetail> detail_;
+
+  // MPI convergence run
+  struct StepperSlot {
+    std::shared_ptr<MpiStepper> stepper;
+  };
+  MpiRunSettings mpi_settings_;
+  int power_steps_ = 1, ablation_ = 0, matrix_ = 0, order_ = 0;
+  float c_prime_ = 4.0f;
+  std::shared_ptr<StepperSlot> slot_;
+  std::unique_ptr<Job> mpi_job_;
+  Published<std::vector<MpiStepRecord>> records_pub_;
+  std::shared_ptr<const std::vector<MpiStepRecord>> records_;
+  int timeline_ = 0;
+  bool follow_ = true, playing_ = false;
+  float speed_ = 10.0f; // steps per second while playing
+  int step_n_ = 10;
+  double play_credit_ = 0;
+  std::chrono::steady_clock::time_point last_frame_;
+  PlotView align_view_, norm_view_, load_view_, vio_view_;
+
+  // Export
+  std::unique_ptr<Job> export_job_;
+  std::vector<std::string> exported_;
+  bool export_dialog_ = false;
+  int export_figure_ = 0, export_format_ = 0;
+  std::string export_path_;
+
+  // Dialogs and files
+  std::string error_, pending_error_;
+  std::string status_;
+  RecentFiles recent_;
+  FileBrowser browser_;
+  std::vector<std::string> dropped_;
+  friend void drop_callback(GLFWwindow*, int, const char**);
+};
+
+} // namespace routerscope::gui

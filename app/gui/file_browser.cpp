@@ -1,0 +1,203 @@
+#include "app/gui/file_browser.h"
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+namespace routerscope::gui {
+
+namespace fs = std::filesystem;
+
+fs::path config_dir() {
+  fs::path base;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    base = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    base = fs::path(home) / ".config";
+  else
+    base = fs::temp_directory_path();
+  fs::path dir = base / "routerscope";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return dir;
+}
+
+void RecentFiles::load() {
+  items_.clear();
+  std::ifstream in(config_dir() / "recent");
+  for (std::string line; std::getline(in, line) && items_.size() < kMaxRecent;)
+    if (!line.empty())
+      items_.push_back(line);
+}
+
+void RecentFiles::add(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  const std::string key = ec ? path : abs.lexically_normal().string();
+  items_.erase(std::remove(items_.begin(), items_.end(), key), items_.end());
+  items_.insert(items_.begin(), key);
+  if (items_.size() > kMaxRecent)
+    items_.resize(kMaxRecent);
+  save();
+}
+
+void RecentFiles::save() const {
+  const fs::path file = config_dir() / "recent";
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    for (const auto& item : items_)
+      out << item << '\n';
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+}
+
+bool is_openable_file(const std::string& name) {
+  auto ends = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  return ends(".safetensors") || ends(".index.json") || ends(".h5");
+}
+
+std::vector<BrowserEntry> list_openable(const fs::path& folder) {
+  std::vector<BrowserEntry> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.')
+      continue;
+    std::error_code e2;
+    if (it->is_directory(e2))
+      out.push_back({name, true, 0});
+    else if (is_openable_file(name))
+      out.push_back({name, false, it->file_size(e2)});
+  }
+  std::sort(out.begin(), out.end(), [](const BrowserEntry& a, const BrowserEntry& b) {
+    return a.folder != b.folder ? a.folder : a.name < b.name;
+  });
+  return out;
+}
+
+bool is_checkpoint_folder(const fs::path& folder) {
+  std::error_code ec;
+  if (fs::exists(folder / "config.json", ec))
+    return true;
+  for (const auto& e : list_openable(folder))
+    if (!e.folder)
+      return true;
+  return false;
+}
+
+void FileBrowser::open(const fs::path& start) {
+  request_open_ = true;
+  std::error_code ec;
+  fs::path folder = fs::is_directory(start, ec) ? start : start.parent_path();
+  if (folder.empty() || !fs::is_directory(folder, ec))
+    folder = fs::current_path(ec);
+  navigate(fs::absolute(folder, ec).lexically_normal());
+}
+
+void FileBrowser::navigate(const fs::path& folder) {
+  folder_ = folder;
+  entries_ = list_openable(folder);
+  path_text_ = folder.string();
+  selected_ = -1;
+  error_.clear();
+}
+
+std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
+  if (request_open_) {
+    ImGui::OpenPopup("Open checkpoint or record");
+    request_open_ = false;
+  }
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x * 0.6f, vp->WorkSize.y * 0.7f),
+                           ImGuiCond_Appearing);
+  ImGui::SetNextWindowPos(
+      ImVec2(vp->WorkPos.x + vp->WorkSize.x * 0.5f, vp->WorkPos.y + vp->WorkSize.y * 0.5f),
+      ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  std::optional<std::string> chosen;
+  bool open = true;
+  if (!ImGui::BeginPopupModal("Open checkpoint or record", &open))
+    return chosen;
+  const float em = ImGui::GetFontSize();
+  if (ImGui::Button("Up") && folder_.has_parent_path())
+    navigate(folder_.parent_path());
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(-em * 6);
+  if (ImGui::InputText("##path", &path_text_, ImGuiInputTextFlags_EnterReturnsTrue)) {
+    std::error_code ec;
+    if (fs::is_directory(path_text_, ec) && !is_checkpoint_folder(path_text_))
+      navigate(path_text_);
+    else if (fs::exists(path_text_, ec))
+      chosen = path_text_;
+    else
+      error_ = "no such file or folder: " + path_text_;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Open", ImVec2(-1, 0)))
+    chosen = selected_ >= 0 ? (folder_ / entries_[selected_].name).string() : folder_.string();
+  if (!error_.empty())
+    ImGui::TextColored(ImVec4(0.9f, 0.3f, 0.3f, 1), "%s", error_.c_str());
+
+  const float footer = ImGui::GetFrameHeightWithSpacing() * 1.2f;
+  if (ImGui::BeginTable("##browser", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV,
+                        ImVec2(0, -footer))) {
+    ImGui::TableSetupColumn("Recent", ImGuiTableColumnFlags_WidthStretch, 0.35f);
+    ImGui::TableSetupColumn("Folder", ImGuiTableColumnFlags_WidthStretch, 0.65f);
+    ImGui::TableNextColumn();
+    ImGui::TextDisabled("Recent");
+    ImGui::BeginChild("##recent");
+    for (const auto& item : recent.items()) {
+      const std::string label = fs::path(item).filename().string() + "##" + item;
+      if (ImGui::Selectable(label.c_str(), false, ImGuiSelectableFlags_AllowDoubleClick) &&
+          ImGui::IsMouseDoubleClicked(0))
+        chosen = item;
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("%s", item.c_str());
+    }
+    if (recent.items().empty())
+      ImGui::TextDisabled("(none yet)");
+    ImGui::EndChild();
+    ImGui::TableNextColumn();
+    ImGui::TextDisabled("%s", folder_.string().c_str());
+    ImGui::BeginChild("##entries");
+    for (int i = 0; i < int(entries_.size()); ++i) {
+      const BrowserEntry& e = entries_[i];
+      const std::string label = (e.folder ? "[dir]  " : "       ") + e.name;
+      if (ImGui::Selectable(label.c_str(), selected_ == i, ImGuiSelectableFlags_AllowDoubleClick)) {
+        selected_ = i;
+        if (ImGui::IsMouseDoubleClicked(0)) {
+          const fs::path p = folder_ / e.name;
+          // A folder holding a checkpoint opens; any other folder is entered.
+          if (e.folder && !is_checkpoint_folder(p))
+            navigate(p);
+          else
+            chosen = p.string();
+        }
+      }
+      if (!e.folder) {
+        ImGui::SameLine(ImGui::GetContentRegionAvail().x - em * 5);
+        ImGui::TextDisabled("%8.1f MB", double(e.size) / 1e6);
+      }
+    }
+    ImGui::EndChild();
+    ImGui::EndTable();
+  }
+  ImGui::TextDisabled("Folders, *.safetensors, *.index.json, *.h5 records. Double-click to open.");
+  ImGui::SameLine(ImGui::GetWindowWidth() - em * 6);
+  if (ImGui::Button("Cancel", ImVec2(-1, 0)) ||
+      ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape)))
+    ImGui::CloseCurrentPopup();
+  if (chosen)
+    ImGui::CloseCurrentPopup();
+  ImGui::EndPopup();
+  return chosen;
+}
+
+} // namespace routerscope::gui

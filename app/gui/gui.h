@@ -1,0 +1,21 @@
+#pragma once
+// The desktop GUI entry point (`routerscope gui`), interactive or in screenshot mode.
+#include <string>
+
+namespace routerscope::gui {
+
+struct GuiOptions {
+  std::string path;         // checkpoint or record to open; empty = the bundled demo
+  std::string screenshot;   // PNG to write after `frames` frames (offscreen FBO), then exit
+  int frames = 3;           // frames rendered after the script in screenshot mode
+  std::string script;       // scripted actions, one per line (see script.h)
+  std::string state_json;   // view state dumped at exit (screenshot mode)
+  bool frame_stats = false; // print p50/p99 frame time at exit
+  int width = 1440, height = 900;
+  std::string theme = "dark";
+};
+
+// Runs the GUI; returns the process exit code. Throws Error for bad options or a failed script.
+int run_gui(const GuiOptions& options);
+
+} // namespace routerscope::gui

@@ -1,0 +1,226 @@
+#include "app/cli/commands.h"
+#include "app/gui/app.h"
+#include "app/gui/gui.h"
+#include "app/gui/script.h"
+#include "core/error.h"
+#include "io/png_image.h"
+
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_opengl3.h>
+#include <imgui.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace routerscope::gui {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+struct GlfwSession {
+  GlfwSession() {
+    glfwSetErrorCallback([](int code, const char* text) {
+      std::fprintf(stderr, "routerscope gui: GLFW error %d: %s\n", code, text);
+    });
+    if (!glfwInit())
+      throw_input_error("cannot start the GUI: GLFW could not initialise (is DISPLAY set? for "
+                        "headless use, run under xvfb-run)");
+  }
+  ~GlfwSession() { glfwTerminate(); }
+};
+
+struct ImGuiSession {
+  ImGuiSession(GLFWwindow* window) {
+    IMGUI_CHECKVERSION();
+    ImGui::CreateContext();
+    ImGui_ImplGlfw_InitForOpenGL(window, true);
+    ImGui_ImplOpenGL3_Init("#version 330 core");
+  }
+  ~ImGuiSession() {
+    ImGui_ImplOpenGL3_Shutdown();
+    ImGui_ImplGlfw_Shutdown();
+    ImGui::DestroyContext();
+  }
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const std::size_t i = std::size_t(pos);
+  const double f = pos - double(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+} // namespace
+
+int run_gui(const GuiOptions& options) {
+  const bool offscreen = !options.screenshot.empty();
+  std::vector<ScriptAction> script;
+  if (!options.script.empty())
+    script = load_script(options.script);
+  GlfwSession glfw;
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
+  glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
+  if (offscreen)
+    glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
+  GLFWwindow* window =
+      glfwCreateWindow(options.width, options.height, "RouterScope", nullptr, nullptr);
+  if (!window)
+    throw_input_error("cannot start the GUI: no OpenGL 3.3 core context could be created");
+  glfwMakeContextCurrent(window);
+  glfwSwapInterval(offscreen ? 0 : 1);
+
+  // HiDPI: fonts and sizes follow the monitor's content scale (1 in screenshot mode, so images
+  // have the requested size and tests see the same layout everywhere).
+  float xs = 1, ys = 1;
+  if (!offscreen)
+    glfwGetWindowContentScale(window, &xs, &ys);
+  const float scale = std::clamp(std::max(xs, ys), 1.0f, 4.0f);
+
+  ImGuiSession imgui(window);
+  ImGuiIO& io = ImGui::GetIO();
+  static std::string ini; // ImGui keeps the pointer
+  if (offscreen) {
+    io.IniFilename = nullptr;
+  } else {
+    ini = (config_dir() / "imgui.ini").string();
+    io.IniFilename = ini.c_str();
+  }
+  // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
+  static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F,
+                                    0x2000, 0x206F, 0x2070, 0x209F, 0x2190, 0x21FF,
+                                    0x2200, 0x22FF, 0x25A0, 0x25FF, 0};
+  if (fs::exists(kFont))
+    io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges);
+  else
+    io.Fonts->AddFontDefault();
+
+  Framebuffer target;
+  int fb_w = options.width, fb_h = options.height;
+  auto app = std::make_unique<App>(window, options);
+  (void)scale;
+  app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
+
+  std::vector<double> frame_ms;
+  auto render_frame = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    glfwPollEvents();
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    if (offscreen) {
+      io.DisplaySize = ImVec2(float(fb_w), float(fb_h));
+      io.DisplayFramebufferScale = ImVec2(1, 1);
+      io.DeltaTime = 1.0f / 60.0f;
+      io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
+    }
+    app->frame();
+    if (offscreen) {
+      target.resize(fb_w, fb_h);
+      target.bind();
+    } else {
+      int w = 0, h = 0;
+      glfwGetFramebufferSize(window, &w, &h);
+      Framebuffer::bind_default();
+      glViewport(0, 0, w, h);
+    }
+    const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+    glClearColor(bg.x, bg.y, bg.z, 1.0f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    if (offscreen)
+      glFinish();
+    else
+      glfwSwapBuffers(window);
+    frame_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  };
+  // Renders frames until no job runs (scripts wait for each action's result).
+  auto settle = [&](double timeout_s) {
+    const auto start = std::chrono::steady_clock::now();
+    render_frame();
+    while (app->busy()) {
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+          timeout_s)
+        throw_internal_error("screenshot script: a background job did not finish within " +
+                             std::to_string(int(timeout_s)) + " s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      render_frame();
+    }
+    render_frame();
+  };
+
+  if (!offscreen) {
+    while (!glfwWindowShouldClose(window) && !app->quit_requested())
+      render_frame();
+  } else {
+    settle(300);
+    for (const auto& a : script) {
+      const std::string& v = a.verb;
+      if (v == "open") {
+        app->open(a.args[0]);
+      } else if (v == "select") {
+        app->select(std::stoi(a.args[0]), std::stoi(a.args[1]));
+      } else if (v == "step") {
+        app->step(std::stoi(a.args[0]));
+      } else if (v == "play") {
+        app->set_playing(true);
+        for (int i = 0; i < std::stoi(a.args[0]); ++i) {
+          render_frame();
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        app->set_playing(false);
+      } else if (v == "export") {
+        app->export_figure(a.args[0], a.args[1]);
+      } else if (v == "view") {
+        app->set_view(a.args[0] == "model"    ? View::Model
+                      : a.args[0] == "expert" ? View::Expert
+                                              : View::Mpi);
+      } else if (v == "theme") {
+        app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
+      } else if (v == "metric") {
+        app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
+      } else if (v == "size") {
+        fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
+        fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);
+        glfwSetWindowSize(window, fb_w, fb_h);
+      }
+      settle(300);
+    }
+    for (int i = 0; i < std::max(options.frames, 1); ++i)
+      render_frame();
+    io::RgbaImage image;
+    image.width = target.width();
+    image.height = target.height();
+    image.pixels = target.read_rgba();
+    io::write_png(options.screenshot, image);
+  }
+  if (!options.state_json.empty()) {
+    std::ofstream out(options.state_json);
+    out << app->state_json() << '\n';
+    if (!out)
+      throw_input_error("cannot write the state JSON " + options.state_json);
+  }
+  if (options.frame_stats)
+    std::printf("frame time over %zu frames: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                frame_ms.size(), percentile(frame_ms, 0.5), percentile(frame_ms, 0.99),
+                frame_ms.empty() ? 0.0 : *std::max_element(frame_ms.begin(), frame_ms.end()));
+  app.reset();
+  glfwDestroyWindow(window);
+  return 0;
+}
+
+} // namespace routerscope::gui

@@ -1,0 +1,110 @@
+#include "app/gui/script.h"
+
+#include "core/error.h"
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace routerscope::gui {
+
+namespace {
+
+struct VerbSpec {
+  int args;
+  const char* form;
+};
+
+const std::map<std::string, VerbSpec>& verbs() {
+  static const std::map<std::string, VerbSpec> kVerbs = {
+      {"open", {1, "open PATH"}},
+      {"select", {2, "select LAYER EXPERT"}},
+      {"step", {1, "step N"}},
+      {"play", {1, "play FRAMES"}},
+      {"export", {2, "export FIGURE FILE"}},
+      {"view", {1, "view model|expert|mpi"}},
+      {"theme", {1, "theme light|dark"}},
+      {"size", {2, "size W H"}},
+      {"metric", {1, "metric cos|lambda"}},
+  };
+  return kVerbs;
+}
+
+bool is_int(const std::string& s) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size() && v >= 0;
+}
+
+} // namespace
+
+std::vector<ScriptAction> parse_script(const std::string& text, const std::string& origin) {
+  std::vector<ScriptAction> out;
+  std::istringstream in(text);
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (auto hash = line.find('#'); hash != std::string::npos)
+      line.erase(hash);
+    std::istringstream words(line);
+    ScriptAction a;
+    a.line = number;
+    if (!(words >> a.verb))
+      continue;
+    const std::string where = origin + ":" + std::to_string(number) + ": ";
+    auto it = verbs().find(a.verb);
+    if (it == verbs().end())
+      throw_input_error(where + "unknown action '" + a.verb +
+                        "' (expected open, select, step, play, export, view, theme, size, metric)");
+    if (a.verb == "open" || a.verb == "export") {
+      // The last argument (a path) may contain spaces: it is the rest of the line.
+      std::string first, rest;
+      if (a.verb == "export")
+        words >> first;
+      std::getline(words >> std::ws, rest);
+      while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\r'))
+        rest.pop_back();
+      if (a.verb == "export" && !first.empty())
+        a.args.push_back(first);
+      if (!rest.empty())
+        a.args.push_back(rest);
+    } else {
+      for (std::string w; words >> w;)
+        a.args.push_back(w);
+    }
+    if (int(a.args.size()) != it->second.args)
+      throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
+    const bool numeric =
+        a.verb == "select" || a.verb == "step" || a.verb == "play" || a.verb == "size";
+    for (const auto& w : a.args)
+      if (numeric && !is_int(w))
+        throw_input_error(where + "expected a non-negative integer in '" + it->second.form +
+                          "', found '" + w + "'");
+    auto one_of = [&](std::initializer_list<const char*> ok) {
+      for (const char* o : ok)
+        if (a.args[0] == o)
+          return;
+      throw_input_error(where + "expected '" + it->second.form + "', found '" + a.args[0] + "'");
+    };
+    if (a.verb == "view")
+      one_of({"model", "expert", "mpi"});
+    if (a.verb == "theme")
+      one_of({"light", "dark"});
+    if (a.verb == "metric")
+      one_of({"cos", "lambda"});
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<ScriptAction> load_script(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw_input_error("cannot read script " + path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_script(buffer.str(), path.string());
+}
+
+} // namespace routerscope::gui

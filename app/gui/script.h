@@ -1,0 +1,22 @@
+#pragma once
+// Scripted actions for screenshot mode, one per line; '#' starts a comment:
+//   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE |
+//   view model|expert|mpi | theme light|dark | size W H | metric cos|lambda
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace routerscope::gui {
+
+struct ScriptAction {
+  std::string verb;              // open, select, step, play, export, view, theme, size, metric
+  std::vector<std::string> args; // verb's arguments, checked by parse_script
+  int line = 0;
+};
+
+// Parses the script text; throws BadInput naming `origin`, the line and the expected form.
+std::vector<ScriptAction> parse_script(const std::string& text, const std::string& origin);
+// Reads and parses a script file (BadInput naming the file when unreadable).
+std::vector<ScriptAction> load_script(const std::filesystem::path& path);
+
+} // namespace routerscope::gui

@@ -1,0 +1,179 @@
+#include "app/gui/session.h"
+
+#include "core/error.h"
+#include "core/metrics.h"
+#include "io/checkpoint.h"
+
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+namespace routerscope::gui {
+
+namespace {
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+} // namespace
+
+std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, ExpertMatrix matrix,
+                                                  const Progress& progress) {
+  progress(0.0, "reading headers");
+  auto out = std::make_shared<OpenedModel>();
+  out->path = path;
+  out->matrix = matrix;
+  std::shared_ptr<MoeModel> model = io::open_checkpoint(path);
+  out->info = model->info();
+  progress.check();
+  AlignOptions options;
+  options.matrix = matrix;
+  options.threads = 2;
+  out->alignment = align_model(*model, options, progress);
+  out->model = std::move(model);
+  out->grid_rows = int(out->alignment.size());
+  for (const auto& layer : out->alignment)
+    out->grid_cols = std::max(out->grid_cols, int(layer.experts.size()));
+  const std::size_t cells = std::size_t(out->grid_rows) * out->grid_cols;
+  out->cos_grid.assign(cells, kNaN);
+  out->lambda_grid.assign(cells, kNaN);
+  for (int r = 0; r < out->grid_rows; ++r)
+    for (const auto& e : out->alignment[r].experts)
+      if (e.status == DirectionStatus::Ok) {
+        out->cos_grid[std::size_t(r) * out->grid_cols + e.expert] = float(e.cos);
+        out->lambda_grid[std::size_t(r) * out->grid_cols + e.expert] = float(e.lambda);
+      }
+  progress(1.0, "done");
+  return out;
+}
+
+ExpertDetail expert_detail(const MoeModel& model, int layer, int expert, ExpertMatrix matrix,
+                           int count, const Progress& progress) {
+  progress(0.0, "decoding expert");
+  const MatrixF g = direction_operator(model, layer, expert, matrix);
+  const MatrixF router = model.router(layer);
+  if (expert < 0 || expert >= router.rows())
+    throw_input_error("expert " + std::to_string(expert) + " is out of range for layer " +
+                      std::to_string(layer) + " (" + std::to_string(router.rows()) + " experts)");
+  progress.check();
+  progress(0.3, "singular value decomposition");
+  const MatrixD gd = g.cast<double>();
+  Eigen::BDCSVD<Eigen::MatrixXd> svd(gd, Eigen::ComputeThinV);
+  ExpertDetail out;
+  out.layer = layer;
+  out.expert = expert;
+  out.d = int(g.rows());
+  out.d_model = int(g.cols());
+  const VectorD r = router.row(expert).transpose().cast<double>();
+  out.router_norm = r.norm();
+  const int n = std::min<int>(count, int(svd.singularValues().size()));
+  for (int j = 0; j < n; ++j) {
+    out.sigma.push_back(svd.singularValues()(j));
+    out.projection.push_back(out.router_norm > 0 ? svd.matrixV().col(j).dot(r) / out.router_norm
+                                                 : 0.0);
+  }
+  progress(1.0, "done");
+  return out;
+}
+
+MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSettings& settings,
+                       const Progress& progress)
+    : model_(std::move(model)), settings_(settings) {
+  const MoeModel& m = *model_->model;
+  const LayerInfo& info = m.info().layer(settings.layer);
+  if (!info.moe)
+    throw_input_error("layer " + std::to_string(settings.layer) + " of " + model_->path +
+                      " is not an MoE layer");
+  progress(0.0, "loading layer " + std::to_string(settings.layer));
+  g_ = load_direction_operators(m, settings.layer, settings.mpi.matrix);
+  router_ = m.router(settings.layer);
+  top_k_ = std::clamp(info.top_k.value_or(2), 1, int(router_.rows()));
+  // Principal directions: reuse the opened model's alignment when it used the same matrix.
+  const LayerAlignment* aligned = nullptr;
+  for (const auto& la : model_->alignment)
+    if (la.layer == settings.layer && model_->matrix == settings.mpi.matrix)
+      aligned = &la;
+  u1_.resize(g_.size());
+  sigma1_.assign(g_.size(), 0.0);
+  for (std::size_t i = 0; i < g_.size(); ++i) {
+    if (aligned && i < aligned->experts.size()) {
+      u1_[i] = aligned->experts[i].u1;
+      sigma1_[i] = aligned->experts[i].sigma1;
+    } else {
+      PrincipalDirection pd = principal_direction(g_[i]);
+      if (pd.status == DirectionStatus::Ok)
+        u1_[i] = pd.u1;
+      sigma1_[i] = pd.sigma1;
+    }
+    progress(double(i + 1) / double(g_.size()), "principal directions");
+  }
+  // Probe tokens: standard Gaussian rows, fixed by the seed (the load is measured on these).
+  std::mt19937_64 rng(settings.seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  tokens_.resize(settings.probe_tokens, router_.cols());
+  for (Eigen::Index i = 0; i < tokens_.size(); ++i)
+    tokens_.data()[i] = normal(rng);
+  records_ =
+      std::make_shared<const std::vector<MpiStepRecord>>(std::vector<MpiStepRecord>{measure(0)});
+}
+
+MpiStepRecord MpiStepper::measure(int step) const {
+  const int n = int(router_.rows());
+  MpiStepRecord rec;
+  rec.step = step;
+  rec.cos.resize(n);
+  rec.lambda.resize(n);
+  rec.norm.resize(n);
+  double sc = 0, sl = 0;
+  int ok = 0;
+  for (int i = 0; i < n; ++i) {
+    const VectorF row = router_.row(i).transpose();
+    rec.norm[i] = row.cast<double>().norm();
+    if (u1_[i].size() == row.size() && sigma1_[i] > 0) {
+      rec.cos[i] = abs_cos(row, u1_[i]);
+      rec.lambda[i] = alignment_lambda(row, g_[i], sigma1_[i]);
+      sc += rec.cos[i];
+      sl += rec.lambda[i];
+      ++ok;
+    } else {
+      rec.cos[i] = rec.lambda[i] = std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  rec.mean_cos = ok ? sc / ok : std::numeric_limits<double>::quiet_NaN();
+  rec.mean_lambda = ok ? sl / ok : std::numeric_limits<double>::quiet_NaN();
+  rec.mean_norm = std::accumulate(rec.norm.begin(), rec.norm.end(), 0.0) / std::max(n, 1);
+  // Load: top-k experts by logit per probe token (selection is the same under softmax-then-top-k
+  // and top-k-then-softmax); share of the T·k routed slots per expert.
+  const MatrixF logits = tokens_ * router_.transpose();
+  std::vector<double> counts(n, 0.0);
+  std::vector<int> order(n);
+  for (Eigen::Index t = 0; t < logits.rows(); ++t) {
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + top_k_, order.end(),
+                      [&](int a, int b) { return logits(t, a) > logits(t, b); });
+    for (int j = 0; j < top_k_; ++j)
+      counts[order[j]] += 1.0;
+  }
+  const double total = double(logits.rows()) * top_k_;
+  rec.load.resize(n);
+  for (int i = 0; i < n; ++i)
+    rec.load[i] = counts[i] / total;
+  // MaxVio = (max_i Load_i − L̄)/L̄ with L̄ = T·k/N (DeepSeek, arXiv 2408.15664; mpi.md).
+  const double mean = total / n;
+  rec.max_vio = (*std::max_element(counts.begin(), counts.end()) - mean) / mean;
+  return rec;
+}
+
+void MpiStepper::advance(int steps, const Progress& progress) {
+  // Convergence stepping (mpi.md): R_{t+1} = mpi_router(R_t), k power steps then the retraction.
+  auto records = std::make_shared<std::vector<MpiStepRecord>>(*records_);
+  for (int s = 0; s < steps; ++s) {
+    progress.check();
+    router_ = mpi_router(router_, g_, settings_.mpi);
+    records->push_back(measure(int(records->size())));
+    progress(double(s + 1) / steps, "step " + std::to_string(records->back().step));
+  }
+  records_ = std::move(records);
+}
+
+} // namespace routerscope::gui

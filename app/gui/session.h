@@ -1,0 +1,85 @@
+#pragma once
+// What the GUI shows, computed off the UI thread: the opened model with its alignment table, one
+// expert's spectrum, and an MPI convergence run. Each compute function is the body of a Job; the
+// UI only reads their published, immutable results.
+#include "core/align.h"
+#include "core/model.h"
+#include "core/mpi.h"
+#include "core/progress.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace routerscope::gui {
+
+struct OpenedModel {
+  std::string path;
+  std::shared_ptr<const MoeModel> model;
+  ModelInfo info;
+  ExpertMatrix matrix = ExpertMatrix::Gate;
+  std::vector<LayerAlignment> alignment; // one per MoE layer, in layer order
+  // rows = MoE layers, cols = max experts; NaN where a layer has fewer experts or status != Ok.
+  std::vector<float> cos_grid, lambda_grid;
+  int grid_rows = 0, grid_cols = 0;
+};
+
+// Opens `path` (checkpoint folder, .safetensors, .index.json) and aligns every MoE layer.
+std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, ExpertMatrix matrix,
+                                                  const Progress& progress);
+
+struct ExpertDetail {
+  int layer = 0, expert = 0;
+  std::vector<double> sigma;      // leading singular values of G [d, D], descending
+  std::vector<double> projection; // (v_j · r)/‖r‖ for the same leading right singular vectors v_j
+  double router_norm = 0;
+  int d = 0, d_model = 0;
+};
+
+// Leading `count` singular values of the expert's direction operator and the router row's
+// projection onto the matching right singular directions (exact SVD of the one expert).
+ExpertDetail expert_detail(const MoeModel& model, int layer, int expert, ExpertMatrix matrix,
+                           int count, const Progress& progress);
+
+// One recorded step of convergence stepping R_{t+1} = mpi_router(R_t) on one layer.
+struct MpiStepRecord {
+  int step = 0;
+  std::vector<double> cos;    // |cos(R_t[i], u₁ᵢ)| per expert (NaN when u₁ is undefined)
+  std::vector<double> lambda; // λ of R_t[i] (Eq. 11)
+  std::vector<double> norm;   // ‖R_t[i]‖
+  std::vector<double> load;   // share of routed slots per expert on the probe tokens (sums to 1)
+  double max_vio = 0;         // (max load − mean load) / mean load
+  double mean_cos = 0, mean_lambda = 0, mean_norm = 0;
+};
+
+struct MpiRunSettings {
+  int layer = 0;
+  MpiSettings mpi;
+  int probe_tokens = 512; // Gaussian probe tokens used to measure the load
+  std::uint64_t seed = 0;
+};
+
+// The stepping state a job advances; the UI never touches it while a job runs.
+class MpiStepper {
+public:
+  MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSettings& settings,
+             const Progress& progress);
+  // Advances `steps` steps, appending a record for each; the records so far are returned.
+  void advance(int steps, const Progress& progress);
+  std::shared_ptr<const std::vector<MpiStepRecord>> records() const { return records_; }
+  const MpiRunSettings& settings() const { return settings_; }
+
+private:
+  MpiStepRecord measure(int step) const;
+  std::shared_ptr<const OpenedModel> model_;
+  MpiRunSettings settings_;
+  std::vector<MatrixF> g_;
+  std::vector<double> sigma1_;
+  std::vector<VectorF> u1_;
+  MatrixF router_, tokens_;
+  int top_k_ = 1;
+  std::shared_ptr<const std::vector<MpiStepRecord>> records_;
+};
+
+} // namespace routerscope::gui
