@@ -2,6 +2,8 @@
 
 #include "app/cli/commands.h"
 #include "core/error.h"
+#include "core/figure_builders.h"
+#include "io/figure_export.h"
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
@@ -888,89 +890,93 @@ void App::draw_error_dialog() {
   }
 }
 
-std::vector<std::vector<std::string>> App::figure_table(const std::string& figure) const {
-  std::vector<std::vector<std::string>> rows;
-  auto num = [](double v) { return fmt("%.9g", v); };
+Figure App::build_figure(const std::string& figure) const {
+  if (!model_)
+    throw_input_error("export " + figure + ": no model is open");
   if (figure == "heatmap") {
-    rows.push_back(
-        {"layer", "expert", "cos", "lambda", "σ₁", "gap_ratio", "router_norm", "status"});
-    if (model_)
-      for (const auto& la : model_->alignment)
-        for (const auto& x : la.experts)
-          rows.push_back({std::to_string(la.layer), std::to_string(x.expert), num(x.cos),
-                          num(x.lambda), num(x.sigma1), num(x.gap_ratio), num(x.router_norm),
-                          std::string(to_string(x.status))});
-    return rows;
+    AlignmentGrid grid;
+    for (const auto& la : model_->alignment)
+      grid.layers.push_back(la.layer);
+    grid.experts = model_->grid_cols;
+    const auto& values = metric_ == Metric::Cos ? model_->cos_grid : model_->lambda_grid;
+    grid.values.assign(values.begin(), values.end());
+    grid.quantity = metric_ == Metric::Cos ? "|cos(Rᵢ, u₁)|" : "λ (Eq. 11)";
+    Figure f = alignment_heatmap(grid);
+    f.title = fs::path(model_->path).filename().string() + ": router–expert alignment (" +
+              std::string(to_string(model_->matrix)) + ")";
+    return f;
   }
   if (!records_ || records_->empty())
     throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
-  const int n = int(records_->front().cos.size());
-  std::vector<std::string> head = {"step"};
+  const auto& recs = *records_;
+  const int n = int(recs.front().cos.size());
+  const int layer = model_->alignment[sel_row_].layer;
+  std::vector<double> steps;
+  for (const auto& r : recs)
+    steps.push_back(r.step);
+  auto per_expert = [&](std::vector<double> MpiStepRecord::*field) {
+    std::vector<std::vector<double>> out(n);
+    for (const auto& r : recs)
+      for (int i = 0; i < n; ++i)
+        out[i].push_back((r.*field)[i]);
+    return out;
+  };
   if (figure == "alignment") {
-    head.insert(head.end(), {"mean_cos", "mean_lambda"});
-    for (int i = 0; i < n; ++i)
-      head.push_back("cos_" + std::to_string(i));
-  } else if (figure == "norms") {
-    head.push_back("mean_norm");
-    for (int i = 0; i < n; ++i)
-      head.push_back("norm_" + std::to_string(i));
-  } else if (figure == "load") {
-    for (int i = 0; i < n; ++i)
-      head.push_back("load_" + std::to_string(i));
-  } else if (figure == "maxvio") {
-    head.push_back("max_vio");
-  } else {
-    throw_input_error("unknown figure '" + figure +
-                      "' (expected alignment, norms, load, maxvio or heatmap)");
+    ConvergenceData data;
+    data.steps = steps;
+    data.quantity = "|cos(Rᵢ, u₁)|";
+    data.log_y = false;
+    data.layers.push_back({layer, per_expert(&MpiStepRecord::cos), {sel_expert_}, {}});
+    return mpi_convergence_figure(data, kSingleColumnWidth);
   }
-  rows.push_back(head);
-  for (const auto& r : *records_) {
-    std::vector<std::string> row = {std::to_string(r.step)};
-    if (figure == "alignment") {
-      row.push_back(num(r.mean_cos));
-      row.push_back(num(r.mean_lambda));
-      for (double v : r.cos)
-        row.push_back(num(v));
-    } else if (figure == "norms") {
-      row.push_back(num(r.mean_norm));
-      for (double v : r.norm)
-        row.push_back(num(v));
-    } else if (figure == "load") {
-      for (double v : r.load)
-        row.push_back(num(v));
-    } else {
-      row.push_back(num(r.max_vio));
-    }
-    rows.push_back(std::move(row));
+  if (figure == "norms") {
+    std::vector<Curve> curves;
+    const auto norms = per_expert(&MpiStepRecord::norm);
+    for (int i = 0; i < n; ++i)
+      curves.push_back({"expert " + std::to_string(i), steps, norms[i]});
+    Figure f = router_norm_figure(curves, "MPI step");
+    f.title = "Router row norms, layer " + std::to_string(layer);
+    return f;
   }
-  return rows;
+  if (figure == "load") {
+    LoadHistory h;
+    h.layer = layer;
+    h.steps = steps;
+    h.load = per_expert(&MpiStepRecord::load);
+    for (const auto& r : recs)
+      h.maxvio_batch.push_back(r.max_vio);
+    return load_distribution_figure({h});
+  }
+  if (figure == "maxvio") {
+    std::vector<double> vio;
+    for (const auto& r : recs)
+      vio.push_back(r.max_vio);
+    Figure f = router_norm_figure({{"MaxVio", steps, vio}}, "MPI step");
+    f.title = "MaxVio on probe tokens, layer " + std::to_string(layer);
+    for (auto& panel : f.panels)
+      panel.y.label = "MaxVio";
+    return f;
+  }
+  throw_input_error("unknown figure '" + figure +
+                    "' (expected alignment, norms, load, maxvio or heatmap)");
 }
 
 void App::export_figure(const std::string& figure, const std::string& file) {
-  const std::string ext = fs::path(file).extension().string();
   try {
-    if (ext != ".csv")
+    std::string ext = fs::path(file).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (ext != ".csv" && ext != ".png" && ext != ".svg" && ext != ".pdf")
       throw_input_error("cannot export " + figure + " to " + file +
-                        ": expected a .csv file "
-                        "(PNG/SVG/PDF figure export needs io/figure_export.h, not in this build)");
-    auto table = std::make_shared<std::vector<std::vector<std::string>>>(figure_table(figure));
+                        ": expected a .png, .svg, .pdf or .csv file name");
+    auto fig = std::make_shared<const Figure>(build_figure(figure));
     export_job_.reset();
-    export_job_ = std::make_unique<Job>("export", [table, file](const Progress& p) {
+    export_job_ = std::make_unique<Job>("export", [fig, file, ext](const Progress& p) {
       p(0.0, "writing " + file);
-      const fs::path tmp = file + ".tmp";
-      {
-        std::ofstream out(tmp);
-        if (!out)
-          throw_input_error("cannot write " + file);
-        for (const auto& row : *table) {
-          for (std::size_t i = 0; i < row.size(); ++i)
-            out << (i ? "," : "") << row[i];
-          out << '\n';
-        }
-        if (!out)
-          throw_input_error("cannot write " + file + " (disk full?)");
-      }
-      fs::rename(tmp, file);
+      if (ext == ".csv")
+        io::export_figure_csv(*fig, file);
+      else
+        io::export_figure(*fig, file);
     });
     exported_.push_back(file);
   } catch (const Error& e) {

@@ -7,6 +7,7 @@
 #include "app/gui/heatmap.h"
 #include "app/gui/plot.h"
 #include "app/gui/session.h"
+#include "core/figure.h"
 #include "core/jobs.h"
 
 #include <chrono>
@@ -69,7 +70,8 @@ private:
   void reset_mpi();
   void launch_mpi_job(int steps);
   const LayerAlignment* selected_layer() const;
-  std::vector<std::vector<std::string>> figure_table(const std::string& figure) const;
+  // The figure model (core/figure.h) of a named view, exactly as exported.
+  Figure build_figure(const std::string& figure) const;
 
   GLFWwindow* window_;
   GuiOptions options_;

@@ -1,7 +1,10 @@
 #include "app/gui/session.h"
 
 #include "core/error.h"
+#include "core/load_metrics.h"
 #include "core/metrics.h"
+#include "core/routing.h"
+#include "core/training.h"
 #include "io/checkpoint.h"
 
 #include <Eigen/SVD>
@@ -9,7 +12,6 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <random>
 
 namespace routerscope::gui {
 
@@ -107,12 +109,11 @@ MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSet
     }
     progress(double(i + 1) / double(g_.size()), "principal directions");
   }
-  // Probe tokens: standard Gaussian rows, fixed by the seed (the load is measured on these).
-  std::mt19937_64 rng(settings.seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  tokens_.resize(settings.probe_tokens, router_.cols());
-  for (Eigen::Index i = 0; i < tokens_.size(); ++i)
-    tokens_.data()[i] = normal(rng);
+  // Probe tokens: the seeded synthetic Gaussian mixture of core/training.h.
+  tokens_ = synthetic_tokens(settings.probe_tokens, int(router_.cols()), settings.seed);
+  bias_ = m.router_bias(settings.layer);
+  rule_ = m.info().routing;
+  rule_.order = settings.mpi.order;
   records_ =
       std::make_shared<const std::vector<MpiStepRecord>>(std::vector<MpiStepRecord>{measure(0)});
 }
@@ -142,25 +143,14 @@ MpiStepRecord MpiStepper::measure(int step) const {
   rec.mean_cos = ok ? sc / ok : std::numeric_limits<double>::quiet_NaN();
   rec.mean_lambda = ok ? sl / ok : std::numeric_limits<double>::quiet_NaN();
   rec.mean_norm = std::accumulate(rec.norm.begin(), rec.norm.end(), 0.0) / std::max(n, 1);
-  // Load: top-k experts by logit per probe token (selection is the same under softmax-then-top-k
-  // and top-k-then-softmax); share of the T·k routed slots per expert.
-  const MatrixF logits = tokens_ * router_.transpose();
-  std::vector<double> counts(n, 0.0);
-  std::vector<int> order(n);
-  for (Eigen::Index t = 0; t < logits.rows(); ++t) {
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + top_k_, order.end(),
-                      [&](int a, int b) { return logits(t, a) > logits(t, b); });
-    for (int j = 0; j < top_k_; ++j)
-      counts[order[j]] += 1.0;
-  }
-  const double total = double(logits.rows()) * top_k_;
+  // Load: route the probe tokens with the family's rule (gate order from the MPI settings).
+  const Routing routing = route_tokens(tokens_, router_, bias_, rule_, top_k_);
+  const VectorD loads = expert_loads(routing.experts, n);
+  const double total = loads.sum();
   rec.load.resize(n);
   for (int i = 0; i < n; ++i)
-    rec.load[i] = counts[i] / total;
-  // MaxVio = (max_i Load_i − L̄)/L̄ with L̄ = T·k/N (DeepSeek, arXiv 2408.15664; mpi.md).
-  const double mean = total / n;
-  rec.max_vio = (*std::max_element(counts.begin(), counts.end()) - mean) / mean;
+    rec.load[i] = total > 0 ? loads[i] / total : 0.0;
+  rec.max_vio = max_vio(loads);
   return rec;
 }
 

@@ -78,6 +78,8 @@ private:
   std::vector<double> sigma1_;
   std::vector<VectorF> u1_;
   MatrixF router_, tokens_;
+  VectorF bias_;
+  RoutingRule rule_;
   int top_k_ = 1;
   std::shared_ptr<const std::vector<MpiStepRecord>> records_;
 };

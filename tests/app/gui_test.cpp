@@ -1,0 +1,164 @@
+// Smoke tests of `routerscope gui` in screenshot mode under Xvfb (skipped, with the reason, when
+// the GUI is not built or xvfb-run is missing). Oracles: the requested image size, the fixture's
+// own config.json, the number of steps the script asked for, and files read back independently.
+#include "io/png_image.h"
+#include "tests/support/test_support.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace routerscope {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class GuiSmoke : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (std::system("command -v xvfb-run >/dev/null 2>&1") != 0)
+      GTEST_SKIP() << "xvfb-run is not installed";
+    const auto help = test::run_routerscope({"help", "gui"});
+    if (help.exit_code != 0)
+      GTEST_SKIP() << "this build has no GUI (configure with -DROUTERSCOPE_GUI=ON)";
+  }
+  // Runs the GUI in screenshot mode with `script`; returns the exit code.
+  int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700) {
+    std::ofstream(dir_ / "script.txt") << script;
+    std::string cmd = "XDG_CONFIG_HOME=" + quote((dir_ / "config").string()) +
+                      " xvfb-run -a -s '-screen 0 1600x1000x24' " +
+                      quote(test::routerscope_exe().string()) + " gui ";
+    if (!path.empty())
+      cmd += quote(path) + " ";
+    cmd += "--screenshot " + quote(png().string()) + " --frames 2 --size " + std::to_string(w) +
+           "x" + std::to_string(h) + " --script " + quote((dir_ / "script.txt").string()) +
+           " --state-json " + quote(state_path().string()) + " >" +
+           quote((dir_ / "out.txt").string()) + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  }
+  fs::path png() const { return dir_ / "shot.png"; }
+  fs::path state_path() const { return dir_ / "state.json"; }
+  nlohmann::json state() const { return nlohmann::json::parse(read_text(state_path())); }
+  std::string output() const { return read_text(dir_ / "out.txt"); }
+  test::TempDir dir_{"gui"};
+};
+
+// Distinct colours in the image (a blank frame has one).
+std::size_t distinct_colours(const io::RgbaImage& img) {
+  std::set<std::uint32_t> colours;
+  for (std::size_t i = 0; i + 3 < img.pixels.size(); i += 4)
+    colours.insert(std::uint32_t(img.pixels[i]) << 16 | std::uint32_t(img.pixels[i + 1]) << 8 |
+                   img.pixels[i + 2]);
+  return colours.size();
+}
+
+TEST_F(GuiSmoke, DemoOpensAndRendersANonBlankImageOfTheRequestedSize) {
+  ASSERT_EQ(run("", "", 1000, 640), 0) << output();
+  const io::RgbaImage img = io::read_png(png());
+  EXPECT_EQ(img.width, 1000);
+  EXPECT_EQ(img.height, 640);
+  EXPECT_GT(distinct_colours(img), 50u); // text, heatmap cells and panels
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_TRUE(fs::exists(fs::path(s["opened_path"].get<std::string>()) / "model.safetensors"));
+  EXPECT_GT(s["moe_layers"].get<int>(), 0);
+}
+
+TEST_F(GuiSmoke, HfTinyFixturesOpenWithTheirConfiguredExpertCount) {
+  const auto src = test::hf_tiny_dir();
+  if (!src)
+    GTEST_SKIP() << "../shared/fixtures/hf-tiny is absent";
+  for (const auto& [name, key] : {std::pair{"mixtral_classic", "num_local_experts"},
+                                  std::pair{"deepseek_full", "n_routed_experts"}}) {
+    SCOPED_TRACE(name);
+    const fs::path folder = dir_ / name;
+    fs::create_directories(folder);
+    fs::copy_file(*src / (std::string(name) + ".safetensors"), folder / "model.safetensors");
+    const fs::path config = *src / (std::string(name) + "_config.json");
+    fs::copy_file(config, folder / "config.json");
+    const auto cfg = nlohmann::json::parse(read_text(config));
+    ASSERT_EQ(run("select 0 1\nview expert\n", folder.string()), 0) << output();
+    const auto s = state();
+    EXPECT_EQ(s["error"], "");
+    EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), folder);
+    EXPECT_EQ(s["experts"].get<int>(), cfg[key].get<int>());
+    EXPECT_EQ(s["selected_expert"].get<int>(), 1);
+    EXPECT_EQ(s["view"], "expert");
+  }
+}
+
+TEST_F(GuiSmoke, MpiStepsAdvanceTheTimelineByTheRequestedCount) {
+  ASSERT_EQ(run("view mpi\nselect 0 2\nstep 3\nstep 4\n"), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["steps_recorded"].get<int>(), 1 + 3 + 4); // row 0 is the checkpoint's router
+  EXPECT_EQ(s["step_index"].get<int>(), 7);
+  // Power iteration can only bring a row closer to u1: λ ≤ 1 and |cos| ≤ 1 (Cauchy–Schwarz).
+  EXPECT_LE(s["mean_cos"].get<double>(), 1.0 + 1e-9);
+  EXPECT_LE(s["mean_lambda"].get<double>(), 1.0 + 1e-9);
+}
+
+TEST_F(GuiSmoke, ExportWritesACsvWithOneRowPerRecordedStep) {
+  const fs::path csv = dir_ / "maxvio.csv";
+  ASSERT_EQ(run("view mpi\nstep 5\nexport maxvio " + csv.string() + "\n"), 0) << output();
+  ASSERT_TRUE(fs::exists(csv)) << output();
+  std::ifstream in(csv);
+  std::string header, line;
+  std::getline(in, header);
+  int rows = 0;
+  while (std::getline(in, line))
+    rows += line.empty() ? 0 : 1;
+  EXPECT_FALSE(header.empty());
+  EXPECT_EQ(rows, 6); // steps 0..5, one MaxVio value each
+  EXPECT_EQ(state()["exports"][0], csv.string());
+}
+
+TEST_F(GuiSmoke, ExportWritesAValidPngFigure) {
+  const fs::path out = dir_ / "alignment.png";
+  ASSERT_EQ(run("export heatmap " + out.string() + "\n"), 0) << output();
+  const io::RgbaImage img = io::read_png(out); // throws if not a valid PNG
+  EXPECT_GT(img.width, 100);
+  EXPECT_GT(distinct_colours(img), 10u);
+}
+
+TEST_F(GuiSmoke, BadFileShowsTheErrorDialogAndTheAppSurvives) {
+  const fs::path bad = dir_ / "broken.safetensors";
+  std::ofstream(bad) << "this is not a safetensors file";
+  ASSERT_EQ(run("open " + bad.string() + "\n"), 0) << output();
+  const auto s = state();
+  const std::string error = s["error"];
+  EXPECT_NE(error.find(bad.string()), std::string::npos) << error;
+  // The demo opened before the bad file stays open.
+  EXPECT_TRUE(fs::exists(fs::path(s["opened_path"].get<std::string>()) / "model.safetensors"));
+  EXPECT_GT(distinct_colours(io::read_png(png())), 50u);
+}
+
+TEST_F(GuiSmoke, MalformedScriptIsAUsageErrorNamingTheLine) {
+  ASSERT_EQ(run("view model\nfrobnicate 3\n"), 2);
+  EXPECT_NE(output().find("script.txt:2"), std::string::npos) << output();
+}
+
+} // namespace
+} // namespace routerscope
