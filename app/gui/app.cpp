@@ -610,9 +610,12 @@ void App::draw_model_view() {
   // Heatmap area: y labels on the left, colour bar on the right, x labels below.
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float label_w = em * 3.2f, bar_w = em * 4.5f, xlabel_h = em * 2.6f;
-  const float max_w = avail.x - label_w - bar_w, max_h = avail.y - xlabel_h - em * 0.5f;
+  // The heatmap takes up to 60% of the height; the per-layer table fills the rest.
+  const float table_h =
+      std::min(avail.y * 0.4f, ImGui::GetFrameHeightWithSpacing() * (rows + 2.5f));
+  const float max_w = avail.x - label_w - bar_w, max_h = avail.y - xlabel_h - em * 0.5f - table_h;
   // Square-ish cells, but never taller than the space.
-  const float cell = std::max(2.0f, std::min(max_w / cols, std::min(max_h / rows, em * 3.0f)));
+  const float cell = std::max(2.0f, std::min(max_w / cols, std::min(max_h / rows, em * 4.0f)));
   const float hw = std::min(max_w, cell * cols * 1.0f), hh = std::min(max_h, cell * rows);
   const float cw = hw / cols, ch = hh / rows;
   const ImVec2 origin = ImGui::GetCursorScreenPos();
@@ -684,7 +687,35 @@ void App::draw_model_view() {
       select(la.layer, c);
   }
   ImGui::SetCursorScreenPos(ImVec2(origin.x, p0.y + hh + xlabel_h));
-  ImGui::Dummy(ImVec2(0, 0));
+  // Per-layer summary over the experts whose direction is defined.
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH |
+                                ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingStretchSame;
+  if (ImGui::BeginTable("##layers", 9, flags, ImVec2(0, ImGui::GetContentRegionAvail().y))) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    for (const char* h : {"layer", "experts", "mean |cos|", "p95 |cos|", "max |cos|", "mean λ",
+                          "mean σ₂/σ₁", "mean ‖Rᵢ‖", "undefined u₁"})
+      ImGui::TableSetupColumn(h);
+    ImGui::TableHeadersRow();
+    for (int r = 0; r < rows; ++r) {
+      const LayerAlignment& la = model_->alignment[r];
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      char label[32];
+      std::snprintf(label, sizeof label, "L%d", la.layer);
+      if (ImGui::Selectable(label, r == sel_row_, ImGuiSelectableFlags_SpanAllColumns))
+        select(la.layer, std::min(sel_expert_, int(la.experts.size()) - 1));
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", int(la.experts.size()));
+      for (double v : {la.cos.mean, la.cos.p95, la.cos.max, la.lambda.mean, la.gap_ratio.mean,
+                       la.router_norm.mean}) {
+        ImGui::TableNextColumn();
+        ImGui::Text("%.4f", v);
+      }
+      ImGui::TableNextColumn();
+      ImGui::Text("%d", int(la.experts.size()) - la.cos.count);
+    }
+    ImGui::EndTable();
+  }
 }
 
 void App::draw_expert_view() {
@@ -759,8 +790,10 @@ void App::draw_expert_view() {
       ratio.push_back(d.sigma[j] / d.sigma[0]);
       energy.push_back(d.projection[j] * d.projection[j]);
     }
-    bars("σⱼ / σ₁", ratio, palette_color(0), "%.3f");
-    bars("share of ‖r‖² along vⱼ", energy, palette_color(1), "%.3f");
+    bars("σⱼ / σ₁", ratio, ImGui::ColorConvertFloat4ToU32(ImVec4(0.0f, 0.45f, 0.70f, 1.0f)),
+         "%.3f");
+    bars("share of ‖r‖² along vⱼ", energy,
+         ImGui::ColorConvertFloat4ToU32(ImVec4(0.84f, 0.37f, 0.0f, 1.0f)), "%.3f");
     ImGui::EndTable();
   }
 }
@@ -810,42 +843,36 @@ void App::draw_mpi_view() {
   }
   const auto& recs = *records_;
   timeline_ = std::clamp(timeline_, 0, count - 1);
-  const int e = sel_expert_;
-  std::vector<LineSpec> align(3), norms(2), vio(1);
-  align[0] = {"mean |cos|", {}, palette_color(0)};
-  align[1] = {"mean λ", {}, palette_color(1)};
-  align[2] = {"expert |cos|", {}, palette_color(2)};
-  norms[0] = {"mean ‖Rᵢ‖", {}, palette_color(0)};
-  norms[1] = {"expert ‖Rᵢ‖", {}, palette_color(2)};
-  vio[0] = {"MaxVio", {}, palette_color(3)};
-  std::vector<std::vector<double>> load;
-  double load_max = 0;
-  for (const auto& r : recs) {
-    align[0].y.push_back(r.mean_cos);
-    align[1].y.push_back(r.mean_lambda);
-    align[2].y.push_back(e < int(r.cos.size()) ? r.cos[e] : NAN);
-    norms[0].y.push_back(r.mean_norm);
-    norms[1].y.push_back(e < int(r.norm.size()) ? r.norm[e] : NAN);
-    vio[0].y.push_back(r.max_vio);
-    load.push_back(r.load);
-    for (double v : r.load)
-      load_max = std::max(load_max, v);
-  }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const float gap = ImGui::GetStyle().ItemSpacing.x;
-  const ImVec2 cell((avail.x - gap) * 0.5f, (avail.y - ImGui::GetStyle().ItemSpacing.y) * 0.5f);
+  const ImVec2 spacing = ImGui::GetStyle().ItemSpacing;
+  const float top_h = (avail.y - spacing.y) * 0.5f;
+  const ImVec2 cell((avail.x - spacing.x) * 0.5f, top_h);
+  const bool dark = theme_ == Theme::Dark;
   int hover = -1;
   auto take = [&](int h) {
     if (h >= 0)
       hover = h;
   };
-  take(line_plot("align", "Alignment to u₁", align, timeline_, align_view_, cell, "%.3f", true));
+  figure_textures_.begin_frame();
+  take(figure_view("align", build_figure("alignment"), count, timeline_, align_view_, cell, dark,
+                   figure_textures_));
   ImGui::SameLine();
-  take(line_plot("norms", "Router row norms", norms, timeline_, norm_view_, cell, "%.3g", true));
-  take(step_heatmap("load", "Load share per expert (probe tokens)", load, timeline_, load_view_,
-                    cell, 0.0, std::max(load_max, 1e-9)));
-  ImGui::SameLine();
-  take(line_plot("vio", "MaxVio", vio, timeline_, vio_view_, cell, "%.3f", true));
+  take(figure_view("norms", build_figure("norms"), count, timeline_, norm_view_, cell, dark,
+                   figure_textures_));
+  take(figure_view("load", build_figure("load"), count, timeline_, load_view_,
+                   ImVec2(avail.x, avail.y - top_h - spacing.y), dark, figure_textures_));
+  if (hover >= 0) {
+    const MpiStepRecord& r = recs[hover];
+    const int e = std::min(sel_expert_, int(r.cos.size()) - 1);
+    ImGui::BeginTooltip();
+    ImGui::Text("step %d", r.step);
+    ImGui::Separator();
+    ImGui::Text("mean |cos| %.4f   mean λ %.4f", r.mean_cos, r.mean_lambda);
+    ImGui::Text("expert %d: |cos| %.4f   λ %.4f   ‖Rᵢ‖ %.4g", e, r.cos[e], r.lambda[e], r.norm[e]);
+    ImGui::Text("mean ‖Rᵢ‖ %.4g   MaxVio %.4f   load of expert %d: %.4f", r.mean_norm, r.max_vio, e,
+                r.load[e]);
+    ImGui::EndTooltip();
+  }
   // Clicking a plot moves the timeline there.
   if (hover >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
     timeline_ = hover;
@@ -927,14 +954,23 @@ Figure App::build_figure(const std::string& figure) const {
     data.quantity = "|cos(Rᵢ, u₁)|";
     data.log_y = false;
     data.layers.push_back({layer, per_expert(&MpiStepRecord::cos), {sel_expert_}, {}});
-    return mpi_convergence_figure(data, kSingleColumnWidth);
+    Figure f = mpi_convergence_figure(data, kSingleColumnWidth);
+    f.title = "Alignment to u₁ over MPI steps";
+    return f;
   }
   if (figure == "norms") {
-    std::vector<Curve> curves;
-    const auto norms = per_expert(&MpiStepRecord::norm);
-    for (int i = 0; i < n; ++i)
-      curves.push_back({"expert " + std::to_string(i), steps, norms[i]});
-    Figure f = router_norm_figure(curves, "MPI step");
+    std::vector<double> mean, lo, hi, sel;
+    for (const auto& r : recs) {
+      mean.push_back(r.mean_norm);
+      lo.push_back(*std::min_element(r.norm.begin(), r.norm.end()));
+      hi.push_back(*std::max_element(r.norm.begin(), r.norm.end()));
+      sel.push_back(r.norm[std::min(sel_expert_, n - 1)]);
+    }
+    Figure f = router_norm_figure({{"mean ‖Rᵢ‖", steps, mean},
+                                   {"min", steps, lo},
+                                   {"max", steps, hi},
+                                   {"expert " + std::to_string(sel_expert_), steps, sel}},
+                                  "MPI step");
     f.title = "Router row norms, layer " + std::to_string(layer);
     return f;
   }
@@ -945,7 +981,9 @@ Figure App::build_figure(const std::string& figure) const {
     h.load = per_expert(&MpiStepRecord::load);
     for (const auto& r : recs)
       h.maxvio_batch.push_back(r.max_vio);
-    return load_distribution_figure({h});
+    Figure f = load_distribution_figure({h});
+    f.title = "Expert load on probe tokens over MPI steps";
+    return f;
   }
   if (figure == "maxvio") {
     std::vector<double> vio;

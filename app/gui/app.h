@@ -1,11 +1,12 @@
 #pragma once
 // The GUI application: state, per-frame drawing of the panels, and the actions that both the
 // mouse/keyboard and the screenshot script drive (open, select, step, play, export, view, theme).
+#include "app/gui/figure_view.h"
 #include "app/gui/file_browser.h"
 #include "app/gui/gl.h"
 #include "app/gui/gui.h"
 #include "app/gui/heatmap.h"
-#include "app/gui/plot.h"
+#include "app/gui/imgui_canvas.h"
 #include "app/gui/session.h"
 #include "core/figure.h"
 #include "core/jobs.h"
@@ -113,6 +114,7 @@ private:
   double play_credit_ = 0;
   std::chrono::steady_clock::time_point last_frame_;
   PlotView align_view_, norm_view_, load_view_, vio_view_;
+  TexturePool figure_textures_;
 
   // Export
   std::unique_ptr<Job> export_job_;

@@ -1,0 +1,23 @@
+#pragma once
+// An interactive view of a figure model (core/figure.h) drawn through ImGuiCanvas: mouse-wheel
+// zoom and drag pan on the step axis (double-click resets), a hover line whose step is returned,
+// and a marker at the timeline position. The figure is the one the export writes.
+#include "app/gui/imgui_canvas.h"
+#include "core/figure.h"
+
+#include <imgui.h>
+
+namespace routerscope::gui {
+
+// Visible step range; empty (x1 <= x0) means "fit all steps".
+struct PlotView {
+  double x0 = 0, x1 = 0;
+  bool fitted() const { return x1 <= x0; }
+};
+
+// Draws `figure` (panels with steps 0..count-1 on x) into `size` pixels at the cursor; returns
+// the step under the mouse, or -1. `dark` recolours text, axes and grid for a dark background.
+int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
+                bool dark, TexturePool& textures);
+
+} // namespace routerscope::gui
