@@ -23,8 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFigureNames[] = {"alignment", "norms", "load", "maxvio", "heatmap"};
-constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv"};
+constexpr const char* kFigureNames[] = {"alignment", "norms",   "load",
+                                        "maxvio",    "heatmap", "session"};
+constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv", "h5"};
 
 const char* view_name(View v) {
   switch (v) {
@@ -116,15 +117,21 @@ void App::open(const std::string& path) {
     open_job_.reset(); // cancels and joins the previous open
   opening_path_ = path;
   std::string p = path;
-  if (p.size() > 3 && p.compare(p.size() - 3, 3, ".h5") == 0) {
-    show_error("Could not open " + path +
-               ":\nreplaying HDF5 run records needs the run-record reader (io/run_record.h), "
-               "which this build does not have yet.");
-    return;
-  }
   const ExpertMatrix matrix = ExpertMatrix(matrix_);
-  open_job_ = std::make_unique<Job>("open " + path, [this, p, matrix](const Progress& progress) {
-    opened_.publish(open_and_align(p, matrix, progress));
+  const bool record = p.size() > 3 && p.compare(p.size() - 3, 3, ".h5") == 0;
+  replay_pub_.publish(std::shared_ptr<const Replay>());
+  open_job_ = std::make_unique<Job>("open " + path, [this, p, matrix, record](const Progress& pr) {
+    if (!record) {
+      opened_.publish(open_and_align(p, matrix, pr));
+      return;
+    }
+    // A run record replays on the checkpoint it was recorded on.
+    auto replay = std::make_shared<const Replay>(read_convergence_replay(p));
+    if (!fs::exists(replay->checkpoint))
+      throw_input_error(p + ": the recorded checkpoint " + replay->checkpoint +
+                        " is not found (replay needs it for the model view)");
+    opened_.publish(open_and_align(replay->checkpoint, matrix, pr));
+    replay_pub_.publish(replay);
   });
 }
 
@@ -163,6 +170,7 @@ void App::reset_mpi() {
   mpi_job_.reset();
   playing_ = false;
   slot_ = std::make_shared<StepperSlot>();
+  replaying_.clear();
   records_.reset();
   records_pub_.publish(std::shared_ptr<const std::vector<MpiStepRecord>>());
   timeline_ = 0;
@@ -173,8 +181,8 @@ void App::reset_mpi() {
 void App::launch_mpi_job(int steps) {
   if (!model_ || model_->alignment.empty() || mpi_job_)
     return;
-  if (!slot_)
-    slot_ = std::make_shared<StepperSlot>();
+  if (!slot_ || !replaying_.empty())
+    reset_mpi();
   MpiRunSettings s;
   s.layer = model_->alignment[sel_row_].layer;
   s.mpi.matrix = ExpertMatrix(matrix_);
@@ -182,6 +190,7 @@ void App::launch_mpi_job(int steps) {
   s.mpi.power_steps = power_steps_;
   s.mpi.ablation = MpiSettings::Ablation(ablation_);
   s.mpi.order = GateOrder(order_);
+  run_settings_ = s;
   auto slot = slot_;
   auto model = model_;
   mpi_job_ = std::make_unique<Job>("mpi", [this, slot, model, s, steps](const Progress& p) {
@@ -273,6 +282,18 @@ void App::poll_jobs() {
         start_detail_job();
         error_.clear();
         status_ = "opened " + model_->path;
+        if (auto replay = replay_pub_.latest()) {
+          for (int r = 0; r < int(model_->alignment.size()); ++r)
+            if (model_->alignment[r].layer == replay->layer)
+              sel_row_ = r;
+          run_settings_ = MpiRunSettings{};
+          run_settings_.layer = replay->layer;
+          slot_.reset(); // stepping after a replay starts a fresh run
+          records_pub_.publish(std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+          replaying_ = opening_path_;
+          view_ = View::Mpi;
+          recent_.add(opening_path_);
+        }
       } else if (s.state == JobState::Failed) {
         show_error("Could not open " + opening_path_ + ":\n" + s.error);
       } else {
@@ -415,6 +436,11 @@ void App::draw_menu() {
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
       export_dialog_ = true;
+    if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false,
+                        records_ && !records_->empty())) {
+      export_figure_ = 5;
+      export_dialog_ = true;
+    }
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q"))
       quit_ = true;
@@ -822,6 +848,11 @@ void App::draw_mpi_view() {
   ImGui::SliderFloat("steps/s", &speed_, 1.0f, 120.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
   ImGui::SameLine();
   ImGui::TextDisabled("layer L%d, expert %d", la->layer, sel_expert_);
+  if (!replaying_.empty()) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
+                       fs::path(replaying_).filename().string().c_str());
+  }
   // Timeline scrubber.
   const int count = records_ ? int(records_->size()) : 0;
   ImGui::SetNextItemWidth(-em * 7);
@@ -1004,6 +1035,24 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     std::string ext = fs::path(file).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return std::tolower(c); });
+    if (figure == "session") {
+      if (ext != ".h5")
+        throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
+      if (!model_ || !records_ || records_->empty())
+        throw_input_error("cannot save the session to " + file +
+                          ": no MPI steps recorded yet (press Step or Play)");
+      auto model = model_;
+      auto records = records_;
+      const MpiRunSettings settings = run_settings_;
+      export_job_.reset();
+      export_job_ =
+          std::make_unique<Job>("save", [model, records, settings, file](const Progress& p) {
+            p(0.0, "writing " + file);
+            save_convergence_record(file, *model, settings, *records);
+          });
+      exported_.push_back(file);
+      return;
+    }
     if (ext != ".csv" && ext != ".png" && ext != ".svg" && ext != ".pdf")
       throw_input_error("cannot export " + figure + " to " + file +
                         ": expected a .png, .svg, .pdf or .csv file name");
@@ -1031,9 +1080,13 @@ void App::draw_export_dialog() {
     return;
   const float em = ImGui::GetFontSize();
   ImGui::SetNextItemWidth(em * 12);
-  ImGui::Combo("figure", &export_figure_, kFigureNames, 5);
+  ImGui::Combo("figure", &export_figure_, kFigureNames, 6);
   ImGui::SetNextItemWidth(em * 12);
-  ImGui::Combo("format", &export_format_, kFormats, 4);
+  if (export_figure_ == 5) // the session is an HDF5 run record
+    export_format_ = 4;
+  else
+    export_format_ = std::min(export_format_, 3);
+  ImGui::Combo("format", &export_format_, kFormats, export_figure_ == 5 ? 5 : 4);
   ImGui::SetNextItemWidth(em * 28);
   ImGui::InputText("file (without extension)", &export_path_);
   if (ImGui::Button("Export", ImVec2(em * 7, 0))) {
@@ -1064,6 +1117,7 @@ std::string App::state_json() const {
     j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
   }
   j["exports"] = exported_;
+  j["replaying"] = replaying_;
   if (model_) {
     j["family"] = model_->info.family;
     j["layout"] = model_->info.layout;

@@ -100,7 +100,9 @@ private:
   struct StepperSlot {
     std::shared_ptr<MpiStepper> stepper;
   };
-  MpiRunSettings mpi_settings_;
+  MpiRunSettings mpi_settings_, run_settings_; // defaults; the current run's
+  Published<Replay> replay_pub_;
+  std::string replaying_; // the .h5 record shown on the timeline, empty for a live run
   int power_steps_ = 1, ablation_ = 0, matrix_ = 0, order_ = 0;
   float c_prime_ = 4.0f;
   std::shared_ptr<StepperSlot> slot_;

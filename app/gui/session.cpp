@@ -6,6 +6,9 @@
 #include "core/routing.h"
 #include "core/training.h"
 #include "io/checkpoint.h"
+#include "io/run_record.h"
+
+#include <nlohmann/json.hpp>
 
 #include <Eigen/SVD>
 #include <algorithm>
@@ -17,6 +20,23 @@ namespace routerscope::gui {
 
 namespace {
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Means over experts: |cos| and λ over the experts with a defined u₁, ‖R‖ over all.
+void fill_means(MpiStepRecord& r) {
+  double sc = 0, sl = 0;
+  int ok = 0;
+  for (std::size_t i = 0; i < r.cos.size(); ++i)
+    if (std::isfinite(r.cos[i])) {
+      sc += r.cos[i];
+      sl += r.lambda[i];
+      ++ok;
+    }
+  r.mean_cos = ok ? sc / ok : std::numeric_limits<double>::quiet_NaN();
+  r.mean_lambda = ok ? sl / ok : std::numeric_limits<double>::quiet_NaN();
+  r.mean_norm = r.norm.empty()
+                    ? 0.0
+                    : std::accumulate(r.norm.begin(), r.norm.end(), 0.0) / double(r.norm.size());
+}
 } // namespace
 
 std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, ExpertMatrix matrix,
@@ -125,24 +145,17 @@ MpiStepRecord MpiStepper::measure(int step) const {
   rec.cos.resize(n);
   rec.lambda.resize(n);
   rec.norm.resize(n);
-  double sc = 0, sl = 0;
-  int ok = 0;
   for (int i = 0; i < n; ++i) {
     const VectorF row = router_.row(i).transpose();
     rec.norm[i] = row.cast<double>().norm();
     if (u1_[i].size() == row.size() && sigma1_[i] > 0) {
       rec.cos[i] = abs_cos(row, u1_[i]);
       rec.lambda[i] = alignment_lambda(row, g_[i], sigma1_[i]);
-      sc += rec.cos[i];
-      sl += rec.lambda[i];
-      ++ok;
     } else {
       rec.cos[i] = rec.lambda[i] = std::numeric_limits<double>::quiet_NaN();
     }
   }
-  rec.mean_cos = ok ? sc / ok : std::numeric_limits<double>::quiet_NaN();
-  rec.mean_lambda = ok ? sl / ok : std::numeric_limits<double>::quiet_NaN();
-  rec.mean_norm = std::accumulate(rec.norm.begin(), rec.norm.end(), 0.0) / std::max(n, 1);
+  fill_means(rec);
   // Load: route the probe tokens with the family's rule (gate order from the MPI settings).
   const Routing routing = route_tokens(tokens_, router_, bias_, rule_, top_k_);
   const VectorD loads = expert_loads(routing.experts, n);
@@ -164,6 +177,111 @@ void MpiStepper::advance(int steps, const Progress& progress) {
     progress(double(s + 1) / steps, "step " + std::to_string(records->back().step));
   }
   records_ = std::move(records);
+}
+
+void save_convergence_record(const std::string& path, const OpenedModel& model,
+                             const MpiRunSettings& settings,
+                             const std::vector<MpiStepRecord>& records) {
+  if (records.empty())
+    throw_input_error("cannot save " + path + ": no MPI steps recorded yet");
+  nlohmann::json config = {{"source", "routerscope gui"},
+                           {"layer", settings.layer},
+                           {"matrix", std::string(to_string(settings.mpi.matrix))},
+                           {"c_prime", settings.mpi.c_prime},
+                           {"power_steps", settings.mpi.power_steps},
+                           {"ablation", std::string(to_string(settings.mpi.ablation))},
+                           {"gate_order", settings.mpi.order == GateOrder::SoftmaxTopk
+                                              ? "softmax_topk"
+                                              : "topk_softmax"},
+                           {"probe_tokens", settings.probe_tokens},
+                           {"seed", settings.seed}};
+  io::RecordIdentity identity;
+  identity.path = model.path;
+  identity.family = model.info.family;
+  io::RunRecordWriter writer(path, "convergence", config.dump(), identity);
+  LayerConvergence layer;
+  layer.layer = settings.layer;
+  for (const auto& la : model.alignment)
+    if (la.layer == settings.layer)
+      for (const auto& e : la.experts) {
+        PrincipalDirection d;
+        d.sigma1 = e.sigma1;
+        d.sigma2 = e.sigma2;
+        d.status = e.status;
+        layer.directions.push_back(d);
+      }
+  const int n = int(records.front().cos.size());
+  const int k =
+      settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+  const std::string base = "layers/" + std::to_string(settings.layer) + "/";
+  for (const auto& r : records) {
+    ConvergenceRow row;
+    row.step = r.step;
+    row.cos = Eigen::Map<const VectorD>(r.cos.data(), n);
+    row.lambda = Eigen::Map<const VectorD>(r.lambda.data(), n);
+    row.router_norm = Eigen::Map<const VectorD>(r.norm.data(), n);
+    row.pre_norm = VectorD::Constant(n, std::numeric_limits<double>::quiet_NaN());
+    row.tan_theta.resize(n);
+    row.tan_bound.resize(n);
+    for (int i = 0; i < n; ++i) {
+      // tan θ from |cos θ|; the bound (σ₂/σ₁)^{2kt}·tan θ₀ of mpi.md.
+      auto tan_of = [](double c) { return std::sqrt(std::max(0.0, 1.0 - c * c)) / c; };
+      row.tan_theta[i] = tan_of(r.cos[i]);
+      const double ratio = i < int(layer.directions.size()) && layer.directions[i].sigma1 > 0
+                               ? layer.directions[i].sigma2 / layer.directions[i].sigma1
+                               : std::numeric_limits<double>::quiet_NaN();
+      row.tan_bound[i] = std::pow(ratio, 2.0 * k * r.step) * tan_of(records.front().cos[i]);
+    }
+    writer.add_convergence_row(layer, row);
+    writer.append_row(base + "load", r.load);
+    writer.append_value(base + "max_vio", r.max_vio);
+  }
+  writer.close();
+}
+
+Replay read_convergence_replay(const std::string& path) {
+  const io::RunRecord rec = io::read_run_record(path);
+  if (rec.kind != "convergence" || rec.layers.empty())
+    throw_input_error(path +
+                      ": expected a convergence run record with at least one layer, found "
+                      "kind '" +
+                      rec.kind + "' with " + std::to_string(rec.layers.size()) +
+                      " layers (training records are not replayed yet)");
+  const io::ConvergenceRecord& layer = rec.layers.front();
+  auto series = [&](const char* name) -> const MatrixD& {
+    auto it = layer.series.find(name);
+    if (it == layer.series.end())
+      throw_input_error(path + ": dataset layers/" + std::to_string(layer.layer) + "/" + name +
+                        " is missing");
+    return it->second;
+  };
+  const MatrixD& cos = series("cos");
+  const MatrixD& lambda = series("lambda");
+  const MatrixD& norm = series("router_norm");
+  const MatrixD* load = layer.series.count("load") ? &layer.series.at("load") : nullptr;
+  const MatrixD* vio = layer.series.count("max_vio") ? &layer.series.at("max_vio") : nullptr;
+  Replay out;
+  out.checkpoint = rec.identity.path;
+  out.layer = layer.layer;
+  const int n = int(cos.cols());
+  auto row_of = [](const MatrixD& m, Eigen::Index t) {
+    return std::vector<double>(m.row(t).data(), m.row(t).data() + m.cols());
+  };
+  for (Eigen::Index t = 0; t < cos.rows(); ++t) {
+    MpiStepRecord r;
+    r.step = int(t);
+    r.cos = row_of(cos, t);
+    r.lambda = row_of(lambda, t);
+    r.norm = row_of(norm, t);
+    if (load && t < load->rows())
+      r.load = row_of(*load, t);
+    else
+      r.load.assign(n, std::numeric_limits<double>::quiet_NaN());
+    r.max_vio = vio && t < vio->rows() ? (*vio)(t, 0) : std::numeric_limits<double>::quiet_NaN();
+    fill_means(r);
+    out.records.push_back(std::move(r));
+  }
+  return out;
 }
 
 } // namespace routerscope::gui

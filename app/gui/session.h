@@ -84,4 +84,19 @@ private:
   std::shared_ptr<const std::vector<MpiStepRecord>> records_;
 };
 
+// Writes a finished or running convergence session as an HDF5 run record (io/run_record.h, kind
+// "convergence") with the extra datasets layers/<L>/load [steps, N] and layers/<L>/max_vio [steps].
+void save_convergence_record(const std::string& path, const OpenedModel& model,
+                             const MpiRunSettings& settings,
+                             const std::vector<MpiStepRecord>& records);
+
+// A recorded convergence run read back for replay on the timeline.
+struct Replay {
+  std::string checkpoint; // the record's identity path (the checkpoint it was run on)
+  int layer = 0;
+  std::vector<MpiStepRecord> records;
+};
+// Reads the first layer of a convergence record; BadInput naming the file when it is not one.
+Replay read_convergence_replay(const std::string& path);
+
 } // namespace routerscope::gui

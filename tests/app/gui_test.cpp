@@ -143,6 +143,32 @@ TEST_F(GuiSmoke, ExportWritesAValidPngFigure) {
   EXPECT_GT(distinct_colours(img), 10u);
 }
 
+TEST_F(GuiSmoke, SessionSavesAsAnHdf5RecordThatReplaysOnTheTimeline) {
+  const fs::path h5 = dir_ / "session.h5";
+  ASSERT_EQ(run("view mpi\nselect 2 1\nstep 6\nexport session " + h5.string() + "\n"), 0)
+      << output();
+  ASSERT_TRUE(fs::exists(h5)) << output();
+  const int experts = state()["experts"].get<int>();
+  // h5py reads the record independently: 7 rows (steps 0..6) of N experts; load shares sum to 1.
+  const std::string py = "import h5py,sys; f=h5py.File(sys.argv[1]); c=f['layers/2/cos']; "
+                         "l=f['layers/2/load']; print(c.shape[0], c.shape[1], "
+                         "round(float(l[3].sum()), 9))";
+  const fs::path out = dir_ / "py.txt";
+  const std::string cmd = "/usr/bin/python3 -c " + quote(py) + " " + quote(h5.string()) + " >" +
+                          quote(out.string()) + " 2>&1";
+  if (std::system(cmd.c_str()) == 0)
+    EXPECT_EQ(read_text(out), "7 " + std::to_string(experts) + " 1.0\n");
+  else
+    ADD_FAILURE() << "h5py could not read the record: " << read_text(out);
+  // Opening the record replays it: the timeline holds the recorded steps of layer 2.
+  ASSERT_EQ(run("", h5.string()), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["replaying"], h5.string());
+  EXPECT_EQ(s["selected_layer"].get<int>(), 2);
+  EXPECT_EQ(s["steps_recorded"].get<int>(), 7);
+}
+
 TEST_F(GuiSmoke, BadFileShowsTheErrorDialogAndTheAppSurvives) {
   const fs::path bad = dir_ / "broken.safetensors";
   std::ofstream(bad) << "this is not a safetensors file";
