@@ -3,6 +3,7 @@
 #include "app/cli/commands.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/training.h"
 #include "io/figure_export.h"
 
 #include <GLFW/glfw3.h>
@@ -102,7 +103,7 @@ App::~App() {
 bool App::busy() const {
   auto running = [](const std::unique_ptr<Job>& j) { return j != nullptr; };
   return running(open_job_) || running(detail_job_) || running(mpi_job_) || running(export_job_) ||
-         playing_;
+         running(train_job_) || playing_;
 }
 
 void App::show_error(const std::string& message) {
@@ -327,6 +328,18 @@ void App::poll_jobs() {
     }
     mpi_job_.reset();
   }
+  if (auto t = train_pub_.latest(); t != train_records_) {
+    train_records_ = t;
+    if (train_records_ && train_follow_ && !train_records_->empty())
+      train_timeline_ = train_records_->back().step;
+  }
+  if (train_job_ && train_job_->status().finished()) {
+    const JobStatus s = train_job_->status();
+    train_job_->wait();
+    if (s.state == JobState::Failed)
+      show_error("Router training failed:\n" + s.error);
+    train_job_.reset();
+  }
   if (export_job_ && export_job_->status().finished()) {
     const JobStatus s = export_job_->status();
     export_job_->wait();
@@ -482,6 +495,7 @@ void App::draw_toolbar() {
   }
   // The running job's progress and Cancel, right-aligned.
   Job* job = open_job_     ? open_job_.get()
+             : train_job_  ? train_job_.get()
              : mpi_job_    ? mpi_job_.get()
              : detail_job_ ? detail_job_.get()
                            : export_job_.get();
@@ -608,6 +622,24 @@ void App::draw_sidebar() {
     changed |= ImGui::Combo("gating", &order_, orders, 2);
     if (changed)
       reset_mpi();
+    if (mpi_mode_ == 1) {
+      section("Training");
+      const char* variants[] = {"vanilla", "mpi", "no-power", "no-retract"};
+      for (int i = 0; i < 4; ++i) {
+        if (i % 2)
+          ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
+        ImGui::Checkbox(variants[i], &train_variants_[i]);
+      }
+      const char* sources[] = {"synthetic mixture", "checkpoint embeddings"};
+      ImGui::SetNextItemWidth(sw);
+      ImGui::Combo("tokens", &train_tokens_, sources, 2);
+      ImGui::SetNextItemWidth(sw);
+      ImGui::SliderFloat("lr", &train_lr_, 1e-5f, 1e-1f, "%.1e", ImGuiSliderFlags_Logarithmic);
+      ImGui::SetNextItemWidth(sw);
+      ImGui::SliderInt("steps", &train_steps_, 10, 2000, "%d", ImGuiSliderFlags_Logarithmic);
+      ImGui::SetNextItemWidth(sw);
+      ImGui::SliderInt("batch", &train_batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
+    }
     ImGui::TextDisabled("Load: %d Gaussian probe tokens", mpi_settings_.probe_tokens);
   }
 }
@@ -824,9 +856,124 @@ void App::draw_expert_view() {
   }
 }
 
+void App::start_training(int steps) {
+  if (!model_ || model_->alignment.empty())
+    throw_input_error("train: no model is open");
+  train_job_.reset();
+  TrainSettings t;
+  t.layer = model_->alignment[sel_row_].layer;
+  t.variants.clear();
+  const char* names[] = {"vanilla", "mpi", "no-power", "no-retract"};
+  for (int i = 0; i < 4; ++i)
+    if (train_variants_[i])
+      t.variants.push_back(names[i]);
+  if (t.variants.empty())
+    throw_input_error("train: choose at least one variant");
+  t.steps = std::max(steps, 1);
+  t.batch = train_batch_;
+  t.adamw.lr = train_lr_;
+  t.adamw.warmup_steps = std::min(20, t.steps / 5);
+  t.mpi.matrix = ExpertMatrix(matrix_);
+  t.mpi.c_prime = c_prime_;
+  t.mpi.power_steps = power_steps_;
+  t.mpi.order = GateOrder(order_);
+  const bool embeddings = train_tokens_ == 1;
+  auto model = model_;
+  train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>());
+  train_job_ = std::make_unique<Job>("train", [this, model, t, embeddings](const Progress& p) {
+    const int d = model->info.d_model;
+    p(0.0, "preparing tokens");
+    const MatrixF tokens = embeddings ? embedding_tokens(*model->model, t.layer, 4096, t.seed)
+                                      : synthetic_tokens(4096, d, t.seed);
+    const MatrixF held_out = synthetic_tokens(1024, d, t.seed + 1);
+    auto history = std::make_shared<std::vector<TrainStepRecord>>();
+    train_router(
+        *model->model, tokens, held_out, t,
+        [&](const TrainStepRecord& r) {
+          history->push_back(r);
+          train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>(*history));
+        },
+        p);
+  });
+}
+
+Figure App::training_figure() const {
+  std::vector<TrainingRun> runs;
+  if (train_records_)
+    for (const auto& r : *train_records_) {
+      auto it = std::find_if(runs.begin(), runs.end(),
+                             [&](const TrainingRun& x) { return x.name == r.name; });
+      if (it == runs.end()) {
+        runs.push_back({r.name, {}, {}, {}, {}, {}});
+        it = runs.end() - 1;
+      }
+      it->steps.push_back(r.step);
+      it->loss.push_back(r.loss);
+      it->lb_loss.push_back(r.lb_loss);
+      it->maxvio.push_back(r.maxvio_batch);
+      it->lambda.push_back(r.lambda.size() ? r.lambda.mean() : NAN);
+    }
+  Figure f = training_comparison_figure(runs);
+  f.title =
+      "Router training, layer " +
+      std::to_string(model_ && !model_->alignment.empty() ? model_->alignment[sel_row_].layer : 0);
+  return f;
+}
+
+void App::draw_training() {
+  const float em = ImGui::GetFontSize();
+  const bool running = train_job_ != nullptr;
+  if (ImGui::Button(running ? "Cancel" : "Train", ImVec2(em * 5, 0))) {
+    if (running)
+      train_job_->cancel();
+    else
+      start_training(train_steps_);
+  }
+  ImGui::SameLine();
+  ImGui::TextDisabled("AdamW on the layer's own MoE output (experts frozen); same batches for "
+                      "every variant");
+  const int count = train_records_ ? int(train_records_->size()) : 0;
+  if (count == 0) {
+    ImGui::TextDisabled("Choose variants and settings in the sidebar, then press Train.");
+    return;
+  }
+  int steps = 0;
+  for (const auto& r : *train_records_)
+    steps = std::max(steps, r.step + 1);
+  ImGui::SetNextItemWidth(-em * 7);
+  if (ImGui::SliderInt("##ttimeline", &train_timeline_, 0, std::max(0, steps - 1), "step %d"))
+    train_follow_ = train_timeline_ == steps - 1;
+  ImGui::SameLine();
+  ImGui::Text("%d steps", steps);
+  figure_textures_.begin_frame();
+  const int hover =
+      figure_view("train", training_figure(), steps, train_timeline_, train_view_,
+                  ImGui::GetContentRegionAvail(), theme_ == Theme::Dark, figure_textures_);
+  if (hover >= 0) {
+    ImGui::BeginTooltip();
+    ImGui::Text("step %d", hover);
+    for (const auto& r : *train_records_)
+      if (r.step == hover)
+        ImGui::Text("%-10s loss %.5g  LB %.4g  MaxVio %.3f  mean λ %.3f", r.name.c_str(), r.loss,
+                    r.lb_loss, r.maxvio_batch, r.lambda.size() ? r.lambda.mean() : NAN);
+    ImGui::EndTooltip();
+    if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
+      train_timeline_ = hover;
+      train_follow_ = hover == steps - 1;
+    }
+  }
+}
+
 void App::draw_mpi_view() {
   const float em = ImGui::GetFontSize();
   const LayerAlignment* la = selected_layer();
+  ImGui::RadioButton("Convergence stepping", &mpi_mode_, 0);
+  ImGui::SameLine();
+  ImGui::RadioButton("Router training", &mpi_mode_, 1);
+  if (mpi_mode_ == 1) {
+    draw_training();
+    return;
+  }
   // Transport controls.
   if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(em * 4.5f, 0)))
     set_playing(!playing_);
@@ -1112,6 +1259,8 @@ std::string App::state_json() const {
   j["selected_expert"] = la ? sel_expert_ : -1;
   j["step_index"] = records_ && !records_->empty() ? (*records_)[timeline_].step : -1;
   j["steps_recorded"] = records_ ? int(records_->size()) : 0;
+  j["training_steps"] =
+      train_records_ && !train_records_->empty() ? train_records_->back().step + 1 : 0;
   if (records_ && !records_->empty()) {
     j["mean_cos"] = (*records_)[timeline_].mean_cos;
     j["mean_lambda"] = (*records_)[timeline_].mean_lambda;

@@ -10,6 +10,7 @@
 #include "app/gui/session.h"
 #include "core/figure.h"
 #include "core/jobs.h"
+#include "core/training.h"
 
 #include <chrono>
 #include <memory>
@@ -46,9 +47,13 @@ public:
     metric_ = m;
     heatmap_dirty_ = true;
   }
-  // Exports `figure` (alignment|norms|load|maxvio|heatmap) to `file` (.csv; .png/.svg/.pdf via
-  // the figure export when built). Runs as a job; errors go to the error dialog.
+  // Exports `figure` (alignment|norms|load|maxvio|heatmap) to `file` (.png/.svg/.pdf/.csv through
+  // io/figure_export.h), or the session (figure "session") to a .h5 run record. Runs as a job;
+  // errors go to the error dialog.
   void export_figure(const std::string& figure, const std::string& file);
+  // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
+  void start_training(int steps);
+  void set_mpi_mode(int mode) { mpi_mode_ = mode; }
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
   const std::string& error() const { return error_; }
@@ -63,6 +68,8 @@ private:
   void draw_expert_view();
   void draw_mpi_view();
   void draw_status_bar();
+  void draw_training();
+  Figure training_figure() const;
   void draw_error_dialog();
   void draw_export_dialog();
   void handle_shortcuts();
@@ -117,6 +124,17 @@ private:
   std::chrono::steady_clock::time_point last_frame_;
   PlotView align_view_, norm_view_, load_view_, vio_view_;
   TexturePool figure_textures_;
+
+  // Router training (MPI view, training mode)
+  int mpi_mode_ = 0; // 0 convergence stepping, 1 router training
+  bool train_variants_[4] = {true, true, false, false};
+  int train_tokens_ = 0, train_steps_ = 200, train_batch_ = 256, train_timeline_ = 0;
+  float train_lr_ = 1e-3f;
+  bool train_follow_ = true;
+  std::unique_ptr<Job> train_job_;
+  Published<std::vector<TrainStepRecord>> train_pub_;
+  std::shared_ptr<const std::vector<TrainStepRecord>> train_records_;
+  PlotView train_view_;
 
   // Export
   std::unique_ptr<Job> export_job_;

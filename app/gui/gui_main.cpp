@@ -115,7 +115,7 @@ int run_gui(const GuiOptions& options) {
   (void)scale;
   app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
 
-  std::vector<double> frame_ms;
+  std::vector<double> frame_ms, busy_ms; // all frames; frames while a background job ran
   auto render_frame = [&] {
     const auto t0 = std::chrono::steady_clock::now();
     glfwPollEvents();
@@ -145,8 +145,11 @@ int run_gui(const GuiOptions& options) {
       glFinish();
     else
       glfwSwapBuffers(window);
-    frame_ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    frame_ms.push_back(ms);
+    if (app->busy())
+      busy_ms.push_back(ms);
   };
   // Renders frames until no job runs (scripts wait for each action's result).
   auto settle = [&](double timeout_s) {
@@ -193,6 +196,10 @@ int run_gui(const GuiOptions& options) {
         app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
       } else if (v == "metric") {
         app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
+      } else if (v == "train") {
+        app->set_view(View::Mpi);
+        app->set_mpi_mode(1);
+        app->start_training(std::stoi(a.args[0]));
       } else if (v == "size") {
         fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
         fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);
@@ -214,10 +221,15 @@ int run_gui(const GuiOptions& options) {
     if (!out)
       throw_input_error("cannot write the state JSON " + options.state_json);
   }
-  if (options.frame_stats)
-    std::printf("frame time over %zu frames: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-                frame_ms.size(), percentile(frame_ms, 0.5), percentile(frame_ms, 0.99),
-                frame_ms.empty() ? 0.0 : *std::max_element(frame_ms.begin(), frame_ms.end()));
+  if (options.frame_stats) {
+    auto report = [](const char* what, const std::vector<double>& v) {
+      std::printf("%s: %zu frames, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", what, v.size(),
+                  percentile(v, 0.5), percentile(v, 0.99),
+                  v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()));
+    };
+    report("frame time, all frames", frame_ms);
+    report("frame time while a background job ran", busy_ms);
+  }
   app.reset();
   glfwDestroyWindow(window);
   return 0;

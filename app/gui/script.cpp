@@ -27,6 +27,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"theme", {1, "theme light|dark"}},
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
+      {"train", {1, "train STEPS"}},
   };
   return kVerbs;
 }
@@ -55,8 +56,9 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     const std::string where = origin + ":" + std::to_string(number) + ": ";
     auto it = verbs().find(a.verb);
     if (it == verbs().end())
-      throw_input_error(where + "unknown action '" + a.verb +
-                        "' (expected open, select, step, play, export, view, theme, size, metric)");
+      throw_input_error(
+          where + "unknown action '" + a.verb +
+          "' (expected open, select, step, play, train, export, view, theme, size, metric)");
     if (a.verb == "open" || a.verb == "export") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;

@@ -120,6 +120,13 @@ TEST_F(GuiSmoke, MpiStepsAdvanceTheTimelineByTheRequestedCount) {
   EXPECT_LE(s["mean_lambda"].get<double>(), 1.0 + 1e-9);
 }
 
+TEST_F(GuiSmoke, RouterTrainingRecordsEveryRequestedStep) {
+  ASSERT_EQ(run("select 0 0\ntrain 12\n"), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["training_steps"].get<int>(), 12); // steps 0..11, one record row each
+}
+
 TEST_F(GuiSmoke, ExportWritesACsvWithOneRowPerRecordedStep) {
   const fs::path csv = dir_ / "maxvio.csv";
   ASSERT_EQ(run("view mpi\nstep 5\nexport maxvio " + csv.string() + "\n"), 0) << output();
