@@ -640,7 +640,7 @@ void App::draw_sidebar() {
       ImGui::SetNextItemWidth(sw);
       ImGui::SliderInt("batch", &train_batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
     }
-    ImGui::TextDisabled("Load: %d Gaussian probe tokens", mpi_settings_.probe_tokens);
+    ImGui::TextDisabled("Load: %d synthetic probe tokens", mpi_settings_.probe_tokens);
   }
 }
 

@@ -54,6 +54,7 @@ public:
   // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
   void start_training(int steps);
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
+  void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
   const std::string& error() const { return error_; }

@@ -205,6 +205,8 @@ int run_gui(const GuiOptions& options) {
         app->set_view(View::Mpi);
         app->set_mpi_mode(1);
         app->start_training(std::stoi(a.args[0]));
+      } else if (v == "browse") {
+        app->browse(a.args[0]);
       } else if (v == "size") {
         fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
         fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);

@@ -136,20 +136,29 @@ void ImGuiCanvas::text(Point origin, const std::string& text, const TextStyle& s
   const float size = float(style.size * k_);
   const float ascent = font->Ascent * size / font->FontSize;
   const ImVec2 o = to_px(origin);
-  const int first = dl_->VtxBuffer.Size;
-  dl_->AddText(font, size, ImVec2(o.x, o.y - ascent), to_u32(style.color), text.c_str());
-  if (style.bold) // a second pass one pixel over stands in for a bold face
-    dl_->AddText(font, size, ImVec2(o.x + 0.6f, o.y - ascent), to_u32(style.color), text.c_str());
-  if (rotation_deg != 0) {
-    // Rotate the glyph quads about the baseline origin (counter-clockwise on screen).
-    const double a = -rotation_deg * M_PI / 180.0;
-    const float c = float(std::cos(a)), s = float(std::sin(a));
-    for (int i = first; i < dl_->VtxBuffer.Size; ++i) {
-      ImVec2& p = dl_->VtxBuffer[i].pos;
-      const float x = p.x - o.x, y = p.y - o.y;
-      p = ImVec2(o.x + x * c - y * s, o.y + x * s + y * c);
-    }
+  const ImU32 color = to_u32(style.color);
+  if (rotation_deg == 0) {
+    dl_->AddText(font, size, ImVec2(o.x, o.y - ascent), color, text.c_str());
+    if (style.bold) // a second pass just over stands in for a bold face
+      dl_->AddText(font, size, ImVec2(o.x + 0.6f, o.y - ascent), color, text.c_str());
+    return;
   }
+  // ImGui culls glyphs against the clip rectangle before we could rotate them, so rotated text is
+  // laid out at the screen's top-left under a full-screen clip, then moved and rotated about its
+  // baseline origin (counter-clockwise on screen).
+  dl_->PushClipRectFullScreen();
+  const int first = dl_->VtxBuffer.Size;
+  dl_->AddText(font, size, ImVec2(0, 0), color, text.c_str());
+  if (style.bold)
+    dl_->AddText(font, size, ImVec2(0.6f, 0), color, text.c_str());
+  const double a = -rotation_deg * M_PI / 180.0;
+  const float c = float(std::cos(a)), s = float(std::sin(a));
+  for (int i = first; i < dl_->VtxBuffer.Size; ++i) {
+    ImVec2& p = dl_->VtxBuffer[i].pos;
+    const float x = p.x, y = p.y - ascent;
+    p = ImVec2(o.x + x * c - y * s, o.y + x * s + y * c);
+  }
+  dl_->PopClipRect();
 }
 
 TextExtent ImGuiCanvas::measure(const std::string& text, const TextStyle& style) {

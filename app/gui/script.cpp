@@ -28,6 +28,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
       {"train", {1, "train STEPS"}},
+      {"browse", {1, "browse FOLDER"}},
   };
   return kVerbs;
 }
@@ -56,10 +57,10 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     const std::string where = origin + ":" + std::to_string(number) + ": ";
     auto it = verbs().find(a.verb);
     if (it == verbs().end())
-      throw_input_error(
-          where + "unknown action '" + a.verb +
-          "' (expected open, select, step, play, train, export, view, theme, size, metric)");
-    if (a.verb == "open" || a.verb == "export") {
+      throw_input_error(where + "unknown action '" + a.verb +
+                        "' (expected open, select, step, play, train, export, view, theme, size, "
+                        "metric, browse)");
+    if (a.verb == "open" || a.verb == "export" || a.verb == "browse") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;
       if (a.verb == "export")

@@ -2,7 +2,8 @@
 // Scripted actions for screenshot mode, one per line; '#' starts a comment:
 //   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE |
 //   view model|expert|mpi | theme light|dark | size W H | metric cos|lambda |
-//   train STEPS (router training of the selected layer; waits until it finishes)
+//   train STEPS (router training of the selected layer; waits until it finishes) |
+//   browse FOLDER (shows File > Open at FOLDER)
 #include <filesystem>
 #include <string>
 #include <vector>
