@@ -81,7 +81,8 @@ void drop_callback(GLFWwindow* window, int count, const char** paths) {
     app->dropped_.emplace_back(paths[0]);
 }
 
-App::App(GLFWwindow* window, const GuiOptions& options) : window_(window), options_(options) {
+App::App(GLFWwindow* window, const GuiOptions& options)
+    : window_(window), options_(options), scale_(options.ui_scale) {
   glfwSetWindowUserPointer(window_, this);
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
@@ -372,7 +373,7 @@ void App::frame() {
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(8 * scale_, 6 * scale_));
   ImGui::Begin("##main", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
-                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus);
+                   ImGuiWindowFlags_NoBringToFrontOnFocus);
   ImGui::PopStyleVar();
   draw_toolbar();
   const float status_h = ImGui::GetFrameHeightWithSpacing() + ImGui::GetStyle().ItemSpacing.y;

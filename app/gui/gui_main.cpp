@@ -111,8 +111,9 @@ int run_gui(const GuiOptions& options) {
 
   Framebuffer target;
   int fb_w = options.width, fb_h = options.height;
-  auto app = std::make_unique<App>(window, options);
-  (void)scale;
+  GuiOptions scaled = options;
+  scaled.ui_scale = scale;
+  auto app = std::make_unique<App>(window, scaled);
   app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
 
   // Whole frames (UI build + GL render + finish), frames while a background job ran, and the UI
