@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -384,6 +385,57 @@ TEST_F(TensorDecode, DecodesOneExpertWithoutTouchingTheWholeTensor) {
   ASSERT_EQ(m.cols(), c);
   EXPECT_EQ(m.cwiseAbs().maxCoeff(), 0.0f);                  // holes read as zeros
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024); // KiB; the tensor is 2 GiB
+}
+
+} // namespace
+} // namespace routerscope::io
+
+namespace routerscope::io {
+namespace {
+
+// The real tiny checkpoints in ../shared: every tensor's dtype and shape agree with a plain JSON
+// parse of the header, and each decoded matrix (the last expert of stacked tensors) equals the F32
+// values read straight from the file bytes with an ifstream.
+TEST(TensorDecodeFixtures, MatchesIndependentReadOfRealTinyCheckpoints) {
+  auto dir = test::hf_tiny_dir();
+  if (!dir)
+    GTEST_SKIP() << "../shared/fixtures/hf-tiny not present";
+  for (const char* name : {"mixtral_classic.safetensors", "qwen2_moe_layer0.safetensors",
+                           "deepseek_full.safetensors"}) {
+    const fs::path p = *dir / name;
+    std::ifstream in(p, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::uint64_t n = 0;
+    for (int i = 7; i >= 0; --i)
+      n = (n << 8) | static_cast<unsigned char>(all[static_cast<std::size_t>(i)]);
+    const auto header = nlohmann::json::parse(all.substr(8, n));
+    TensorStore s = TensorStore::open(p);
+    std::size_t count = 0;
+    for (const auto& [tname, t] : header.items()) {
+      if (tname == "__metadata__")
+        continue;
+      ++count;
+      ASSERT_EQ(t["dtype"], "F32") << name << " " << tname;
+      const auto shape = t["shape"].get<std::vector<std::int64_t>>();
+      ASSERT_TRUE(s.contains(tname)) << name << " " << tname;
+      EXPECT_EQ(s.info(tname).shape, shape) << tname;
+      SliceSpec slice;
+      std::int64_t skip = 0; // elements before the decoded 2-D view
+      if (shape.size() == 3) {
+        slice.lead = shape[0] - 1;
+        skip = (shape[0] - 1) * shape[1] * shape[2];
+      }
+      MatrixF m = read_matrix(s, tname, slice);
+      const std::uint64_t begin = t["data_offsets"][0].get<std::uint64_t>();
+      const char* base = all.data() + 8 + n + begin + static_cast<std::uint64_t>(skip) * 4;
+      for (Eigen::Index k = 0; k < m.size(); ++k) {
+        float want;
+        std::memcpy(&want, base + 4 * k, 4);
+        ASSERT_EQ(m.data()[k], want) << name << " " << tname << " element " << k;
+      }
+    }
+    EXPECT_EQ(s.names().size(), count) << name;
+  }
 }
 
 } // namespace
