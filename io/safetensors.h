@@ -56,6 +56,8 @@ class TensorStore {
 public:
   // path: a .safetensors file, a *.safetensors.index.json, or a folder holding
   // model.safetensors.index.json, model.safetensors, or exactly one other *.safetensors file.
+  // Sharded: every shard must exist and hold the tensors mapped to it; a name stored in two shards,
+  // or stored in a shard but absent from the weight_map, is rejected (BadInput naming both).
   static TensorStore open(const std::filesystem::path& path);
 
   const std::filesystem::path& root() const { return root_; } // the folder (holds config.json)

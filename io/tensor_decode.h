@@ -14,7 +14,7 @@ namespace routerscope::io {
 // indexed first, so [E, R, C] becomes [R, C] (and [E, n] becomes [1, n]); without it a tensor must
 // be 0-D (seen as [1, 1]), 1-D (seen as [1, n]) or 2-D. Rows row_begin, row_begin + row_step, ... (row_count of them; -1 = to the end) are taken.
 struct SliceSpec {
-  std::optional<std::int64_t> lead;
+  std::optional<std::int64_t> lead = std::nullopt;
   std::int64_t row_begin = 0;
   std::int64_t row_count = -1;
   std::int64_t row_step = 1;

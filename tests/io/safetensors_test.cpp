@@ -3,13 +3,13 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "tests/io/io_test_helpers.h"
 #include "tests/support/test_support.h"
 
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
-#include <functional>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -47,18 +47,7 @@ std::string entry(const std::string& name, const std::string& dtype, const std::
          ",\"data_offsets\":" + offsets + "}";
 }
 
-// Runs `f`, expecting Error(BadInput) whose message contains every needle.
-void expect_bad_input(const std::function<void()>& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected BadInput containing '" << needles.front() << "', nothing thrown";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
-    for (const auto& n : needles)
-      EXPECT_NE(std::string(e.what()).find(n), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << n << "'";
-  }
-}
+using test_helpers::expect_bad_input;
 
 class SafetensorsReader : public ::testing::Test {
 protected:
