@@ -443,21 +443,23 @@ ExpertForm plan_experts(const Planner& p, Block kind, const std::string& base, i
     std::string P = base + "mlp.experts.";
     std::string gu = P + "gate_up_proj", dn = P + "down_proj";
     // MXFP4 pairs dequantise to the output-major [E, 2I, D] / [E, D, I]; plain tensors are the
-    // input-major parameters [E, D, 2I] / [E, I, D].
-    bool mxfp4 = !p.store.contains(gu) && p.has(gu);
+    // input-major parameters [E, D, 2I] / [E, I, D]. Each tensor is judged on its own.
+    bool gu_mx = !p.store.contains(gu) && p.has(gu);
+    bool dn_mx = !p.store.contains(dn) && p.has(dn);
     auto s = p.shape_of(gu, layer);
     require_rank(s, 3, gu, w);
-    std::int64_t I = d_expert.value_or(half(s, mxfp4 ? 1 : 2, gu, w));
-    if (mxfp4) {
+    std::int64_t I = d_expert.value_or(half(s, gu_mx ? 1 : 2, gu, w));
+    if (gu_mx)
       p.expect(gu, {E, 2 * I, D}, why(I) + ", MXFP4 output-major", layer);
-      p.expect(dn, {E, D, I}, why(I) + ", MXFP4 output-major", layer);
-    } else {
+    else
       p.expect(gu, {E, D, 2 * I}, why(I) + ", input-major", layer);
+    if (dn_mx)
+      p.expect(dn, {E, D, I}, why(I) + ", MXFP4 output-major", layer);
+    else
       p.expect(dn, {E, I, D}, why(I) + ", input-major", layer);
-    }
-    f.gate = lead(gu, !mxfp4, 0, I, 2);
-    f.up = lead(gu, !mxfp4, 1, I, 2);
-    f.down = lead(dn, !mxfp4, 0, D, 1);
+    f.gate = lead(gu, !gu_mx, 0, I, 2);
+    f.up = lead(gu, !gu_mx, 1, I, 2);
+    f.down = lead(dn, !dn_mx, 0, D, 1);
     if (p.has(P + "gate_up_proj_bias")) {
       p.expect(P + "gate_up_proj_bias", {E, 2 * I}, why(I), layer);
       f.gate_bias = {P + "gate_up_proj_bias", 0, I, 2};
@@ -729,10 +731,14 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
       std::int64_t Is = ss[0];
       std::int64_t n_shared = 1;
       if (shared.ends_with("shared_experts.")) {
+        // DeepSeek: one MLP of width d·n_shared_experts; without the key, n from the width.
         auto cfg_n = p.cfg.integer(p.cfg.scope, {"n_shared_experts"});
-        n_shared = cfg_n.value_or(Is % *d_expert == 0 && Is >= *d_expert ? Is / *d_expert : 1);
-        if (cfg_n)
+        if (cfg_n && *cfg_n > 0) {
+          n_shared = *cfg_n;
           Is = *cfg_n * *d_expert;
+        } else if (Is % *d_expert == 0 && Is >= *d_expert) {
+          n_shared = Is / *d_expert;
+        }
       } else if (auto cfg_is = p.cfg.integer(p.cfg.scope, {"shared_expert_intermediate_size"})) {
         if (p.family != "llama4")
           Is = *cfg_is;

@@ -361,6 +361,53 @@ TEST(CheckpointLayouts, Llama4InputMajorExpertsSharedExpertAndMoeLayers) {
   expect_same_weights(*o.model, o.ck, 0.0);
 }
 
+TEST(CheckpointLayouts, Llama4TextOnlyAndV5Prefixes) {
+  for (const std::string prefix : {"model.layers.", "model.language_model.layers."}) {
+    SCOPED_TRACE(prefix);
+    FamilySpec s;
+    s.family = "llama4";
+    s.layer_prefix = prefix;
+    s.shared_width = 8;
+    auto o = build_and_open(s);
+    EXPECT_EQ(o.model->info().family, "llama4");
+    expect_structure(o.model->info(), s, "fused");
+    expect_same_weights(*o.model, o.ck, 0.0);
+  }
+}
+
+// The routing switches that come from config keys rather than the family alone.
+TEST(CheckpointLayouts, RoutingRulesFollowConfigKeys) {
+  auto rule = [](const std::string& family, nlohmann::json patch) {
+    FamilySpec s;
+    s.family = family;
+    s.config_patch = std::move(patch);
+    return build_and_open(s).model->info().routing;
+  };
+  EXPECT_TRUE(rule("olmoe", {{"norm_topk_prob", true}}).renormalize);
+  EXPECT_FALSE(rule("qwen3_moe", {{"norm_topk_prob", false}}).renormalize);
+  {
+    // An explicit null (merge patches cannot write one) switches DBRX's renormalisation off.
+    FamilySpec s;
+    s.family = "dbrx";
+    test::TempDir dir("dbrx");
+    auto ck = test::write_family_checkpoint(dir.path(), s);
+    EXPECT_TRUE(io::open_checkpoint(dir.path())->info().routing.renormalize);
+    ck.config["ffn_config"]["moe_normalize_expert_weights"] = nullptr;
+    std::ofstream(dir / "config.json") << ck.config.dump();
+    EXPECT_FALSE(io::open_checkpoint(dir.path())->info().routing.renormalize);
+  }
+  RoutingRule v2 = rule("deepseek_v2", {{"topk_method", "group_limited_greedy"},
+                                        {"n_group", 2},
+                                        {"topk_group", 1},
+                                        {"routed_scaling_factor", 16.0},
+                                        {"norm_topk_prob", true}});
+  EXPECT_EQ(v2.n_group, 2);
+  EXPECT_EQ(v2.topk_group, 1);
+  EXPECT_DOUBLE_EQ(v2.scaling, 16.0);
+  EXPECT_TRUE(v2.renormalize);
+  EXPECT_EQ(rule("deepseek_v2", {{"n_group", 2}, {"topk_group", 1}}).n_group, 1); // greedy
+}
+
 TEST(CheckpointLayouts, TransformersV5StackedMixtralWithMlpGateRouter) {
   FamilySpec s;
   s.family = "mixtral";

@@ -221,9 +221,10 @@ FamilyCheckpoint write_family_checkpoint(const fs::path& dir, const FamilySpec& 
   auto rnd = [&](int r, int c, float scale) { return random_matrix(r, c, ++seed, scale); };
   auto rvec = [&](int n, float scale) -> VectorF { return rnd(n, 1, scale).col(0); };
 
-  std::string prefix = f == "dbrx"     ? "transformer.blocks."
-                       : f == "llama4" ? "language_model.model.layers."
-                                       : "model.layers.";
+  std::string prefix = !s.layer_prefix.empty() ? s.layer_prefix
+                       : f == "dbrx"           ? "transformer.blocks."
+                       : f == "llama4"         ? "language_model.model.layers."
+                                               : "model.layers.";
   bool per_expert_family = f == "mixtral" || f == "phimoe" || f == "olmoe" || f == "qwen2_moe" ||
                            f == "qwen3_moe" || f == "deepseek_v2" || f == "deepseek_v3";
   bool fp8 = v == "fp8";
@@ -417,10 +418,9 @@ FamilyCheckpoint write_family_checkpoint(const fs::path& dir, const FamilySpec& 
   }
 
   out.embeddings = rnd(s.vocab, s.d_model, 1.0f);
-  w.put(f == "dbrx"     ? "transformer.wte.weight"
-        : f == "llama4" ? "language_model.model.embed_tokens.weight"
-                        : "model.embed_tokens.weight",
-        out.embeddings);
+  // Embeddings sit beside the layers: "<stem>embed_tokens.weight" (DBRX: transformer.wte).
+  std::string stem = prefix.substr(0, prefix.size() - std::string("layers.").size());
+  w.put(f == "dbrx" ? "transformer.wte.weight" : stem + "embed_tokens.weight", out.embeddings);
   w.write(dir);
   out.tensor_names = w.names;
   if (s.write_config) {

@@ -28,11 +28,12 @@ struct FamilySpec {
       dense_layers; // expressed in the config (mlp_only_layers, first_k_dense_replace, moe_layers)
   int shared_width = 0;     // shared expert MLP width (qwen2_moe, deepseek_*, llama4); 0 = none
   int n_shared_experts = 1; // DeepSeek n_shared_experts (shared_width = n * d_expert)
+  std::string layer_prefix; // "" = the family's own ("model.layers.", ...)
   bool write_config = true;
   bool sharded = false;                   // two shards + model.safetensors.index.json
   std::set<std::string> omit;             // tensor names not to write (error tests)
   std::map<std::string, MatrixF> replace; // written instead of the generated matrix (error tests)
-  nlohmann::json config_patch = nlohmann::json::object(); // merged into the family config
+  nlohmann::json config_patch = nlohmann::json::object(); // RFC 7386 merge patch (null deletes)
   std::uint64_t seed = 1;
 };
 
