@@ -6,6 +6,8 @@
 #include <Spectra/SymEigsSolver.h>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <random>
 #include <string>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -151,6 +153,75 @@ void gram_apply(const MatrixF& g, const float* x, float* y) {
   gram_apply_generic(g, x, y);
 }
 
+// ---- Y = Gᵀ(G X) for a block of kBlock vectors, X and Y row-major [D, kBlock]: row j of X is one
+// 8-float register, so each element of G costs one broadcast and one FMA per phase. ----
+constexpr int kBlock = 8;
+using BlockF = Eigen::Matrix<float, Eigen::Dynamic, kBlock, Eigen::RowMajor>;
+
+void gram_apply_block_generic(const MatrixF& g, const BlockF& x, BlockF& y) {
+  y.setZero(g.cols(), kBlock);
+  Eigen::Matrix<float, 1, kBlock> t;
+  for (Eigen::Index i = 0; i < g.rows(); ++i) {
+    t.noalias() = g.row(i) * x;
+    y.noalias() += g.row(i).transpose() * t;
+  }
+}
+
+#ifdef ROUTERSCOPE_X86_DISPATCH
+// Four rows at a time, so each load of a row of X or Y serves four rows of G.
+__attribute__((target("avx2,fma"))) void gram_apply_block_avx2(const MatrixF& g, const BlockF& x,
+                                                               BlockF& y) {
+  const int n = static_cast<int>(g.cols());
+  const int rows = static_cast<int>(g.rows());
+  y.setZero(n, kBlock);
+  const float* xp = x.data();
+  float* yp = y.data();
+  int i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const float* r0 = g.data() + static_cast<std::ptrdiff_t>(i) * n;
+    const float* r1 = r0 + n;
+    const float* r2 = r1 + n;
+    const float* r3 = r2 + n;
+    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(),
+           t3 = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+      const __m256 xv = _mm256_loadu_ps(xp + kBlock * j);
+      t0 = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + j), xv, t0);
+      t1 = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + j), xv, t1);
+      t2 = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + j), xv, t2);
+      t3 = _mm256_fmadd_ps(_mm256_broadcast_ss(r3 + j), xv, t3);
+    }
+    for (int j = 0; j < n; ++j) {
+      __m256 yv = _mm256_loadu_ps(yp + kBlock * j);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + j), t0, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + j), t1, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + j), t2, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r3 + j), t3, yv);
+      _mm256_storeu_ps(yp + kBlock * j, yv);
+    }
+  }
+  for (; i < rows; ++i) {
+    const float* r = g.data() + static_cast<std::ptrdiff_t>(i) * n;
+    __m256 t = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j)
+      t = _mm256_fmadd_ps(_mm256_broadcast_ss(r + j), _mm256_loadu_ps(xp + kBlock * j), t);
+    for (int j = 0; j < n; ++j)
+      _mm256_storeu_ps(yp + kBlock * j, _mm256_fmadd_ps(_mm256_broadcast_ss(r + j), t,
+                                                        _mm256_loadu_ps(yp + kBlock * j)));
+  }
+}
+#endif
+
+void gram_apply_block(const MatrixF& g, const BlockF& x, BlockF& y) {
+#ifdef ROUTERSCOPE_X86_DISPATCH
+  if (have_avx2_fma()) {
+    gram_apply_block_avx2(g, x, y);
+    return;
+  }
+#endif
+  gram_apply_block_generic(g, x, y);
+}
+
 // GᵀG as a Spectra operator: double vectors (orthogonalisation in double), float products.
 class GramOperator {
 public:
@@ -223,11 +294,15 @@ PrincipalDirection exact_direction(const MatrixF& g, const SpectralOptions& opti
   return pd;
 }
 
+PrincipalDirection block_lanczos_direction(const MatrixF& g, const SpectralOptions& options);
+
 PrincipalDirection lanczos_direction(const MatrixF& g, const SpectralOptions& options) {
   PrincipalDirection pd;
   const Eigen::Index n = g.cols();
   if (n <= 2 || g.rows() < 2) // Spectra needs nev < ncv <= n; tiny cases are cheap exactly.
     return exact_direction(g, options);
+  if (options.block_size == kBlock)
+    return n >= 4 * kBlock ? block_lanczos_direction(g, options) : exact_direction(g, options);
   const Eigen::Index nev = 2;
   Eigen::Index ncv = options.krylov_dim > 0 ? options.krylov_dim : 12;
   ncv = std::clamp<Eigen::Index>(ncv, nev + 1, n);
@@ -247,6 +322,87 @@ PrincipalDirection lanczos_direction(const MatrixF& g, const SpectralOptions& op
   pd.sigma1 = sqrt_clamped(vals(0));
   pd.sigma2 = sqrt_clamped(vals(1));
   finish(pd, solver.eigenvectors().col(0), options);
+  return pd;
+}
+
+// Block Lanczos: Rayleigh–Ritz on the block Krylov space span{X, AX, A²X, ...} of A = GᵀG, X a
+// seeded random [D, 8] block. Basis and projections in double (full re-orthogonalisation), products
+// in float (one pass over G per block of 8). Stops when both Ritz pairs have residual
+// ‖A y − θ y‖ ≤ max(tolerance, 8·ε_float·√rows)·θ₁ (the residuals are exact: A times every basis
+// vector is kept); when the basis reaches its cap it restarts from the current best 8 Ritz vectors.
+PrincipalDirection block_lanczos_direction(const MatrixF& g, const SpectralOptions& options) {
+  PrincipalDirection pd;
+  const Eigen::Index n = g.cols();
+  const Eigen::Index cap =
+      std::clamp<Eigen::Index>(options.krylov_dim > 0 ? options.krylov_dim : 96, 2 * kBlock,
+                               std::max<Eigen::Index>(2 * kBlock, n - n % kBlock));
+  Eigen::MatrixXd v(n, cap), av(n, cap), h = Eigen::MatrixXd::Zero(cap, cap);
+  Eigen::MatrixXd q(n, kBlock);
+  std::mt19937_64 rng(0x5eed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  auto random_block = [&] {
+    for (Eigen::Index i = 0; i < q.size(); ++i)
+      q.data()[i] = normal(rng);
+  };
+  random_block();
+  // The products are float: a residual much below ε_float·√rows·θ₁ is rounding, not progress.
+  const double tol =
+      std::max(options.tolerance, 8.0 * 1.1920928955078125e-07 * std::sqrt(double(g.rows())));
+  BlockF xf(n, kBlock), yf(n, kBlock);
+  Eigen::Index m = 0; // basis columns in use
+  for (int products = 0; products + kBlock <= options.max_iterations;) {
+    // Orthonormalise q against the basis (twice, for stability) and within itself.
+    for (int pass = 0; pass < 2 && m > 0; ++pass)
+      q -= v.leftCols(m) * (v.leftCols(m).transpose() * q);
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr(q);
+    const double scale = qr.matrixQR().diagonal().cwiseAbs().maxCoeff();
+    if (!(qr.matrixQR().diagonal().cwiseAbs().minCoeff() > 1e-10 * std::max(scale, 1e-300))) {
+      random_block(); // Krylov space exhausted or rank-deficient block: refresh it
+      if (m > 0)
+        q -= v.leftCols(m) * (v.leftCols(m).transpose() * q);
+      qr.compute(q);
+    }
+    q = qr.householderQ() * Eigen::MatrixXd::Identity(n, kBlock);
+    // One pass over G for eight products.
+    xf = q.cast<float>();
+    gram_apply_block(g, xf, yf);
+    products += kBlock;
+    v.middleCols(m, kBlock) = q;
+    av.middleCols(m, kBlock) = yf.cast<double>();
+    h.block(0, m, m + kBlock, kBlock) =
+        v.leftCols(m + kBlock).transpose() * av.middleCols(m, kBlock);
+    h.block(m, 0, kBlock, m) = h.block(0, m, m, kBlock).transpose();
+    m += kBlock;
+    Eigen::MatrixXd hm = h.topLeftCorner(m, m);
+    hm = 0.5 * (hm + hm.transpose()).eval();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(hm);
+    const VectorD theta = es.eigenvalues().reverse();
+    const Eigen::MatrixXd s = es.eigenvectors().rowwise().reverse();
+    const Eigen::MatrixXd y = v.leftCols(m) * s.leftCols(2);
+    const Eigen::MatrixXd ay = av.leftCols(m) * s.leftCols(2);
+    const double r1 = (ay.col(0) - theta(0) * y.col(0)).norm();
+    const double r2 = (ay.col(1) - theta(1) * y.col(1)).norm();
+    pd.iterations = products;
+    if (r1 <= tol * theta(0) && r2 <= tol * theta(0)) {
+      pd.sigma1 = sqrt_clamped(theta(0));
+      pd.sigma2 = sqrt_clamped(theta(1));
+      finish(pd, y.col(0), options);
+      return pd;
+    }
+    if (m + kBlock > cap) { // restart from the best Ritz vectors
+      const Eigen::MatrixXd keep = s.leftCols(kBlock);
+      const Eigen::MatrixXd vk = v.leftCols(m) * keep, avk = av.leftCols(m) * keep;
+      v.leftCols(kBlock) = vk;
+      av.leftCols(kBlock) = avk;
+      h.setZero();
+      h.topLeftCorner(kBlock, kBlock) = theta.head(kBlock).asDiagonal();
+      m = kBlock;
+      q = avk - vk * theta.head(kBlock).asDiagonal(); // residual block continues the Krylov space
+    } else {
+      q = av.middleCols(m - kBlock, kBlock);
+    }
+  }
+  pd.status = DirectionStatus::NotConverged;
   return pd;
 }
 
@@ -337,21 +493,42 @@ PrincipalDirection power_direction(const MatrixF& g, const SpectralOptions& opti
   return pd;
 }
 
+struct MatrixScan {
+  bool non_finite = false, non_zero = false;
+};
+
+// One pass on the bit patterns (integer OR reductions vectorise without reassociating floats):
+// exponent all ones = Inf or NaN; any bit besides the sign = non-zero.
+MatrixScan scan_matrix(const MatrixF& g) {
+  const auto* bits = reinterpret_cast<const std::uint32_t*>(g.data());
+  const std::size_t count = static_cast<std::size_t>(g.size());
+  std::uint32_t special = 0, magnitude = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    special |= static_cast<std::uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+    magnitude |= bits[i] & 0x7fffffffu;
+  }
+  return {special != 0, magnitude != 0};
+}
+
 } // namespace
 
 PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& options) {
   if (g.cols() == 0)
     throw_input_error("principal_direction: matrix has no columns (D = 0)");
-  if (!(options.tolerance > 0) || options.max_iterations < 1)
-    throw_input_error("principal_direction: tolerance must be > 0 and max_iterations >= 1, got " +
-                      std::to_string(options.tolerance) + " and " +
-                      std::to_string(options.max_iterations));
+  if (!(options.tolerance > 0) || options.max_iterations < 1 || options.krylov_dim < 0 ||
+      (options.block_size != 0 && options.block_size != 1 && options.block_size != kBlock))
+    throw_input_error(
+        "principal_direction: expected tolerance > 0, max_iterations >= 1, "
+        "krylov_dim >= 0 and block_size 0, 1 or 8; got " +
+        std::to_string(options.tolerance) + ", " + std::to_string(options.max_iterations) + ", " +
+        std::to_string(options.krylov_dim) + ", " + std::to_string(options.block_size));
   PrincipalDirection pd;
-  if (!g.allFinite()) {
+  const MatrixScan scan = scan_matrix(g);
+  if (scan.non_finite) {
     pd.status = DirectionStatus::NonFinite;
     return pd;
   }
-  if (g.rows() == 0 || (g.array() == 0.0f).all()) {
+  if (g.rows() == 0 || !scan.non_zero) {
     pd.status = DirectionStatus::Zero;
     return pd;
   }

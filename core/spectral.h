@@ -23,14 +23,19 @@ std::string_view to_string(DirectionStatus s);
 struct SpectralOptions {
   SpectralMethod method = SpectralMethod::Lanczos;
   // Convergence tolerance of the iterative methods. Lanczos: relative Ritz residual
-  // ‖GᵀG u − θu‖ ≤ tolerance·θ for both Ritz pairs (Spectra's test), so sin∠(u, u₁) ≲
-  // tolerance·σ₁²/(σ₁² − σ₂²). Power: stop when the estimated distance of the iterate to its limit,
-  // ‖u_{k+1} − u_k‖·q/(1 − q) (q = observed contraction per step), is below max(tolerance,
-  // 32·ε_float); σ₂ from a power iteration deflated against u₁, stopped when σ₂²'s estimated
-  // relative distance to its limit (same extrapolation) is that small.
+  // ‖GᵀG u − θu‖ ≤ tolerance·θ₁ for both Ritz pairs, so sin∠(u, u₁) ≲ tolerance·σ₁²/(σ₁² − σ₂²)
+  // (block Lanczos floors tolerance at 8·ε_float·√rows, the rounding level of its float products;
+  // Spectra tests tolerance·θ on its recurrence estimate). Power: stop when the estimated distance
+  // of the iterate to its limit, ‖u_{k+1} − u_k‖·q/(1 − q) (q = observed contraction per step), is
+  // below max(tolerance, 32·ε_float); σ₂ from a power iteration deflated against u₁, stopped when
+  // σ₂²'s estimated relative distance to its limit (same extrapolation) is that small.
   double tolerance = 1e-7;
   int max_iterations = 2000; // budget of products with GᵀG (per singular value for power)
-  int krylov_dim = 0;        // Lanczos subspace size ncv (0 = automatic, min(D, 12))
+  // Lanczos block size: 0 or 1 = single-vector Lanczos (Spectra SymEigsSolver, nev = 2; fastest
+  // on the OLMoE benchmark, docs/PERFORMANCE.md); 8 = block Lanczos, 8 vectors per pass over G
+  // (fewer passes, 8x the arithmetic per pass; D < 32 is solved exactly).
+  int block_size = 0;
+  int krylov_dim = 0; // Lanczos basis cap: ncv for Spectra (0 = 12), block basis (0 = 96 columns)
 };
 
 // Relative gap (σ₁ − σ₂)/σ₁ below which u₁ is reported Degenerate: max(kDegenerateFloor,

@@ -181,6 +181,30 @@ TEST(IterativeSpectral, SpentBudgetIsNotConverged) {
   }
 }
 
+TEST(IterativeSpectral, BlockLanczosMatchesConstruction) {
+  std::uint64_t seed = 500;
+  for (Shape s : {Shape{48, 96}, Shape{120, 64}, Shape{30, 200}}) {
+    for (double ratio : {0.5, 0.95}) {
+      test::Planted p = test::planted_matrix(
+          s.rows, s.cols, test::gapped_spectrum(std::min(s.rows, s.cols), ratio), seed++);
+      SpectralOptions o;
+      o.block_size = 8;
+      PrincipalDirection pd = principal_direction(p.g, o);
+      ASSERT_EQ(pd.status, DirectionStatus::Ok) << s.rows << "x" << s.cols << " " << ratio;
+      EXPECT_GE(cos_d(pd.u1, p.v1), 1.0 - 1e-6);
+      EXPECT_NEAR(pd.sigma1, p.sigma[0], 1e-5);
+      EXPECT_NEAR(pd.sigma2, p.sigma[1], 1e-5);
+      EXPECT_EQ(pd.iterations % 8, 0);
+    }
+  }
+  SpectralOptions o;
+  o.block_size = 8;
+  test::Planted deg = test::planted_matrix(50, 70, {2.0, 2.0, 1.0, 0.5}, 3);
+  EXPECT_EQ(principal_direction(deg.g, o).status, DirectionStatus::Degenerate);
+  o.block_size = 3;
+  EXPECT_THROW(principal_direction(deg.g, o), Error);
+}
+
 TEST(IterativeSpectral, KrylovDimensionDoesNotChangeTheAnswer) {
   test::Planted p = test::planted_matrix(64, 128, test::gapped_spectrum(64, 0.9), 21);
   for (int ncv : {4, 8, 20, 40}) {
