@@ -219,18 +219,25 @@ void BM_DecodeLayer(benchmark::State& state) {
 BENCHMARK(BM_DecodeLayer)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
 
 // All principal directions of the layer (or the first `experts`, for the slow exact method).
-// Arguments: method, experts, Lanczos block size (0 = Spectra single vector, 8 = block of 8).
+// Arguments: method, experts, Lanczos block size (0 = Spectra single vector, 8 = block of 8),
+// BF16 bits given directly to the solver (1) or decoded to a float matrix first (0).
 void BM_Directions(benchmark::State& state) {
   const Layer& l = layer();
   SpectralOptions o;
   o.method = static_cast<SpectralMethod>(state.range(0));
   const int experts = static_cast<int>(state.range(1));
   o.block_size = static_cast<int>(state.range(2));
+  const bool direct = state.range(3) != 0; // BF16 bits straight into the solver, no float copy
   std::vector<PrincipalDirection> out(static_cast<std::size_t>(experts));
   for (auto _ : state)
     parallel_experts(experts, [&](int e, MatrixF& g) {
-      decode_expert(l.bytes.data() + e * kExpertElems, g);
-      out[static_cast<std::size_t>(e)] = principal_direction(g, o);
+      const std::uint16_t* bytes = l.bytes.data() + e * kExpertElems;
+      if (direct) {
+        out[static_cast<std::size_t>(e)] = principal_direction(Bf16Matrix{bytes, kRows, kCols}, o);
+      } else {
+        decode_expert(bytes, g);
+        out[static_cast<std::size_t>(e)] = principal_direction(g, o);
+      }
     });
   double min_cos = 1.0, max_sigma_err = 0.0, products = 0;
   for (int e = 0; e < experts; ++e) {
@@ -246,25 +253,28 @@ void BM_Directions(benchmark::State& state) {
                               std::abs(pd.sigma2 - ref[kCols + 1]) / ref[kCols]});
     products += pd.iterations;
   }
-  state.SetLabel(std::string(to_string(o.method)) +
-                 (o.method == SpectralMethod::Lanczos
-                      ? (o.block_size == 8 ? " (block of 8)" : " (Spectra, 1 vector)")
-                      : "") +
-                 ", " + std::to_string(experts) + " experts");
+  state.SetLabel(
+      std::string(to_string(o.method)) +
+      (o.method == SpectralMethod::Lanczos
+           ? (o.block_size == 8 ? " (block of 8)" : " (Spectra, 1 vector)") +
+                 (direct ? std::string(", BF16 bits direct") : std::string(", decode to float"))
+           : "") +
+      ", " + std::to_string(experts) + " experts");
   state.counters["experts"] = experts;
   state.counters["one_minus_min_cos"] = 1.0 - min_cos;
   state.counters["max_rel_sigma_err"] = max_sigma_err;
   state.counters["products_per_expert"] = products / experts;
 }
 BENCHMARK(BM_Directions)
-    ->Args({static_cast<int>(SpectralMethod::Lanczos), kExperts, 0})
-    ->Args({static_cast<int>(SpectralMethod::Lanczos), kExperts, 8})
-    ->Args({static_cast<int>(SpectralMethod::Power), kExperts, 0})
+    ->Args({static_cast<int>(SpectralMethod::Lanczos), kExperts, 0, 1})
+    ->Args({static_cast<int>(SpectralMethod::Lanczos), kExperts, 0, 0})
+    ->Args({static_cast<int>(SpectralMethod::Lanczos), kExperts, 8, 0})
+    ->Args({static_cast<int>(SpectralMethod::Power), kExperts, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->MinTime(2.0);
 BENCHMARK(BM_Directions)
-    ->Args({static_cast<int>(SpectralMethod::Exact), 8, 0})
+    ->Args({static_cast<int>(SpectralMethod::Exact), 8, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(1);

@@ -3,6 +3,7 @@
 // maximises ‖G u‖ (top right singular vector, top eigenvector of GᵀG), with σ₁ and σ₂.
 #include "core/types.h"
 
+#include <cstdint>
 #include <string_view>
 
 namespace routerscope {
@@ -59,5 +60,16 @@ struct PrincipalDirection {
 // degenerate_gap_threshold), NotConverged (max_iterations spent); u1 is empty unless Ok. Throws
 // BadInput when D = 0 or an option is out of range. Thread-safe (no shared state).
 PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& options = {});
+
+// A row-major [rows, cols] matrix of BF16 values given as their bit patterns (a float's upper 16
+// bits), e.g. a BF16 tensor slice straight from a checkpoint's memory map.
+struct Bf16Matrix {
+  const std::uint16_t* bits = nullptr;
+  int rows = 0, cols = 0;
+};
+// As above for a BF16 matrix. Single-vector Lanczos reads the bits directly (half the memory
+// traffic of float, no decoded copy); the other methods decode to float first. Same results
+// within float rounding; D = 0 still throws BadInput.
+PrincipalDirection principal_direction(const Bf16Matrix& g, const SpectralOptions& options = {});
 
 } // namespace routerscope
