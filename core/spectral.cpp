@@ -5,8 +5,12 @@
 #include <Eigen/Eigenvalues>
 #include <Spectra/SymEigsSolver.h>
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <random>
 #include <string>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -62,16 +66,26 @@ double degenerate_gap_threshold(const SpectralOptions& options) {
 
 namespace {
 
-// ---- y = Gᵀ(G x) in one pass over G: per row, t = g_i·x, then y += t·g_i while g_i is in L1. ----
+// ---- y = Gᵀ(G x) in one pass over G: per row, t = g_i·x, then y += t·g_i while g_i is in L1.
+// G is row-major [rows, n] of float or of BF16 bit patterns (a float's upper 16 bits: half the
+// bytes per pass). ----
 
-void gram_apply_generic(const MatrixF& g, const float* x, float* y) {
-  const Eigen::Index n = g.cols();
-  Eigen::Map<const VectorF> xv(x, n);
-  Eigen::Map<VectorF> yv(y, n);
-  yv.setZero();
-  for (Eigen::Index i = 0; i < g.rows(); ++i) {
-    const float t = g.row(i).dot(xv.transpose());
-    yv.noalias() += t * g.row(i).transpose();
+inline float value_of(float v) {
+  return v;
+}
+inline float value_of(std::uint16_t b) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
+
+template <class T> void gram_rows_generic(const T* g, int rows, int n, const float* x, float* y) {
+  std::fill(y, y + n, 0.0f);
+  for (int i = 0; i < rows; ++i) {
+    const T* r = g + static_cast<std::ptrdiff_t>(i) * n;
+    float t = 0;
+    for (int j = 0; j < n; ++j)
+      t += value_of(r[j]) * x[j];
+    for (int j = 0; j < n; ++j)
+      y[j] += value_of(r[j]) * t;
   }
 }
 
@@ -83,55 +97,59 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+__attribute__((target("avx2,fma"))) inline __m256 load8(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+__attribute__((target("avx2,fma"))) inline __m256 load8(const std::uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 // Four rows at a time: x is loaded once for four dot products and y once for four updates.
-__attribute__((target("avx2,fma"))) void gram_apply_avx2(const MatrixF& g, const float* x,
-                                                         float* y) {
-  const int n = static_cast<int>(g.cols());
-  const int rows = static_cast<int>(g.rows());
+template <class T>
+__attribute__((target("avx2,fma"))) void gram_rows_avx2(const T* g, int rows, int n, const float* x,
+                                                        float* y) {
   const int n8 = n & ~7;
   std::fill(y, y + n, 0.0f);
   int i = 0;
   for (; i + 4 <= rows; i += 4) {
-    const float* r0 = g.data() + static_cast<std::ptrdiff_t>(i) * n;
-    const float* r1 = r0 + n;
-    const float* r2 = r1 + n;
-    const float* r3 = r2 + n;
+    const T* r0 = g + static_cast<std::ptrdiff_t>(i) * n;
+    const T *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
            a3 = _mm256_setzero_ps();
     for (int j = 0; j < n8; j += 8) {
       const __m256 xv = _mm256_loadu_ps(x + j);
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), xv, a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), xv, a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), xv, a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), xv, a3);
+      a0 = _mm256_fmadd_ps(load8(r0 + j), xv, a0);
+      a1 = _mm256_fmadd_ps(load8(r1 + j), xv, a1);
+      a2 = _mm256_fmadd_ps(load8(r2 + j), xv, a2);
+      a3 = _mm256_fmadd_ps(load8(r3 + j), xv, a3);
     }
     float t0 = hsum(a0), t1 = hsum(a1), t2 = hsum(a2), t3 = hsum(a3);
     for (int j = n8; j < n; ++j) {
-      t0 += r0[j] * x[j];
-      t1 += r1[j] * x[j];
-      t2 += r2[j] * x[j];
-      t3 += r3[j] * x[j];
+      t0 += value_of(r0[j]) * x[j];
+      t1 += value_of(r1[j]) * x[j];
+      t2 += value_of(r2[j]) * x[j];
+      t3 += value_of(r3[j]) * x[j];
     }
     const __m256 b0 = _mm256_set1_ps(t0), b1 = _mm256_set1_ps(t1), b2 = _mm256_set1_ps(t2),
                  b3 = _mm256_set1_ps(t3);
     for (int j = 0; j < n8; j += 8) {
       __m256 yv = _mm256_loadu_ps(y + j);
-      yv = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), b0, yv);
-      yv = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), b1, yv);
-      yv = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), b2, yv);
-      yv = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), b3, yv);
+      yv = _mm256_fmadd_ps(load8(r0 + j), b0, yv);
+      yv = _mm256_fmadd_ps(load8(r1 + j), b1, yv);
+      yv = _mm256_fmadd_ps(load8(r2 + j), b2, yv);
+      yv = _mm256_fmadd_ps(load8(r3 + j), b3, yv);
       _mm256_storeu_ps(y + j, yv);
     }
     for (int j = n8; j < n; ++j)
-      y[j] += r0[j] * t0 + r1[j] * t1 + r2[j] * t2 + r3[j] * t3;
+      y[j] +=
+          value_of(r0[j]) * t0 + value_of(r1[j]) * t1 + value_of(r2[j]) * t2 + value_of(r3[j]) * t3;
   }
-  for (; i < rows; ++i) {
-    const float* r = g.data() + static_cast<std::ptrdiff_t>(i) * n;
-    float t = 0;
+  if (i < rows) { // the last rows % 4 rows
+    std::vector<float> tail(static_cast<std::size_t>(n));
+    gram_rows_generic(g + static_cast<std::ptrdiff_t>(i) * n, rows - i, n, x, tail.data());
     for (int j = 0; j < n; ++j)
-      t += r[j] * x[j];
-    for (int j = 0; j < n; ++j)
-      y[j] += r[j] * t;
+      y[j] += tail[static_cast<std::size_t>(j)];
   }
 }
 
@@ -141,34 +159,121 @@ bool have_avx2_fma() {
 }
 #endif
 
-void gram_apply(const MatrixF& g, const float* x, float* y) {
+template <class T> void gram_rows(const T* g, int rows, int n, const float* x, float* y) {
 #ifdef ROUTERSCOPE_X86_DISPATCH
   if (have_avx2_fma()) {
-    gram_apply_avx2(g, x, y);
+    gram_rows_avx2(g, rows, n, x, y);
     return;
   }
 #endif
-  gram_apply_generic(g, x, y);
+  gram_rows_generic(g, rows, n, x, y);
+}
+
+void gram_apply(const MatrixF& g, const float* x, float* y) {
+  gram_rows(g.data(), static_cast<int>(g.rows()), static_cast<int>(g.cols()), x, y);
+}
+
+struct Bf16Ref {
+  const std::uint16_t* bits;
+  int rows, cols;
+};
+
+void gram_apply_bf16(const void* m, const float* x, float* y) {
+  const Bf16Ref& g = *static_cast<const Bf16Ref*>(m);
+  gram_rows(g.bits, g.rows, g.cols, x, y);
+}
+
+// ---- Y = Gᵀ(G X) for a block of kBlock vectors, X and Y row-major [D, kBlock]: row j of X is one
+// 8-float register, so each element of G costs one broadcast and one FMA per phase. ----
+constexpr int kBlock = 8;
+using BlockF = Eigen::Matrix<float, Eigen::Dynamic, kBlock, Eigen::RowMajor>;
+
+void gram_apply_block_generic(const MatrixF& g, const BlockF& x, BlockF& y) {
+  y.setZero(g.cols(), kBlock);
+  Eigen::Matrix<float, 1, kBlock> t;
+  for (Eigen::Index i = 0; i < g.rows(); ++i) {
+    t.noalias() = g.row(i) * x;
+    y.noalias() += g.row(i).transpose() * t;
+  }
+}
+
+#ifdef ROUTERSCOPE_X86_DISPATCH
+// Four rows at a time, so each load of a row of X or Y serves four rows of G.
+__attribute__((target("avx2,fma"))) void gram_apply_block_avx2(const MatrixF& g, const BlockF& x,
+                                                               BlockF& y) {
+  const int n = static_cast<int>(g.cols());
+  const int rows = static_cast<int>(g.rows());
+  y.setZero(n, kBlock);
+  const float* xp = x.data();
+  float* yp = y.data();
+  int i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const float* r0 = g.data() + static_cast<std::ptrdiff_t>(i) * n;
+    const float* r1 = r0 + n;
+    const float* r2 = r1 + n;
+    const float* r3 = r2 + n;
+    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(),
+           t3 = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j) {
+      const __m256 xv = _mm256_loadu_ps(xp + kBlock * j);
+      t0 = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + j), xv, t0);
+      t1 = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + j), xv, t1);
+      t2 = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + j), xv, t2);
+      t3 = _mm256_fmadd_ps(_mm256_broadcast_ss(r3 + j), xv, t3);
+    }
+    for (int j = 0; j < n; ++j) {
+      __m256 yv = _mm256_loadu_ps(yp + kBlock * j);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r0 + j), t0, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r1 + j), t1, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r2 + j), t2, yv);
+      yv = _mm256_fmadd_ps(_mm256_broadcast_ss(r3 + j), t3, yv);
+      _mm256_storeu_ps(yp + kBlock * j, yv);
+    }
+  }
+  for (; i < rows; ++i) {
+    const float* r = g.data() + static_cast<std::ptrdiff_t>(i) * n;
+    __m256 t = _mm256_setzero_ps();
+    for (int j = 0; j < n; ++j)
+      t = _mm256_fmadd_ps(_mm256_broadcast_ss(r + j), _mm256_loadu_ps(xp + kBlock * j), t);
+    for (int j = 0; j < n; ++j)
+      _mm256_storeu_ps(yp + kBlock * j, _mm256_fmadd_ps(_mm256_broadcast_ss(r + j), t,
+                                                        _mm256_loadu_ps(yp + kBlock * j)));
+  }
+}
+#endif
+
+void gram_apply_block(const MatrixF& g, const BlockF& x, BlockF& y) {
+#ifdef ROUTERSCOPE_X86_DISPATCH
+  if (have_avx2_fma()) {
+    gram_apply_block_avx2(g, x, y);
+    return;
+  }
+#endif
+  gram_apply_block_generic(g, x, y);
 }
 
 // GᵀG as a Spectra operator: double vectors (orthogonalisation in double), float products.
+// `apply(x, y)` computes y = GᵀG x in float; D is the length of x and y.
+using GramApply = void (*)(const void* g, const float* x, float* y);
 class GramOperator {
 public:
   using Scalar = double;
-  explicit GramOperator(const MatrixF& g) : g_(g), x_(g.cols()), y_(g.cols()) {}
-  Eigen::Index rows() const { return g_.cols(); }
-  Eigen::Index cols() const { return g_.cols(); }
+  GramOperator(const void* g, Eigen::Index d, GramApply apply)
+      : g_(g), apply_(apply), x_(d), y_(d) {}
+  Eigen::Index rows() const { return x_.size(); }
+  Eigen::Index cols() const { return x_.size(); }
   void perform_op(const double* x_in, double* y_out) const {
-    const Eigen::Index n = g_.cols();
+    const Eigen::Index n = x_.size();
     x_ = Eigen::Map<const VectorD>(x_in, n).cast<float>();
-    gram_apply(g_, x_.data(), y_.data());
+    apply_(g_, x_.data(), y_.data());
     Eigen::Map<VectorD>(y_out, n) = y_.cast<double>();
     ++products_;
   }
   int products() const { return products_; }
 
 private:
-  const MatrixF& g_;
+  const void* g_;
+  GramApply apply_;
   mutable VectorF x_, y_;
   mutable int products_ = 0;
 };
@@ -223,15 +328,16 @@ PrincipalDirection exact_direction(const MatrixF& g, const SpectralOptions& opti
   return pd;
 }
 
-PrincipalDirection lanczos_direction(const MatrixF& g, const SpectralOptions& options) {
+PrincipalDirection block_lanczos_direction(const MatrixF& g, const SpectralOptions& options);
+
+// Single-vector Lanczos (Spectra, nev = 2) on the operator GᵀG given by `apply`.
+PrincipalDirection spectra_lanczos(const void* g, Eigen::Index n, GramApply apply,
+                                   const SpectralOptions& options) {
   PrincipalDirection pd;
-  const Eigen::Index n = g.cols();
-  if (n <= 2 || g.rows() < 2) // Spectra needs nev < ncv <= n; tiny cases are cheap exactly.
-    return exact_direction(g, options);
   const Eigen::Index nev = 2;
   Eigen::Index ncv = options.krylov_dim > 0 ? options.krylov_dim : 12;
   ncv = std::clamp<Eigen::Index>(ncv, nev + 1, n);
-  GramOperator op(g);
+  GramOperator op(g, n, apply);
   Spectra::SymEigsSolver<GramOperator> solver(op, nev, ncv);
   solver.init();
   // Spectra counts restarts; each restart costs ncv − nev products (the first ncv).
@@ -247,6 +353,101 @@ PrincipalDirection lanczos_direction(const MatrixF& g, const SpectralOptions& op
   pd.sigma1 = sqrt_clamped(vals(0));
   pd.sigma2 = sqrt_clamped(vals(1));
   finish(pd, solver.eigenvectors().col(0), options);
+  return pd;
+}
+
+PrincipalDirection lanczos_direction(const MatrixF& g, const SpectralOptions& options) {
+  const Eigen::Index n = g.cols();
+  if (n <= 2 || g.rows() < 2) // Spectra needs nev < ncv <= n; tiny cases are cheap exactly.
+    return exact_direction(g, options);
+  if (options.block_size == kBlock)
+    return n >= 4 * kBlock ? block_lanczos_direction(g, options) : exact_direction(g, options);
+  return spectra_lanczos(
+      &g, n,
+      [](const void* m, const float* x, float* y) {
+        gram_apply(*static_cast<const MatrixF*>(m), x, y);
+      },
+      options);
+}
+
+// Block Lanczos: Rayleigh–Ritz on the block Krylov space span{X, AX, A²X, ...} of A = GᵀG, X a
+// seeded random [D, 8] block. Basis and projections in double (full re-orthogonalisation), products
+// in float (one pass over G per block of 8). Stops when both Ritz pairs have residual
+// ‖A y − θ y‖ ≤ max(tolerance, 8·ε_float·√rows)·θ₁ (the residuals are exact: A times every basis
+// vector is kept); when the basis reaches its cap it restarts from the current best 8 Ritz vectors.
+PrincipalDirection block_lanczos_direction(const MatrixF& g, const SpectralOptions& options) {
+  PrincipalDirection pd;
+  const Eigen::Index n = g.cols();
+  const Eigen::Index cap =
+      std::clamp<Eigen::Index>(options.krylov_dim > 0 ? options.krylov_dim : 96, 2 * kBlock,
+                               std::max<Eigen::Index>(2 * kBlock, n - n % kBlock));
+  Eigen::MatrixXd v(n, cap), av(n, cap), h = Eigen::MatrixXd::Zero(cap, cap);
+  Eigen::MatrixXd q(n, kBlock);
+  std::mt19937_64 rng(0x5eed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  auto random_block = [&] {
+    for (Eigen::Index i = 0; i < q.size(); ++i)
+      q.data()[i] = normal(rng);
+  };
+  random_block();
+  // The products are float: a residual much below ε_float·√rows·θ₁ is rounding, not progress.
+  const double tol =
+      std::max(options.tolerance, 8.0 * 1.1920928955078125e-07 * std::sqrt(double(g.rows())));
+  BlockF xf(n, kBlock), yf(n, kBlock);
+  Eigen::Index m = 0; // basis columns in use
+  for (int products = 0; products + kBlock <= options.max_iterations;) {
+    // Orthonormalise q against the basis (twice, for stability) and within itself.
+    for (int pass = 0; pass < 2 && m > 0; ++pass)
+      q -= v.leftCols(m) * (v.leftCols(m).transpose() * q);
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr(q);
+    const double scale = qr.matrixQR().diagonal().cwiseAbs().maxCoeff();
+    if (!(qr.matrixQR().diagonal().cwiseAbs().minCoeff() > 1e-10 * std::max(scale, 1e-300))) {
+      random_block(); // Krylov space exhausted or rank-deficient block: refresh it
+      if (m > 0)
+        q -= v.leftCols(m) * (v.leftCols(m).transpose() * q);
+      qr.compute(q);
+    }
+    q = qr.householderQ() * Eigen::MatrixXd::Identity(n, kBlock);
+    // One pass over G for eight products.
+    xf = q.cast<float>();
+    gram_apply_block(g, xf, yf);
+    products += kBlock;
+    v.middleCols(m, kBlock) = q;
+    av.middleCols(m, kBlock) = yf.cast<double>();
+    h.block(0, m, m + kBlock, kBlock) =
+        v.leftCols(m + kBlock).transpose() * av.middleCols(m, kBlock);
+    h.block(m, 0, kBlock, m) = h.block(0, m, m, kBlock).transpose();
+    m += kBlock;
+    Eigen::MatrixXd hm = h.topLeftCorner(m, m);
+    hm = 0.5 * (hm + hm.transpose()).eval();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(hm);
+    const VectorD theta = es.eigenvalues().reverse();
+    const Eigen::MatrixXd s = es.eigenvectors().rowwise().reverse();
+    const Eigen::MatrixXd y = v.leftCols(m) * s.leftCols(2);
+    const Eigen::MatrixXd ay = av.leftCols(m) * s.leftCols(2);
+    const double r1 = (ay.col(0) - theta(0) * y.col(0)).norm();
+    const double r2 = (ay.col(1) - theta(1) * y.col(1)).norm();
+    pd.iterations = products;
+    if (r1 <= tol * theta(0) && r2 <= tol * theta(0)) {
+      pd.sigma1 = sqrt_clamped(theta(0));
+      pd.sigma2 = sqrt_clamped(theta(1));
+      finish(pd, y.col(0), options);
+      return pd;
+    }
+    if (m + kBlock > cap) { // restart from the best Ritz vectors
+      const Eigen::MatrixXd keep = s.leftCols(kBlock);
+      const Eigen::MatrixXd vk = v.leftCols(m) * keep, avk = av.leftCols(m) * keep;
+      v.leftCols(kBlock) = vk;
+      av.leftCols(kBlock) = avk;
+      h.setZero();
+      h.topLeftCorner(kBlock, kBlock) = theta.head(kBlock).asDiagonal();
+      m = kBlock;
+      q = avk - vk * theta.head(kBlock).asDiagonal(); // residual block continues the Krylov space
+    } else {
+      q = av.middleCols(m - kBlock, kBlock);
+    }
+  }
+  pd.status = DirectionStatus::NotConverged;
   return pd;
 }
 
@@ -337,21 +538,77 @@ PrincipalDirection power_direction(const MatrixF& g, const SpectralOptions& opti
   return pd;
 }
 
+void check_options(const SpectralOptions& options) {
+  if (!(options.tolerance > 0) || options.max_iterations < 1 || options.krylov_dim < 0 ||
+      (options.block_size != 0 && options.block_size != 1 && options.block_size != kBlock))
+    throw_input_error(
+        "principal_direction: expected tolerance > 0, max_iterations >= 1, "
+        "krylov_dim >= 0 and block_size 0, 1 or 8; got " +
+        std::to_string(options.tolerance) + ", " + std::to_string(options.max_iterations) + ", " +
+        std::to_string(options.krylov_dim) + ", " + std::to_string(options.block_size));
+}
+
+struct MatrixScan {
+  bool non_finite = false, non_zero = false;
+};
+
+// One pass on the bit patterns (integer OR reductions vectorise without reassociating floats):
+// exponent all ones = Inf or NaN; any bit besides the sign = non-zero.
+MatrixScan scan_matrix(const MatrixF& g) {
+  const auto* bits = reinterpret_cast<const std::uint32_t*>(g.data());
+  const std::size_t count = static_cast<std::size_t>(g.size());
+  std::uint32_t special = 0, magnitude = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    special |= static_cast<std::uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+    magnitude |= bits[i] & 0x7fffffffu;
+  }
+  return {special != 0, magnitude != 0};
+}
+
 } // namespace
+
+PrincipalDirection principal_direction(const Bf16Matrix& g, const SpectralOptions& options) {
+  if (g.rows < 0 || g.cols < 0 || (g.bits == nullptr && g.rows > 0 && g.cols > 0))
+    throw_input_error("principal_direction: BF16 matrix [" + std::to_string(g.rows) + ", " +
+                      std::to_string(g.cols) + "] has no data");
+  const bool direct = options.method == SpectralMethod::Lanczos && options.block_size != kBlock &&
+                      g.cols > 2 && g.rows >= 2;
+  if (!direct) { // the other methods and tiny cases work on the decoded float matrix
+    MatrixF f(g.rows, g.cols);
+    for (Eigen::Index i = 0; i < f.size(); ++i)
+      f.data()[i] = value_of(g.bits[i]);
+    return principal_direction(f, options);
+  }
+  check_options(options);
+  std::uint16_t special = 0, magnitude = 0;
+  const std::size_t count = static_cast<std::size_t>(g.rows) * static_cast<std::size_t>(g.cols);
+  for (std::size_t i = 0; i < count; ++i) {
+    special |= static_cast<std::uint16_t>((g.bits[i] & 0x7f80u) == 0x7f80u);
+    magnitude |= g.bits[i] & 0x7fffu;
+  }
+  PrincipalDirection pd;
+  if (special != 0)
+    pd.status = DirectionStatus::NonFinite;
+  else if (magnitude == 0)
+    pd.status = DirectionStatus::Zero;
+  else {
+    const Bf16Ref ref{g.bits, g.rows, g.cols};
+    pd = spectra_lanczos(&ref, g.cols, gram_apply_bf16, options);
+  }
+  return pd;
+}
 
 PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& options) {
   if (g.cols() == 0)
     throw_input_error("principal_direction: matrix has no columns (D = 0)");
-  if (!(options.tolerance > 0) || options.max_iterations < 1)
-    throw_input_error("principal_direction: tolerance must be > 0 and max_iterations >= 1, got " +
-                      std::to_string(options.tolerance) + " and " +
-                      std::to_string(options.max_iterations));
+  check_options(options);
   PrincipalDirection pd;
-  if (!g.allFinite()) {
+  const MatrixScan scan = scan_matrix(g);
+  if (scan.non_finite) {
     pd.status = DirectionStatus::NonFinite;
     return pd;
   }
-  if (g.rows() == 0 || (g.array() == 0.0f).all()) {
+  if (g.rows() == 0 || !scan.non_zero) {
     pd.status = DirectionStatus::Zero;
     return pd;
   }

@@ -3,6 +3,7 @@
 // maximises ‖G u‖ (top right singular vector, top eigenvector of GᵀG), with σ₁ and σ₂.
 #include "core/types.h"
 
+#include <cstdint>
 #include <string_view>
 
 namespace routerscope {
@@ -23,14 +24,19 @@ std::string_view to_string(DirectionStatus s);
 struct SpectralOptions {
   SpectralMethod method = SpectralMethod::Lanczos;
   // Convergence tolerance of the iterative methods. Lanczos: relative Ritz residual
-  // ‖GᵀG u − θu‖ ≤ tolerance·θ for both Ritz pairs (Spectra's test), so sin∠(u, u₁) ≲
-  // tolerance·σ₁²/(σ₁² − σ₂²). Power: stop when the estimated distance of the iterate to its limit,
-  // ‖u_{k+1} − u_k‖·q/(1 − q) (q = observed contraction per step), is below max(tolerance,
-  // 32·ε_float); σ₂ from a power iteration deflated against u₁, stopped when σ₂²'s estimated
-  // relative distance to its limit (same extrapolation) is that small.
+  // ‖GᵀG u − θu‖ ≤ tolerance·θ₁ for both Ritz pairs, so sin∠(u, u₁) ≲ tolerance·σ₁²/(σ₁² − σ₂²)
+  // (block Lanczos floors tolerance at 8·ε_float·√rows, the rounding level of its float products;
+  // Spectra tests tolerance·θ on its recurrence estimate). Power: stop when the estimated distance
+  // of the iterate to its limit, ‖u_{k+1} − u_k‖·q/(1 − q) (q = observed contraction per step), is
+  // below max(tolerance, 32·ε_float); σ₂ from a power iteration deflated against u₁, stopped when
+  // σ₂²'s estimated relative distance to its limit (same extrapolation) is that small.
   double tolerance = 1e-7;
   int max_iterations = 2000; // budget of products with GᵀG (per singular value for power)
-  int krylov_dim = 0;        // Lanczos subspace size ncv (0 = automatic, min(D, 12))
+  // Lanczos block size: 0 or 1 = single-vector Lanczos (Spectra SymEigsSolver, nev = 2; fastest
+  // on the OLMoE benchmark, docs/PERFORMANCE.md); 8 = block Lanczos, 8 vectors per pass over G
+  // (fewer passes, 8x the arithmetic per pass; D < 32 is solved exactly).
+  int block_size = 0;
+  int krylov_dim = 0; // Lanczos basis cap: ncv for Spectra (0 = 12), block basis (0 = 96 columns)
 };
 
 // Relative gap (σ₁ − σ₂)/σ₁ below which u₁ is reported Degenerate: max(kDegenerateFloor,
@@ -54,5 +60,16 @@ struct PrincipalDirection {
 // degenerate_gap_threshold), NotConverged (max_iterations spent); u1 is empty unless Ok. Throws
 // BadInput when D = 0 or an option is out of range. Thread-safe (no shared state).
 PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& options = {});
+
+// A row-major [rows, cols] matrix of BF16 values given as their bit patterns (a float's upper 16
+// bits), e.g. a BF16 tensor slice straight from a checkpoint's memory map.
+struct Bf16Matrix {
+  const std::uint16_t* bits = nullptr;
+  int rows = 0, cols = 0;
+};
+// As above for a BF16 matrix. Single-vector Lanczos reads the bits directly (half the memory
+// traffic of float, no decoded copy); the other methods decode to float first. Same results
+// within float rounding; D = 0 still throws BadInput.
+PrincipalDirection principal_direction(const Bf16Matrix& g, const SpectralOptions& options = {});
 
 } // namespace routerscope

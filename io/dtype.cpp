@@ -138,6 +138,11 @@ float bf16_to_float(std::uint16_t bits) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }
 
+void bf16_to_float(const std::uint16_t* src, std::size_t count, float* dst) {
+  for (std::size_t i = 0; i < count; ++i)
+    dst[i] = bf16_to_float(src[i]);
+}
+
 std::uint16_t float_to_bf16(float v) {
   std::uint32_t u = std::bit_cast<std::uint32_t>(v);
   if (std::isnan(v))

@@ -1,6 +1,7 @@
 #pragma once
 // safetensors element types and the scalar codecs RouterScope needs (decode for reading
 // checkpoints, encode for writing demo checkpoints, exported routers and test files).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -21,6 +22,9 @@ int dtype_bits(DType t);
 // Scalar codecs. Decoders are exact; encoders round to nearest, ties to even, and saturate FP8 to
 // the largest finite value (E4M3: ±448, E5M2: ±57344) as PyTorch's float8 casts do for finite input.
 float bf16_to_float(std::uint16_t bits);
+// Bulk BF16 decode of `count` values from src into dst (same results as the scalar codec, in a
+// loop the compiler vectorises; use it for whole tensors).
+void bf16_to_float(const std::uint16_t* src, std::size_t count, float* dst);
 float f16_to_float(std::uint16_t bits);
 float fp8_e4m3_to_float(std::uint8_t bits); // OCP E4M3FN: no infinities, 0x7f/0xff are NaN
 float fp8_e5m2_to_float(std::uint8_t bits);

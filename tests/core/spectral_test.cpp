@@ -1,5 +1,6 @@
 #include "core/error.h"
 #include "core/spectral.h"
+#include "io/dtype.h"
 #include "tests/support/test_support.h"
 
 #include <Eigen/SVD>
@@ -179,6 +180,56 @@ TEST(IterativeSpectral, SpentBudgetIsNotConverged) {
     EXPECT_EQ(pd.status, DirectionStatus::NotConverged) << to_string(m);
     EXPECT_EQ(pd.u1.size(), 0) << to_string(m);
   }
+}
+
+TEST(IterativeSpectral, BlockLanczosMatchesConstruction) {
+  std::uint64_t seed = 500;
+  for (Shape s : {Shape{48, 96}, Shape{120, 64}, Shape{30, 200}}) {
+    for (double ratio : {0.5, 0.95}) {
+      test::Planted p = test::planted_matrix(
+          s.rows, s.cols, test::gapped_spectrum(std::min(s.rows, s.cols), ratio), seed++);
+      SpectralOptions o;
+      o.block_size = 8;
+      PrincipalDirection pd = principal_direction(p.g, o);
+      ASSERT_EQ(pd.status, DirectionStatus::Ok) << s.rows << "x" << s.cols << " " << ratio;
+      EXPECT_GE(cos_d(pd.u1, p.v1), 1.0 - 1e-6);
+      EXPECT_NEAR(pd.sigma1, p.sigma[0], 1e-5);
+      EXPECT_NEAR(pd.sigma2, p.sigma[1], 1e-5);
+      EXPECT_EQ(pd.iterations % 8, 0);
+    }
+  }
+  SpectralOptions o;
+  o.block_size = 8;
+  test::Planted deg = test::planted_matrix(50, 70, {2.0, 2.0, 1.0, 0.5}, 3);
+  EXPECT_EQ(principal_direction(deg.g, o).status, DirectionStatus::Degenerate);
+  o.block_size = 3;
+  EXPECT_THROW(principal_direction(deg.g, o), Error);
+}
+
+TEST(Bf16Spectral, BitsGiveTheSameAnswerAsDecodedFloats) {
+  test::Planted p = test::planted_matrix(70, 130, test::gapped_spectrum(70, 0.9), 44);
+  std::vector<std::uint16_t> bits(static_cast<size_t>(p.g.size()));
+  MatrixF decoded(p.g.rows(), p.g.cols());
+  for (Eigen::Index i = 0; i < p.g.size(); ++i) {
+    bits[static_cast<size_t>(i)] = io::float_to_bf16(p.g.data()[i]);
+    decoded.data()[i] = io::bf16_to_float(bits[static_cast<size_t>(i)]);
+  }
+  Oracle o = jacobi(decoded); // the BF16-rounded matrix is the one being solved
+  for (auto m : {SpectralMethod::Lanczos, SpectralMethod::Power, SpectralMethod::Exact}) {
+    PrincipalDirection pd = principal_direction(Bf16Matrix{bits.data(), 70, 130}, with(m));
+    ASSERT_EQ(pd.status, DirectionStatus::Ok) << to_string(m);
+    EXPECT_GE(cos_d(pd.u1, o.v1), 1.0 - 1e-6) << to_string(m);
+    EXPECT_NEAR(pd.sigma1, o.s1, 1e-5 * o.s1) << to_string(m);
+    EXPECT_NEAR(pd.sigma2, o.s2, 1e-5 * o.s1) << to_string(m);
+  }
+  std::vector<std::uint16_t> zero(bits.size(), 0x8000); // negative zeros
+  EXPECT_EQ(principal_direction(Bf16Matrix{zero.data(), 70, 130}).status, DirectionStatus::Zero);
+  bits[123] = 0x7fc0; // NaN
+  EXPECT_EQ(principal_direction(Bf16Matrix{bits.data(), 70, 130}).status,
+            DirectionStatus::NonFinite);
+  bits[123] = 0xff80; // -Inf
+  EXPECT_EQ(principal_direction(Bf16Matrix{bits.data(), 70, 130}).status,
+            DirectionStatus::NonFinite);
 }
 
 TEST(IterativeSpectral, KrylovDimensionDoesNotChangeTheAnswer) {
