@@ -17,7 +17,8 @@ struct Summary {
   int count = 0;
 };
 // Mean, extremes and percentiles (linear interpolation between order statistics, as numpy's
-// default) of the finite values; NaNs are skipped and count says how many were used.
+// default) of the finite values; NaN and ±Inf are skipped and count says how many were used
+// (with none, every field is NaN and count is 0).
 Summary summarize(std::span<const double> values);
 
 } // namespace routerscope
