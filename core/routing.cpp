@@ -204,12 +204,14 @@ MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
   return out;
 }
 
-MoeLayerWeights load_moe_layer(const MoeModel& model, int layer) {
+MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<int> top_k) {
   const ModelInfo& info = model.info();
   const LayerInfo& li = info.layer(layer);
   if (!li.moe)
     throw_input_error(info.path + ": layer " + std::to_string(layer) + " is not an MoE layer");
-  if (!li.top_k)
+  if (!top_k)
+    top_k = li.top_k;
+  if (!top_k)
     throw_input_error(info.path + ": layer " + std::to_string(layer) +
                       " has no top-k (config.json missing?); cannot route");
   if (info.activation != "silu")
@@ -217,7 +219,7 @@ MoeLayerWeights load_moe_layer(const MoeModel& model, int layer) {
                       "' is not supported by the MoE block forward (expected silu)");
   MoeLayerWeights w;
   w.layer = layer;
-  w.top_k = *li.top_k;
+  w.top_k = *top_k;
   w.rule = info.routing;
   w.router_bias = model.router_bias(layer);
   for (int e = 0; e < li.experts; ++e) {

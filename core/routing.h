@@ -4,6 +4,7 @@
 #include "core/model.h"
 #include "core/types.h"
 
+#include <optional>
 #include <vector>
 
 namespace routerscope {
@@ -41,9 +42,10 @@ struct MoeLayerWeights {
   MatrixF shared_gate_proj, shared_up, shared_down;   // empty when the layer has no shared expert
   MatrixF shared_gate;                                // [1, D] Qwen2-MoE; empty = ungated
 };
-// Decodes every routed (and shared) expert of the layer; throws BadInput for an activation other
-// than SiLU or a layer without top-k.
-MoeLayerWeights load_moe_layer(const MoeModel& model, int layer);
+// Decodes every routed (and shared) expert of the layer; top_k overrides the model's (needed when
+// a checkpoint has no config.json). Throws BadInput for an activation other than SiLU or when no
+// top-k is known.
+MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<int> top_k = {});
 
 // One SwiGLU expert on tokens x [T, D]: (SiLU(x·Gᵀ + bg) ⊙ (x·Uᵀ + bu))·Downᵀ + bd -> [T, D].
 MatrixF expert_forward(const MatrixF& gate, const MatrixF& up, const MatrixF& down,

@@ -252,6 +252,7 @@ TrainResult train_router(const MoeModel& model, const MatrixF& tokens, const Mat
   std::vector<RoutingRule> rules;
   for (const auto& v : result.variants)
     rules.push_back(variant_rule(vanilla, v, settings.mpi));
+  result.initial_router = start;
   result.routers.assign(nv, start);
   std::vector<AdamState> adam(nv);
   result.last.resize(nv);

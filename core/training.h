@@ -94,6 +94,7 @@ using TrainCallback = std::function<void(const TrainStepRecord&)>;
 struct TrainResult {
   std::vector<TrainVariant> variants;
   std::vector<TrainStepRecord> last; // the last record of each variant
+  MatrixF initial_router;            // the common starting router [N, D]
   std::vector<MatrixF> routers;      // final stored routers [N, D], one per variant
   int steps_done = 0;
   bool cancelled = false;

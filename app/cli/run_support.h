@@ -1,0 +1,30 @@
+#pragma once
+// Shared by the long-running subcommands (mpi, train): Ctrl-C as cooperative cancellation,
+// a one-line progress display on stderr, and the checkpoint identity stored in run records.
+#include "core/model.h"
+#include "core/progress.h"
+#include "io/run_record.h"
+
+#include <atomic>
+#include <string>
+
+namespace routerscope::cli {
+
+// Installs a SIGINT handler that sets the returned flag (the second Ctrl-C still kills);
+// restores the previous handler when the object dies.
+class InterruptGuard {
+public:
+  InterruptGuard();
+  ~InterruptGuard();
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+  const std::atomic<bool>* flag() const;
+};
+
+// Progress that redraws one stderr line (at most ~10 times a second) and honours the guard.
+Progress stderr_progress(const InterruptGuard& guard, const std::string& prefix);
+
+// Path, family and the sizes of the checkpoint's files (safetensors shards, config.json).
+io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
+
+} // namespace routerscope::cli
