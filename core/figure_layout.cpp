@@ -820,8 +820,9 @@ bool inside_polygon(const std::vector<Point>& poly, Point p) {
   return in;
 }
 
-// How much of the drawn data a legend at `r` would cover (0 = nothing).
-double overlap_score(const Drawn& d, const Rect& r) {
+// How much of the drawn data a legend at `box` would cover or touch (0 = nothing within 3 pt).
+double overlap_score(const Drawn& d, const Rect& box) {
+  const Rect r{box.x - 3, box.y - 3, box.w + 6, box.h + 6};
   double score = 0;
   for (const auto& [path, stroke] : d.lines) {
     for (const auto& run : path) {
@@ -1005,7 +1006,8 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
   for (int c = 0; c < cols; ++c) {
     hspace -= col_left[static_cast<std::size_t>(c)] + col_right[static_cast<std::size_t>(c)];
   }
-  const double plot_w = std::max(10.0, hspace / cols);
+  const double gap_h = cols > 1 ? 8.0 : 0.0;
+  const double plot_w = std::max(10.0, (hspace - gap_h * (cols - 1)) / cols);
 
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& p = fig.panels[i];
@@ -1014,7 +1016,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
                       c = i % static_cast<std::size_t>(cols);
     double x = kPad;
     for (std::size_t k = 0; k < c; ++k) {
-      x += col_left[k] + plot_w + col_right[k];
+      x += col_left[k] + plot_w + col_right[k] + gap_h;
     }
     x += col_left[c];
     double y = top;
