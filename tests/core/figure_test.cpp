@@ -436,6 +436,63 @@ TEST(FigureLayout, SharedAxesLabelOnlyTheOuterPanels) {
   EXPECT_EQ(yl, 2); // left column
 }
 
+TEST(FigureLayout, DrawsMarkersCategoryBarsAndSymmetricDivergingHeatmaps) {
+  Figure f;
+  f.columns = 2;
+  Panel bars;
+  BarSeries b;
+  b.name = "load";
+  b.x = {0, 1, 2};
+  b.height = {0.5, 1.5, 1.0};
+  bars.bars.push_back(b);
+  bars.x.category_ticks = {{0, "vanilla"}, {1, "MPI"}, {2, "ablation"}};
+  LineSeries m;
+  m.name = "marked";
+  m.x = {0, 1, 2};
+  m.y = {1, 1.2, 0.8};
+  m.marker = Marker::Circle;
+  m.color = Color{0.5, 0, 0.5, 1};
+  bars.lines.push_back(m);
+  f.panels.push_back(bars);
+  Panel heat;
+  Heatmap h;
+  h.rows = 1;
+  h.cols = 3;
+  h.values = {-0.2, 0.0, 1.0};
+  h.colormap = Colormap::Diverging;
+  heat.heatmap = h;
+  f.panels.push_back(heat);
+  RecordingCanvas c;
+  draw_figure(f, c, {400, 200, 1});
+  int bar_rects = 0, marker_fills = 0;
+  std::vector<std::string> texts;
+  const RecordingCanvas::ImageCmd* image = nullptr;
+  for (const auto& cmd : c.cmds) {
+    if (const auto* r = std::get_if<RecordingCanvas::RectCmd>(&cmd)) {
+      bar_rects += r->color == categorical_color(0) && r->rect.h > 10;
+    } else if (const auto* fl = std::get_if<RecordingCanvas::FillCmd>(&cmd)) {
+      marker_fills += fl->color == *m.color;
+    } else if (const auto* t = std::get_if<RecordingCanvas::TextCmd>(&cmd)) {
+      texts.push_back(t->text);
+    } else if (const auto* im = std::get_if<RecordingCanvas::ImageCmd>(&cmd); im && im->w == 3) {
+      image = im;
+    }
+  }
+  EXPECT_EQ(bar_rects, 3);
+  EXPECT_EQ(marker_fills, 3 + 1); // one per point plus the legend sample
+  for (const char* s : {"vanilla", "MPI", "ablation"}) {
+    EXPECT_NE(std::find(texts.begin(), texts.end(), s), texts.end()) << s;
+  }
+  ASSERT_NE(image, nullptr);
+  // Signed data on a diverging map: limits ±max|v| = ±1, so 0 sits at the map's centre.
+  const Color mid = colormap_color(Colormap::Diverging, 0.5);
+  EXPECT_EQ(image->rgba[4], std::lround(mid.r * 255));
+  EXPECT_EQ(image->rgba[5], std::lround(mid.g * 255));
+  EXPECT_EQ(image->rgba[6], std::lround(mid.b * 255));
+  const Color lo = colormap_color(Colormap::Diverging, 0.4); // -0.2 on [-1, 1]
+  EXPECT_EQ(image->rgba[0], std::lround(lo.r * 255));
+}
+
 // ---------------------------------------------------------------- builders
 
 TEST(FigureBuilders, ConvergenceBandAndMeanMatchFloat64Recomputation) {
