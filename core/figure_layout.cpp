@@ -16,8 +16,6 @@ namespace routerscope {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 // The {1,2,5}×10^k steps around `raw`, ascending, starting at or below raw.
 struct NiceStep {
   double step;
@@ -669,6 +667,7 @@ struct PanelGeom {
   bool x_labels = true, y_labels = true, x_title = true, y_title = true;
   bool legend_outside = false;
   double vmin = 0, vmax = 1; // heatmap colour limits
+  double colorbar_room = 0;  // pt right of the plot taken by the colour bar and its labels
   ResolvedAxis ca;           // colour-bar axis
 };
 
@@ -950,7 +949,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       l += 4 + label_h;
     }
     double right = 8;
-    if (p.heatmap && p.heatmap->colorbar) {
+    if (p.heatmap) {
       const Heatmap& h = *p.heatmap;
       Range vr;
       for (double v : h.values) {
@@ -959,7 +958,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       if (vr.empty()) {
         vr = {0, 1};
       }
-      if (h.colormap == Colormap::Diverging) {
+      if (h.colormap == Colormap::Diverging) { // signed data: zero at the map's centre
         const double m = std::max(std::abs(vr.lo), std::abs(vr.hi));
         vr = {-m, m};
       }
@@ -968,12 +967,10 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       if (!(g.vmax > g.vmin)) {
         g.vmax = g.vmin + 1;
       }
-      g.ca = resolve_axis(Axis{}, {g.vmin, g.vmax}, plot_h, true, st.tick_font, canvas, false,
-                          where(fig, i));
-      // exact_extent above is integer-only; redo with real steps
-      Ticks t = nice_ticks_within(g.vmin, g.vmax, std::clamp(static_cast<int>(plot_h / 22), 3, 6));
-      g.ca.ticks.clear();
-      g.ca.labels.clear();
+    }
+    if (p.heatmap && p.heatmap->colorbar) {
+      const Ticks t =
+          nice_ticks_within(g.vmin, g.vmax, std::clamp(static_cast<int>(plot_h / 22), 3, 6));
       double max_abs = 0;
       for (double v : t.values) {
         max_abs = std::max(max_abs, std::abs(v));
@@ -986,14 +983,9 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       }
       g.ca.lo = g.vmin;
       g.ca.hi = g.vmax;
-      right = 8 + 8 + kTickLength + kTickGap + cw + (h.colorbar_label.empty() ? 4 : 6 + label_h);
-    } else if (p.heatmap) {
-      Range vr;
-      for (double v : p.heatmap->values) {
-        vr.add(v, false);
-      }
-      g.vmin = p.heatmap->vmin.value_or(vr.empty() ? 0 : vr.lo);
-      g.vmax = p.heatmap->vmax.value_or(vr.empty() ? 1 : vr.hi);
+      right = 8 + 8 + kTickLength + kTickGap + cw +
+              (p.heatmap->colorbar_label.empty() ? 4 : 6 + label_h);
+      g.colorbar_room = right;
     }
     if (g.legend_outside) {
       right += legend_box(canvas, legend_entries(p), st).w + 4;
@@ -1241,11 +1233,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
       ll{pr.x + inset, pr.bottom() - box.h - inset};
   Point at = ur;
   if (g.legend_outside || p.legend == LegendPlacement::OutsideRight) {
-    double x = pr.right() + 6;
-    if (heat && p.heatmap->colorbar) {
-      x = pr.right() + 8 + 8 + 40;
-    }
-    at = {x, pr.y};
+    at = {pr.right() + std::max(6.0, g.colorbar_room + 2), pr.y};
   } else if (p.legend == LegendPlacement::UpperLeft) {
     at = ul;
   } else if (p.legend == LegendPlacement::LowerRight) {
