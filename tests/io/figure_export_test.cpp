@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -381,6 +382,19 @@ std::vector<std::pair<std::string, Figure>> builder_figures() {
   Sim sim = simulate_mpi(6, 16, 25);
   sim.grid.quantity = "|cos(Rᵢ, u₁)|";
   out.emplace_back("a_alignment_heatmap", alignment_heatmap(sim.grid));
+  // A DeepSeek-sized grid: 26 MoE layers (1..26) × 64 experts, λ values on a full-page figure.
+  AlignmentGrid big;
+  big.quantity = "λ";
+  big.experts = 64;
+  std::mt19937_64 grng(8);
+  std::normal_distribution<double> gn;
+  for (int L = 1; L <= 26; ++L) {
+    big.layers.push_back(L);
+    for (int e = 0; e < 64; ++e) {
+      big.values.push_back(std::clamp(0.45 + 0.015 * L + 0.08 * gn(grng), 0.0, 1.0));
+    }
+  }
+  out.emplace_back("a2_alignment_heatmap_large", alignment_heatmap(big, kDoubleColumnWidth));
   ConvergenceData conv = sim.conv;
   conv.layers.resize(4);
   out.emplace_back("b_mpi_convergence", mpi_convergence_figure(conv));
