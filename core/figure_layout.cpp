@@ -1277,7 +1277,28 @@ double best_inside_score(Canvas& canvas, const Figure& fig, const Panel& p, cons
 
 } // namespace
 
-void draw_figure(const Figure& fig, Canvas& canvas, const LayoutOptions& options) {
+Point data_to_canvas(const PanelFrame& f, double x, double y) {
+  auto t = [](double v, double lo, double hi, bool log) {
+    return log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
+               : (v - lo) / (hi - lo);
+  };
+  const double ty = t(y, f.y_lo, f.y_hi, f.y_log);
+  return {f.plot.x + t(x, f.x_lo, f.x_hi, f.x_log) * f.plot.w,
+          f.y_down ? f.plot.y + ty * f.plot.h : f.plot.bottom() - ty * f.plot.h};
+}
+
+Point canvas_to_data(const PanelFrame& f, Point p) {
+  auto inv = [](double t, double lo, double hi, bool log) {
+    return log ? std::pow(10.0, std::log10(lo) + t * (std::log10(hi) - std::log10(lo)))
+               : lo + t * (hi - lo);
+  };
+  const double tx = (p.x - f.plot.x) / f.plot.w;
+  const double ty = f.y_down ? (p.y - f.plot.y) / f.plot.h : (f.plot.bottom() - p.y) / f.plot.h;
+  return {inv(tx, f.x_lo, f.x_hi, f.x_log), inv(ty, f.y_lo, f.y_hi, f.y_log)};
+}
+
+std::vector<PanelFrame> draw_figure(const Figure& fig, Canvas& canvas,
+                                    const LayoutOptions& options) {
   validate(fig);
   auto [fw, fh] = figure_size(fig);
   const double W = options.width > 0 ? options.width : fw;
@@ -1350,9 +1371,14 @@ void draw_figure(const Figure& fig, Canvas& canvas, const LayoutOptions& options
       x += kSwatch + 4 + canvas.measure(shared[i].name, legend_style).width + 12;
     }
   }
+  std::vector<PanelFrame> frames;
   for (std::size_t i = 0; i < fig.panels.size(); ++i) {
-    draw_panel(canvas, fig, fig.panels[i], fl.geoms[i], ppp, !fig.shared_legend);
+    const PanelGeom& g = fl.geoms[i];
+    draw_panel(canvas, fig, fig.panels[i], g, ppp, !fig.shared_legend);
+    frames.push_back(
+        {g.plot, g.xa.lo, g.xa.hi, g.ya.lo, g.ya.hi, g.xa.log, g.ya.log, g.ym.p0 < g.ym.p1});
   }
+  return frames;
 }
 
 } // namespace routerscope

@@ -297,9 +297,17 @@ TEST(FigureLayout, DecimatesToThePixelWidthAndKeepsTheSpike) {
   f.panels.push_back(p);
   RecordingCanvas canvas;
   const double ppp = 2.0;
-  draw_figure(f, canvas, {kSingleColumnWidth, 180, ppp});
+  const auto frames = draw_figure(f, canvas, {kSingleColumnWidth, 180, ppp});
   const auto s = strokes_of(canvas, categorical_color(0));
   ASSERT_EQ(s.size(), 1u);
+  ASSERT_EQ(frames.size(), 1u);
+  // The returned frame maps data to exactly the drawn points, and back.
+  const Point first = data_to_canvas(frames[0], 0.0, l.y[0]);
+  EXPECT_NEAR(first.x, s[0]->path[0].front().x, 1e-9);
+  EXPECT_NEAR(first.y, s[0]->path[0].front().y, 1e-9);
+  const Point back = canvas_to_data(frames[0], data_to_canvas(frames[0], 1234.5, 0.25));
+  EXPECT_NEAR(back.x, 1234.5, 1e-6);
+  EXPECT_NEAR(back.y, 0.25, 1e-12);
   ASSERT_EQ(s[0]->path.size(), 1u);
   const auto& pts = s[0]->path[0];
   EXPECT_LE(pts.size(), static_cast<std::size_t>(4 * kSingleColumnWidth * ppp + 8));
@@ -308,6 +316,19 @@ TEST(FigureLayout, DecimatesToThePixelWidthAndKeepsTheSpike) {
                                     [](const Point& a, const Point& b) { return a.y < b.y; });
   const double frac = (top->x - pts.front().x) / (pts.back().x - pts.front().x);
   EXPECT_NEAR(frac, static_cast<double>(spike) / (n - 1), 1e-9);
+}
+
+TEST(FigureLayout, PanelFramesMapLogAxesBothWays) {
+  const PanelFrame f{{10, 20, 100, 90}, 0, 10, 1, 1000, false, true, false};
+  const Point p = data_to_canvas(f, 5, 10); // y = 10 is one third up a 3-decade axis
+  EXPECT_NEAR(p.x, 60, 1e-12);
+  EXPECT_NEAR(p.y, 110 - 30, 1e-12);
+  const Point d = canvas_to_data(f, {35, 50});
+  EXPECT_NEAR(d.x, 2.5, 1e-12);
+  EXPECT_NEAR(d.y, 100, 1e-9);
+  PanelFrame down = f;
+  down.y_down = true; // heatmap rows: y_lo at the top
+  EXPECT_NEAR(data_to_canvas(down, 0, 1).y, 20, 1e-12);
 }
 
 TEST(FigureLayout, LegendAvoidsDataOrMovesOutside) {
