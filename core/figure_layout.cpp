@@ -168,6 +168,12 @@ std::string format_tick(double value, int step_exponent, double max_abs) {
   const int decimals = std::max(0, n - step_exponent);
   std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 6), mantissa);
   std::string m = buf;
+  if (m.find('.') != std::string::npos) { // "1.0×10⁶" reads better as "10⁶"
+    m.erase(m.find_last_not_of('0') + 1);
+    if (m.back() == '.') {
+      m.pop_back();
+    }
+  }
   if (m[0] == '-') {
     m = "−" + m.substr(1);
   }
@@ -458,8 +464,19 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
     out.category = true;
     out.lo = r.lo;
     out.hi = r.hi;
-    if (!exact_extent && !axis.min && !axis.max) {
-      widen_degenerate(out.lo, out.hi);
+    if (!exact_extent) {
+      // Air around the outer categories: a fraction of the category spacing on each side.
+      double spacing = 1;
+      if (axis.category_ticks.size() >= 2) {
+        spacing = std::abs(axis.category_ticks.back().first - axis.category_ticks.front().first) /
+                  static_cast<double>(axis.category_ticks.size() - 1);
+      }
+      for (const auto& [v, text] : axis.category_ticks) {
+        out.lo = std::min(out.lo, v - 0.5 * spacing);
+        out.hi = std::max(out.hi, v + 0.5 * spacing);
+      }
+      out.lo = axis.min.value_or(out.lo - 0.1 * spacing);
+      out.hi = axis.max.value_or(out.hi + 0.1 * spacing);
     }
     const std::size_t n = axis.category_ticks.size();
     const std::size_t stride = std::max<std::size_t>(1, (n + max_ticks * 2 - 1) / (max_ticks * 2));
@@ -665,6 +682,8 @@ struct PanelGeom {
   ResolvedAxis xa, ya;
   AxisMap xm, ym;
   bool x_labels = true, y_labels = true, x_title = true, y_title = true;
+  double x_label_h = 0; // height of the x tick labels (rotated category labels are taller)
+  bool x_rotated = false;
   bool legend_outside = false;
   double vmin = 0, vmax = 1; // heatmap colour limits
   double colorbar_room = 0;  // pt right of the plot taken by the colour bar and its labels
@@ -909,11 +928,25 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t r = i / static_cast<std::size_t>(cols);
     const Panel& p = fig.panels[i];
-    const PanelGeom& g = fl.geoms[i];
+    PanelGeom& g = fl.geoms[i];
     double t = p.title.empty() ? 4 : text_height(canvas, st.label_font) + 6;
     double b = kTickLength + 2;
+    g.x_label_h = tick_h;
+    if (!p.x.category_ticks.empty()) {
+      // Long category names that would collide are set at 30°, right end under the tick.
+      double widest = 0;
+      for (const auto& [v, text] : p.x.category_ticks) {
+        widest = std::max(widest, canvas.measure(text, {st.tick_font, false, {}}).width);
+      }
+      const double spacing =
+          (W - 2 * kPad) / cols * 0.75 / static_cast<double>(p.x.category_ticks.size());
+      if (widest + st.tick_font * 0.8 > spacing) {
+        g.x_rotated = true;
+        g.x_label_h = widest * 0.5 + tick_h * 0.87;
+      }
+    }
     if (g.x_labels) {
-      b += kTickGap + tick_h;
+      b += kTickGap + g.x_label_h;
     }
     if (g.x_title && !p.x.title().empty()) {
       b += 4 + label_h;
@@ -989,6 +1022,17 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
     }
     if (g.legend_outside) {
       right += legend_box(canvas, legend_entries(p), st).w + 4;
+    }
+    if (!p.heatmap && !g.legend_outside) {
+      // The last x tick label is centred on the plot's right edge: leave room for its half.
+      const double est_w = std::max(10.0, (W - 2 * kPad) / cols - l - right);
+      const ResolvedAxis xa = resolve_axis(
+          p.x, fig.share_x ? shared_x : data_range(p, true, p.x.scale == AxisScale::Log), est_w,
+          false, st.tick_font, canvas, true, where(fig, i));
+      if (!xa.labels.empty() && std::abs(xa.ticks.back() - xa.hi) < 1e-9 * (xa.hi - xa.lo)) {
+        right = std::max(right,
+                         canvas.measure(xa.labels.back(), {st.tick_font, false, {}}).width / 2 + 2);
+      }
     }
     const std::size_t c = i % static_cast<std::size_t>(cols);
     col_left[c] = std::max(col_left[c], l);
@@ -1104,7 +1148,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
   // Grid
   if (!heat) {
     Path gp;
-    if (p.x.grid) {
+    if (p.x.grid && !g.xa.category) { // no vertical lines between categories
       for (double v : g.xa.ticks) {
         const double x = g.xm(v);
         gp.push_back({{x, pr.y}, {x, pr.bottom()}});
@@ -1168,7 +1212,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     ticks.push_back({{x, xb}, {x, xb + kTickLength}});
     if (g.x_labels) {
       draw_text(canvas, g.xa.labels[i], tick_style, {x, xb + kTickLength + kTickGap},
-                HAlign::Center, VAlign::Top);
+                g.x_rotated ? HAlign::Right : HAlign::Center, VAlign::Top, g.x_rotated ? 30 : 0);
     }
   }
   for (double v : g.xa.minor) {
@@ -1194,9 +1238,8 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
 
   // Axis titles
   const TextStyle label_style{st.label_font, false, st.text};
-  const double tick_h = text_height(canvas, st.tick_font);
   if (g.x_title && !p.x.title().empty()) {
-    const double y = xb + kTickLength + (g.x_labels ? kTickGap + tick_h : 0) + 4;
+    const double y = xb + kTickLength + (g.x_labels ? kTickGap + g.x_label_h : 0) + 4;
     draw_text(canvas, p.x.title(), label_style, {pr.x + pr.w / 2, y}, HAlign::Center, VAlign::Top);
   }
   if (g.y_title && !p.y.title().empty()) {
