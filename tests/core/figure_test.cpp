@@ -512,6 +512,16 @@ TEST(FigureLayout, DrawsMarkersCategoryBarsAndSymmetricDivergingHeatmaps) {
   EXPECT_EQ(image->rgba[6], std::lround(mid.b * 255));
   const Color lo = colormap_color(Colormap::Diverging, 0.4); // -0.2 on [-1, 1]
   EXPECT_EQ(image->rgba[0], std::lround(lo.r * 255));
+
+  // Category names too long for their slot are set at 30° instead of colliding.
+  f.panels[0].x.category_ticks = {
+      {0, "vanilla router baseline"}, {1, "MPI with retraction"}, {2, "MPI without retraction"}};
+  RecordingCanvas c2;
+  draw_figure(f, c2, {400, 200, 1});
+  const RecordingCanvas::TextCmd* t = text_cmd(c2, "MPI with retraction");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->rotation, 30);
+  EXPECT_EQ(text_cmd(c, "MPI")->rotation, 0);
 }
 
 // ---------------------------------------------------------------- builders
