@@ -16,8 +16,6 @@ namespace routerscope {
 
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 // The {1,2,5}×10^k steps around `raw`, ascending, starting at or below raw.
 struct NiceStep {
   double step;
@@ -170,6 +168,12 @@ std::string format_tick(double value, int step_exponent, double max_abs) {
   const int decimals = std::max(0, n - step_exponent);
   std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 6), mantissa);
   std::string m = buf;
+  if (m.find('.') != std::string::npos) { // "1.0×10⁶" reads better as "10⁶"
+    m.erase(m.find_last_not_of('0') + 1);
+    if (m.back() == '.') {
+      m.pop_back();
+    }
+  }
   if (m[0] == '-') {
     m = "−" + m.substr(1);
   }
@@ -460,8 +464,19 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
     out.category = true;
     out.lo = r.lo;
     out.hi = r.hi;
-    if (!exact_extent && !axis.min && !axis.max) {
-      widen_degenerate(out.lo, out.hi);
+    if (!exact_extent) {
+      // Air around the outer categories: a fraction of the category spacing on each side.
+      double spacing = 1;
+      if (axis.category_ticks.size() >= 2) {
+        spacing = std::abs(axis.category_ticks.back().first - axis.category_ticks.front().first) /
+                  static_cast<double>(axis.category_ticks.size() - 1);
+      }
+      for (const auto& [v, text] : axis.category_ticks) {
+        out.lo = std::min(out.lo, v - 0.5 * spacing);
+        out.hi = std::max(out.hi, v + 0.5 * spacing);
+      }
+      out.lo = axis.min.value_or(out.lo - 0.1 * spacing);
+      out.hi = axis.max.value_or(out.hi + 0.1 * spacing);
     }
     const std::size_t n = axis.category_ticks.size();
     const std::size_t stride = std::max<std::size_t>(1, (n + max_ticks * 2 - 1) / (max_ticks * 2));
@@ -667,8 +682,11 @@ struct PanelGeom {
   ResolvedAxis xa, ya;
   AxisMap xm, ym;
   bool x_labels = true, y_labels = true, x_title = true, y_title = true;
+  double x_label_h = 0; // height of the x tick labels (rotated category labels are taller)
+  bool x_rotated = false;
   bool legend_outside = false;
   double vmin = 0, vmax = 1; // heatmap colour limits
+  double colorbar_room = 0;  // pt right of the plot taken by the colour bar and its labels
   ResolvedAxis ca;           // colour-bar axis
 };
 
@@ -820,8 +838,9 @@ bool inside_polygon(const std::vector<Point>& poly, Point p) {
   return in;
 }
 
-// How much of the drawn data a legend at `r` would cover (0 = nothing).
-double overlap_score(const Drawn& d, const Rect& r) {
+// How much of the drawn data a legend at `box` would cover or touch (0 = nothing within 3 pt).
+double overlap_score(const Drawn& d, const Rect& box) {
+  const Rect r{box.x - 3, box.y - 3, box.w + 6, box.h + 6};
   double score = 0;
   for (const auto& [path, stroke] : d.lines) {
     for (const auto& run : path) {
@@ -909,11 +928,25 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t r = i / static_cast<std::size_t>(cols);
     const Panel& p = fig.panels[i];
-    const PanelGeom& g = fl.geoms[i];
+    PanelGeom& g = fl.geoms[i];
     double t = p.title.empty() ? 4 : text_height(canvas, st.label_font) + 6;
     double b = kTickLength + 2;
+    g.x_label_h = tick_h;
+    if (!p.x.category_ticks.empty()) {
+      // Long category names that would collide are set at 30°, right end under the tick.
+      double widest = 0;
+      for (const auto& [v, text] : p.x.category_ticks) {
+        widest = std::max(widest, canvas.measure(text, {st.tick_font, false, {}}).width);
+      }
+      const double spacing =
+          (W - 2 * kPad) / cols * 0.75 / static_cast<double>(p.x.category_ticks.size());
+      if (widest + st.tick_font * 0.8 > spacing) {
+        g.x_rotated = true;
+        g.x_label_h = widest * 0.5 + tick_h * 0.87;
+      }
+    }
     if (g.x_labels) {
-      b += kTickGap + tick_h;
+      b += kTickGap + g.x_label_h;
     }
     if (g.x_title && !p.x.title().empty()) {
       b += 4 + label_h;
@@ -949,7 +982,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       l += 4 + label_h;
     }
     double right = 8;
-    if (p.heatmap && p.heatmap->colorbar) {
+    if (p.heatmap) {
       const Heatmap& h = *p.heatmap;
       Range vr;
       for (double v : h.values) {
@@ -958,7 +991,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       if (vr.empty()) {
         vr = {0, 1};
       }
-      if (h.colormap == Colormap::Diverging) {
+      if (h.colormap == Colormap::Diverging) { // signed data: zero at the map's centre
         const double m = std::max(std::abs(vr.lo), std::abs(vr.hi));
         vr = {-m, m};
       }
@@ -967,12 +1000,10 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       if (!(g.vmax > g.vmin)) {
         g.vmax = g.vmin + 1;
       }
-      g.ca = resolve_axis(Axis{}, {g.vmin, g.vmax}, plot_h, true, st.tick_font, canvas, false,
-                          where(fig, i));
-      // exact_extent above is integer-only; redo with real steps
-      Ticks t = nice_ticks_within(g.vmin, g.vmax, std::clamp(static_cast<int>(plot_h / 22), 3, 6));
-      g.ca.ticks.clear();
-      g.ca.labels.clear();
+    }
+    if (p.heatmap && p.heatmap->colorbar) {
+      const Ticks t =
+          nice_ticks_within(g.vmin, g.vmax, std::clamp(static_cast<int>(plot_h / 22), 3, 6));
       double max_abs = 0;
       for (double v : t.values) {
         max_abs = std::max(max_abs, std::abs(v));
@@ -985,17 +1016,23 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       }
       g.ca.lo = g.vmin;
       g.ca.hi = g.vmax;
-      right = 8 + 8 + kTickLength + kTickGap + cw + (h.colorbar_label.empty() ? 4 : 6 + label_h);
-    } else if (p.heatmap) {
-      Range vr;
-      for (double v : p.heatmap->values) {
-        vr.add(v, false);
-      }
-      g.vmin = p.heatmap->vmin.value_or(vr.empty() ? 0 : vr.lo);
-      g.vmax = p.heatmap->vmax.value_or(vr.empty() ? 1 : vr.hi);
+      right = 8 + 8 + kTickLength + kTickGap + cw +
+              (p.heatmap->colorbar_label.empty() ? 4 : 6 + label_h);
+      g.colorbar_room = right;
     }
     if (g.legend_outside) {
       right += legend_box(canvas, legend_entries(p), st).w + 4;
+    }
+    if (!p.heatmap && !g.legend_outside) {
+      // The last x tick label is centred on the plot's right edge: leave room for its half.
+      const double est_w = std::max(10.0, (W - 2 * kPad) / cols - l - right);
+      const ResolvedAxis xa = resolve_axis(
+          p.x, fig.share_x ? shared_x : data_range(p, true, p.x.scale == AxisScale::Log), est_w,
+          false, st.tick_font, canvas, true, where(fig, i));
+      if (!xa.labels.empty() && std::abs(xa.ticks.back() - xa.hi) < 1e-9 * (xa.hi - xa.lo)) {
+        right = std::max(right,
+                         canvas.measure(xa.labels.back(), {st.tick_font, false, {}}).width / 2 + 2);
+      }
     }
     const std::size_t c = i % static_cast<std::size_t>(cols);
     col_left[c] = std::max(col_left[c], l);
@@ -1005,7 +1042,8 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
   for (int c = 0; c < cols; ++c) {
     hspace -= col_left[static_cast<std::size_t>(c)] + col_right[static_cast<std::size_t>(c)];
   }
-  const double plot_w = std::max(10.0, hspace / cols);
+  const double gap_h = cols > 1 ? 8.0 : 0.0;
+  const double plot_w = std::max(10.0, (hspace - gap_h * (cols - 1)) / cols);
 
   for (std::size_t i = 0; i < n; ++i) {
     const Panel& p = fig.panels[i];
@@ -1014,7 +1052,7 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
                       c = i % static_cast<std::size_t>(cols);
     double x = kPad;
     for (std::size_t k = 0; k < c; ++k) {
-      x += col_left[k] + plot_w + col_right[k];
+      x += col_left[k] + plot_w + col_right[k] + gap_h;
     }
     x += col_left[c];
     double y = top;
@@ -1110,7 +1148,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
   // Grid
   if (!heat) {
     Path gp;
-    if (p.x.grid) {
+    if (p.x.grid && !g.xa.category) { // no vertical lines between categories
       for (double v : g.xa.ticks) {
         const double x = g.xm(v);
         gp.push_back({{x, pr.y}, {x, pr.bottom()}});
@@ -1174,7 +1212,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     ticks.push_back({{x, xb}, {x, xb + kTickLength}});
     if (g.x_labels) {
       draw_text(canvas, g.xa.labels[i], tick_style, {x, xb + kTickLength + kTickGap},
-                HAlign::Center, VAlign::Top);
+                g.x_rotated ? HAlign::Right : HAlign::Center, VAlign::Top, g.x_rotated ? 30 : 0);
     }
   }
   for (double v : g.xa.minor) {
@@ -1200,9 +1238,8 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
 
   // Axis titles
   const TextStyle label_style{st.label_font, false, st.text};
-  const double tick_h = text_height(canvas, st.tick_font);
   if (g.x_title && !p.x.title().empty()) {
-    const double y = xb + kTickLength + (g.x_labels ? kTickGap + tick_h : 0) + 4;
+    const double y = xb + kTickLength + (g.x_labels ? kTickGap + g.x_label_h : 0) + 4;
     draw_text(canvas, p.x.title(), label_style, {pr.x + pr.w / 2, y}, HAlign::Center, VAlign::Top);
   }
   if (g.y_title && !p.y.title().empty()) {
@@ -1239,11 +1276,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
       ll{pr.x + inset, pr.bottom() - box.h - inset};
   Point at = ur;
   if (g.legend_outside || p.legend == LegendPlacement::OutsideRight) {
-    double x = pr.right() + 6;
-    if (heat && p.heatmap->colorbar) {
-      x = pr.right() + 8 + 8 + 40;
-    }
-    at = {x, pr.y};
+    at = {pr.right() + std::max(6.0, g.colorbar_room + 2), pr.y};
   } else if (p.legend == LegendPlacement::UpperLeft) {
     at = ul;
   } else if (p.legend == LegendPlacement::LowerRight) {
@@ -1287,7 +1320,28 @@ double best_inside_score(Canvas& canvas, const Figure& fig, const Panel& p, cons
 
 } // namespace
 
-void draw_figure(const Figure& fig, Canvas& canvas, const LayoutOptions& options) {
+Point data_to_canvas(const PanelFrame& f, double x, double y) {
+  auto t = [](double v, double lo, double hi, bool log) {
+    return log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
+               : (v - lo) / (hi - lo);
+  };
+  const double ty = t(y, f.y_lo, f.y_hi, f.y_log);
+  return {f.plot.x + t(x, f.x_lo, f.x_hi, f.x_log) * f.plot.w,
+          f.y_down ? f.plot.y + ty * f.plot.h : f.plot.bottom() - ty * f.plot.h};
+}
+
+Point canvas_to_data(const PanelFrame& f, Point p) {
+  auto inv = [](double t, double lo, double hi, bool log) {
+    return log ? std::pow(10.0, std::log10(lo) + t * (std::log10(hi) - std::log10(lo)))
+               : lo + t * (hi - lo);
+  };
+  const double tx = (p.x - f.plot.x) / f.plot.w;
+  const double ty = f.y_down ? (p.y - f.plot.y) / f.plot.h : (f.plot.bottom() - p.y) / f.plot.h;
+  return {inv(tx, f.x_lo, f.x_hi, f.x_log), inv(ty, f.y_lo, f.y_hi, f.y_log)};
+}
+
+std::vector<PanelFrame> draw_figure(const Figure& fig, Canvas& canvas,
+                                    const LayoutOptions& options) {
   validate(fig);
   auto [fw, fh] = figure_size(fig);
   const double W = options.width > 0 ? options.width : fw;
@@ -1360,9 +1414,14 @@ void draw_figure(const Figure& fig, Canvas& canvas, const LayoutOptions& options
       x += kSwatch + 4 + canvas.measure(shared[i].name, legend_style).width + 12;
     }
   }
+  std::vector<PanelFrame> frames;
   for (std::size_t i = 0; i < fig.panels.size(); ++i) {
-    draw_panel(canvas, fig, fig.panels[i], fl.geoms[i], ppp, !fig.shared_legend);
+    const PanelGeom& g = fl.geoms[i];
+    draw_panel(canvas, fig, fig.panels[i], g, ppp, !fig.shared_legend);
+    frames.push_back(
+        {g.plot, g.xa.lo, g.xa.hi, g.ya.lo, g.ya.hi, g.xa.log, g.ya.log, g.ym.p0 < g.ym.p1});
   }
+  return frames;
 }
 
 } // namespace routerscope

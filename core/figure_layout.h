@@ -68,9 +68,22 @@ struct LayoutOptions {
   double pixels_per_point = 200.0 / 72.0; // device resolution, used for decimation
 };
 
-// Lays out `figure` and draws it on `canvas`. Throws BadInput for inconsistent data (mismatched
-// x/y lengths, heatmap size, non-positive limits on a log axis).
-void draw_figure(const Figure& figure, Canvas& canvas, const LayoutOptions& options = {});
+// Where a panel's data landed: its plot rectangle (pt) and axis limits, so an interactive front end
+// can map the mouse to data (hover read-outs, zoom by setting Axis::min/max).
+struct PanelFrame {
+  Rect plot;
+  double x_lo = 0, x_hi = 1, y_lo = 0, y_hi = 1;
+  bool x_log = false, y_log = false;
+  bool y_down = false; // y grows downwards on screen (heatmaps with rows_down)
+};
+// Data coordinates -> canvas point, and back (inverse of the same affine/log map).
+Point data_to_canvas(const PanelFrame& frame, double x, double y);
+Point canvas_to_data(const PanelFrame& frame, Point p);
+
+// Lays out `figure` and draws it on `canvas`; returns one frame per panel. Throws BadInput for
+// inconsistent data (mismatched x/y lengths, heatmap size, non-positive limits on a log axis).
+std::vector<PanelFrame> draw_figure(const Figure& figure, Canvas& canvas,
+                                    const LayoutOptions& options = {});
 
 // ---- building blocks, public for tests and the GUI ----
 

@@ -33,7 +33,10 @@ void set_color(cairo_t* cr, const Color& c) {
 // Canvas on a Cairo context whose user unit is one point.
 class CairoCanvas : public Canvas {
 public:
-  explicit CairoCanvas(cairo_t* cr) : cr_(cr) {
+  // smooth_images: the target smooths scaled images whatever the pattern filter says (SVG
+  // viewers), so images are enlarged by pixel replication before they are embedded.
+  explicit CairoCanvas(cairo_t* cr, bool smooth_images = false)
+      : cr_(cr), smooth_images_(smooth_images) {
     // Unhinted metrics: text is laid out identically at every resolution and in every format.
     cairo_font_options_t* fo = cairo_font_options_create();
     cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
@@ -120,6 +123,39 @@ public:
       throw_internal_error("figure image: " + std::to_string(rgba.size()) + " bytes for " +
                            std::to_string(w) + "x" + std::to_string(h) + " RGBA pixels");
     }
+    if (smooth_images_) {
+      // About 4 replicated pixels per point, at most ~4 M pixels: cells stay crisp when smoothed.
+      int fx = std::max(1, static_cast<int>(std::ceil(dst.w * 4 / w)));
+      int fy = std::max(1, static_cast<int>(std::ceil(dst.h * 4 / h)));
+      while (static_cast<double>(w) * fx * h * fy > 4e6 && (fx > 1 || fy > 1)) {
+        fx = std::max(1, fx / 2);
+        fy = std::max(1, fy / 2);
+      }
+      if (fx > 1 || fy > 1) {
+        std::vector<std::uint8_t> big(static_cast<std::size_t>(w) * fx * h * fy * 4);
+        for (int y = 0; y < h * fy; ++y) {
+          for (int x = 0; x < w * fx; ++x) {
+            const std::size_t from = (static_cast<std::size_t>(y / fy) * w + x / fx) * 4;
+            const std::size_t to = (static_cast<std::size_t>(y) * w * fx + x) * 4;
+            std::copy_n(&rgba[from], 4, &big[to]);
+          }
+        }
+        draw_image(dst, w * fx, h * fy, big);
+        return;
+      }
+    }
+    draw_image(dst, w, h, rgba);
+  }
+
+  void push_clip(const Rect& r) override {
+    cairo_save(cr_);
+    cairo_rectangle(cr_, r.x, r.y, r.w, r.h);
+    cairo_clip(cr_);
+  }
+  void pop_clip() override { cairo_restore(cr_); }
+
+private:
+  void draw_image(const Rect& dst, int w, int h, const std::vector<std::uint8_t>& rgba) {
     cairo_surface_t* img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
     cairo_surface_flush(img);
     unsigned char* data = cairo_image_surface_get_data(img);
@@ -146,15 +182,8 @@ public:
     cairo_surface_destroy(img);
   }
 
-  void push_clip(const Rect& r) override {
-    cairo_save(cr_);
-    cairo_rectangle(cr_, r.x, r.y, r.w, r.h);
-    cairo_clip(cr_);
-  }
-  void pop_clip() override { cairo_restore(cr_); }
-
-private:
   cairo_t* cr_;
+  bool smooth_images_ = false;
 };
 
 // Cairo stream callback into an AtomicFile; errors are kept, never thrown through C.
@@ -184,10 +213,10 @@ using SurfacePtr = std::unique_ptr<cairo_surface_t, decltype(&cairo_surface_dest
 using ContextPtr = std::unique_ptr<cairo_t, decltype(&cairo_destroy)>;
 
 void render(cairo_surface_t* surface, double scale, const Figure& figure, double w, double h,
-            double pixels_per_point) {
+            double pixels_per_point, bool smooth_images) {
   ContextPtr cr(cairo_create(surface), &cairo_destroy);
   cairo_scale(cr.get(), scale, scale);
-  CairoCanvas canvas(cr.get());
+  CairoCanvas canvas(cr.get(), smooth_images);
   draw_figure(figure, canvas, {w, h, pixels_per_point});
   if (cairo_status(cr.get()) != CAIRO_STATUS_SUCCESS) {
     throw_internal_error(std::string("cairo drawing failed: ") +
@@ -264,7 +293,7 @@ void export_figure(const Figure& figure, const std::filesystem::path& out,
     }
     SurfacePtr surface(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, pw, ph),
                        &cairo_surface_destroy);
-    render(surface.get(), ppp, figure, w, h, ppp);
+    render(surface.get(), ppp, figure, w, h, ppp, false);
     check(cairo_surface_write_to_png_stream(surface.get(), write_sink, &sink), out, sink);
   } else {
     SurfacePtr surface(ext == ".svg" ? cairo_svg_surface_create_for_stream(write_sink, &sink, w, h)
@@ -277,7 +306,7 @@ void export_figure(const Figure& figure, const std::filesystem::path& out,
       cairo_pdf_surface_set_metadata(surface.get(), CAIRO_PDF_METADATA_CREATOR, "RouterScope");
     }
     // Vector output: decimate for a fine 600 dpi device so zooming in keeps detail.
-    render(surface.get(), 1.0, figure, w, h, 600.0 / kPointsPerInch);
+    render(surface.get(), 1.0, figure, w, h, 600.0 / kPointsPerInch, ext == ".svg");
     cairo_surface_finish(surface.get());
     check(cairo_surface_status(surface.get()), out, sink);
   }

@@ -297,9 +297,17 @@ TEST(FigureLayout, DecimatesToThePixelWidthAndKeepsTheSpike) {
   f.panels.push_back(p);
   RecordingCanvas canvas;
   const double ppp = 2.0;
-  draw_figure(f, canvas, {kSingleColumnWidth, 180, ppp});
+  const auto frames = draw_figure(f, canvas, {kSingleColumnWidth, 180, ppp});
   const auto s = strokes_of(canvas, categorical_color(0));
   ASSERT_EQ(s.size(), 1u);
+  ASSERT_EQ(frames.size(), 1u);
+  // The returned frame maps data to exactly the drawn points, and back.
+  const Point first = data_to_canvas(frames[0], 0.0, l.y[0]);
+  EXPECT_NEAR(first.x, s[0]->path[0].front().x, 1e-9);
+  EXPECT_NEAR(first.y, s[0]->path[0].front().y, 1e-9);
+  const Point back = canvas_to_data(frames[0], data_to_canvas(frames[0], 1234.5, 0.25));
+  EXPECT_NEAR(back.x, 1234.5, 1e-6);
+  EXPECT_NEAR(back.y, 0.25, 1e-12);
   ASSERT_EQ(s[0]->path.size(), 1u);
   const auto& pts = s[0]->path[0];
   EXPECT_LE(pts.size(), static_cast<std::size_t>(4 * kSingleColumnWidth * ppp + 8));
@@ -308,6 +316,19 @@ TEST(FigureLayout, DecimatesToThePixelWidthAndKeepsTheSpike) {
                                     [](const Point& a, const Point& b) { return a.y < b.y; });
   const double frac = (top->x - pts.front().x) / (pts.back().x - pts.front().x);
   EXPECT_NEAR(frac, static_cast<double>(spike) / (n - 1), 1e-9);
+}
+
+TEST(FigureLayout, PanelFramesMapLogAxesBothWays) {
+  const PanelFrame f{{10, 20, 100, 90}, 0, 10, 1, 1000, false, true, false};
+  const Point p = data_to_canvas(f, 5, 10); // y = 10 is one third up a 3-decade axis
+  EXPECT_NEAR(p.x, 60, 1e-12);
+  EXPECT_NEAR(p.y, 110 - 30, 1e-12);
+  const Point d = canvas_to_data(f, {35, 50});
+  EXPECT_NEAR(d.x, 2.5, 1e-12);
+  EXPECT_NEAR(d.y, 100, 1e-9);
+  PanelFrame down = f;
+  down.y_down = true; // heatmap rows: y_lo at the top
+  EXPECT_NEAR(data_to_canvas(down, 0, 1).y, 20, 1e-12);
 }
 
 TEST(FigureLayout, LegendAvoidsDataOrMovesOutside) {
@@ -434,6 +455,73 @@ TEST(FigureLayout, SharedAxesLabelOnlyTheOuterPanels) {
   }
   EXPECT_EQ(xl, 2); // bottom row
   EXPECT_EQ(yl, 2); // left column
+}
+
+TEST(FigureLayout, DrawsMarkersCategoryBarsAndSymmetricDivergingHeatmaps) {
+  Figure f;
+  f.columns = 2;
+  Panel bars;
+  BarSeries b;
+  b.name = "load";
+  b.x = {0, 1, 2};
+  b.height = {0.5, 1.5, 1.0};
+  bars.bars.push_back(b);
+  bars.x.category_ticks = {{0, "vanilla"}, {1, "MPI"}, {2, "ablation"}};
+  LineSeries m;
+  m.name = "marked";
+  m.x = {0, 1, 2};
+  m.y = {1, 1.2, 0.8};
+  m.marker = Marker::Circle;
+  m.color = Color{0.5, 0, 0.5, 1};
+  bars.lines.push_back(m);
+  f.panels.push_back(bars);
+  Panel heat;
+  Heatmap h;
+  h.rows = 1;
+  h.cols = 3;
+  h.values = {-0.2, 0.0, 1.0};
+  h.colormap = Colormap::Diverging;
+  heat.heatmap = h;
+  f.panels.push_back(heat);
+  RecordingCanvas c;
+  draw_figure(f, c, {400, 200, 1});
+  int bar_rects = 0, marker_fills = 0;
+  std::vector<std::string> texts;
+  const RecordingCanvas::ImageCmd* image = nullptr;
+  for (const auto& cmd : c.cmds) {
+    if (const auto* r = std::get_if<RecordingCanvas::RectCmd>(&cmd)) {
+      bar_rects += r->color == categorical_color(0) && r->rect.h > 10;
+    } else if (const auto* fl = std::get_if<RecordingCanvas::FillCmd>(&cmd)) {
+      marker_fills += fl->color == *m.color;
+    } else if (const auto* t = std::get_if<RecordingCanvas::TextCmd>(&cmd)) {
+      texts.push_back(t->text);
+    } else if (const auto* im = std::get_if<RecordingCanvas::ImageCmd>(&cmd); im && im->w == 3) {
+      image = im;
+    }
+  }
+  EXPECT_EQ(bar_rects, 3);
+  EXPECT_EQ(marker_fills, 3 + 1); // one per point plus the legend sample
+  for (const char* s : {"vanilla", "MPI", "ablation"}) {
+    EXPECT_NE(std::find(texts.begin(), texts.end(), s), texts.end()) << s;
+  }
+  ASSERT_NE(image, nullptr);
+  // Signed data on a diverging map: limits ±max|v| = ±1, so 0 sits at the map's centre.
+  const Color mid = colormap_color(Colormap::Diverging, 0.5);
+  EXPECT_EQ(image->rgba[4], std::lround(mid.r * 255));
+  EXPECT_EQ(image->rgba[5], std::lround(mid.g * 255));
+  EXPECT_EQ(image->rgba[6], std::lround(mid.b * 255));
+  const Color lo = colormap_color(Colormap::Diverging, 0.4); // -0.2 on [-1, 1]
+  EXPECT_EQ(image->rgba[0], std::lround(lo.r * 255));
+
+  // Category names too long for their slot are set at 30° instead of colliding.
+  f.panels[0].x.category_ticks = {
+      {0, "vanilla router baseline"}, {1, "MPI with retraction"}, {2, "MPI without retraction"}};
+  RecordingCanvas c2;
+  draw_figure(f, c2, {400, 200, 1});
+  const RecordingCanvas::TextCmd* t = text_cmd(c2, "MPI with retraction");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->rotation, 30);
+  EXPECT_EQ(text_cmd(c, "MPI")->rotation, 0);
 }
 
 // ---------------------------------------------------------------- builders
