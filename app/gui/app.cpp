@@ -803,7 +803,7 @@ void App::draw_expert_view() {
         ImGui::TableNextColumn();
         ImGui::Text("%zu", j + 1);
         ImGui::TableNextColumn();
-        ImGui::Text("%.5g", d.sigma[j]);
+        ImGui::Text("%.4f", d.sigma[j]);
         ImGui::TableNextColumn();
         ImGui::Text("%.4f", d.sigma[j] / d.sigma[0]);
         ImGui::TableNextColumn();

@@ -103,7 +103,7 @@ int run_gui(const GuiOptions& options) {
   // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
   static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F,
                                     0x2000, 0x206F, 0x2070, 0x209F, 0x2190, 0x21FF,
-                                    0x2200, 0x22FF, 0x25A0, 0x25FF, 0};
+                                    0x2200, 0x22FF, 0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
   if (fs::exists(kFont))
     io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges);
   else
