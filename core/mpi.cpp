@@ -28,6 +28,13 @@ struct RowPass {
   std::vector<double> norms; // norms of the k−1 intermediate vectors (retracting variants)
 };
 
+void check_settings(const MpiSettings& s) {
+  if (s.power_steps < 1 && s.ablation != MpiSettings::Ablation::NoPower)
+    throw_input_error("MPI: power steps must be >= 1, got " + std::to_string(s.power_steps));
+  if (!(s.c_prime > 0))
+    throw_input_error("MPI: C′ must be positive, got " + std::to_string(s.c_prime));
+}
+
 void check_shapes(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& s) {
   if (static_cast<std::size_t>(r.rows()) != g.size())
     throw_input_error("MPI: router has " + std::to_string(r.rows()) + " rows but " +
@@ -37,21 +44,17 @@ void check_shapes(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSett
       throw_input_error("MPI: expert " + std::to_string(i) + " matrix has " +
                         std::to_string(g[i].cols()) +
                         " columns, expected D = " + std::to_string(r.cols()));
-  if (s.power_steps < 1 && s.ablation != MpiSettings::Ablation::NoPower)
-    throw_input_error("MPI: power steps must be >= 1, got " + std::to_string(s.power_steps));
-  if (!(s.c_prime > 0))
-    throw_input_error("MPI: C′ must be positive, got " + std::to_string(s.c_prime));
+  check_settings(s);
 }
 
-RowPass forward_row(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& s,
-                    Eigen::Index i) {
+RowPass forward_row(const RowD& r, const MatrixF& g, const MpiSettings& s) {
   RowPass p;
-  p.v = r.row(i).transpose().cast<double>();
+  p.v = r;
   if (s.ablation == MpiSettings::Ablation::NoPower)
     return p;
   const bool rescale = s.ablation == MpiSettings::Ablation::None;
   for (int step = 0; step < s.power_steps; ++step) {
-    p.v = apply_gram(g[static_cast<std::size_t>(i)], p.v);
+    p.v = apply_gram(g, p.v);
     if (rescale && step + 1 < s.power_steps) {
       double n = p.v.norm();
       if (!(n > 0))
@@ -115,17 +118,25 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
 
 MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings) {
   check_shapes(r, g, settings);
-  const double c = settings.radius(static_cast<int>(r.rows()));
   MatrixF out(r.rows(), r.cols());
-  for (Eigen::Index i = 0; i < r.rows(); ++i) {
-    RowPass p = forward_row(r, g, settings, i);
-    if (settings.ablation == MpiSettings::Ablation::NoRetract) {
-      out.row(i) = p.v.transpose().cast<float>();
-      continue;
-    }
-    out.row(i) = (c * p.v / checked_norm(p.v, i)).transpose().cast<float>();
-  }
+  for (Eigen::Index i = 0; i < r.rows(); ++i)
+    out.row(i) = mpi_router_row(r.row(i).transpose(), g[static_cast<std::size_t>(i)], settings,
+                                static_cast<int>(r.rows()), static_cast<int>(i))
+                     .transpose();
   return out;
+}
+
+VectorF mpi_router_row(const VectorF& row, const MatrixF& g, const MpiSettings& settings,
+                       int experts, int expert_index) {
+  if (g.cols() != row.size())
+    throw_input_error("MPI: expert " + std::to_string(expert_index) + " matrix has " +
+                      std::to_string(g.cols()) +
+                      " columns, expected D = " + std::to_string(row.size()));
+  check_settings(settings);
+  RowPass p = forward_row(row.cast<double>(), g, settings);
+  if (settings.ablation == MpiSettings::Ablation::NoRetract)
+    return p.v.cast<float>();
+  return (settings.radius(experts) * p.v / checked_norm(p.v, expert_index)).cast<float>();
 }
 
 VectorD mpi_pre_retraction_norms(const MatrixF& r, const std::vector<MatrixF>& g,
@@ -133,7 +144,8 @@ VectorD mpi_pre_retraction_norms(const MatrixF& r, const std::vector<MatrixF>& g
   check_shapes(r, g, settings);
   VectorD out(r.rows());
   for (Eigen::Index i = 0; i < r.rows(); ++i) {
-    RowPass p = forward_row(r, g, settings, i);
+    RowPass p =
+        forward_row(r.row(i).transpose().cast<double>(), g[static_cast<std::size_t>(i)], settings);
     out(i) = p.v.norm() * std::exp(p.log_scale);
   }
   return out;
@@ -158,7 +170,8 @@ MatrixF mpi_backward(const MatrixF& r, const std::vector<MatrixF>& g, const MpiS
       out.row(i) = b.transpose().cast<float>();
       continue;
     }
-    RowPass p = forward_row(r, g, settings, i);
+    RowPass p =
+        forward_row(r.row(i).transpose().cast<double>(), g[static_cast<std::size_t>(i)], settings);
     // Retraction y = C·v/‖v‖: Jacobian (C/‖v‖)(I − v̂v̂ᵀ), symmetric.
     double n = checked_norm(p.v, i);
     RowD vh = p.v / n;

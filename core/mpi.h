@@ -38,6 +38,10 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
 // Throws BadInput when a row's power step is zero (R′ undefined) or shapes disagree.
 MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings);
 
+// One row of mpi_router, for callers that hold one expert at a time (export of huge layers):
+// R′[i] from the stored row R[i] [D] and G_i [d, D], for a layer of `experts` routed experts.
+VectorF mpi_router_row(const VectorF& row, const MatrixF& g, const MpiSettings& settings,
+                       int experts, int expert_index);
 // Per-row norm of the vector that the retraction normalises: ‖(GᵀG)^k R[i]‖ (‖R[i]‖ for NoPower).
 VectorD mpi_pre_retraction_norms(const MatrixF& r, const std::vector<MatrixF>& g,
                                  const MpiSettings& settings);

@@ -4,6 +4,7 @@
 #include "io/layout_rules.h"
 #include "io/tensor_decode.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,8 @@ public:
       : store_(std::move(store)), plan_(std::move(plan)) {}
 
   const ModelInfo& info() const override { return plan_.info; }
+  const TensorStore& store() const { return store_; }
+  const CheckpointPlan& plan() const { return plan_; }
 
   MatrixF router(int layer) const override { return read_matrix(store_, moe(layer).router); }
 
@@ -172,6 +175,38 @@ std::unique_ptr<MoeModel> open_checkpoint(const std::filesystem::path& path) {
   CheckpointPlan plan =
       plan_checkpoint(store, has_config ? &config : nullptr, config_path.string(), path.string());
   return std::make_unique<CheckpointModel>(std::move(store), std::move(plan));
+}
+
+namespace {
+const CheckpointModel& as_checkpoint(const MoeModel& model) {
+  const auto* c = dynamic_cast<const CheckpointModel*>(&model);
+  if (!c)
+    throw_input_error(model.info().path + " is not a checkpoint opened from safetensors files");
+  return *c;
+}
+} // namespace
+
+std::vector<RouterLocation> router_locations(const MoeModel& model) {
+  const CheckpointModel& c = as_checkpoint(model);
+  std::vector<RouterLocation> out;
+  for (const auto& [layer, lp] : c.plan().layers)
+    if (lp.moe) {
+      const TensorInfo& t = c.store().info(lp.router);
+      out.push_back({layer, lp.router, c.store().file_of(lp.router),
+                     std::string(dtype_name(t.dtype)), t.begin, t.end});
+    }
+  return out;
+}
+
+std::vector<std::filesystem::path> checkpoint_files(const MoeModel& model) {
+  const CheckpointModel& c = as_checkpoint(model);
+  std::vector<std::filesystem::path> files;
+  for (const auto& name : c.store().names()) {
+    const auto& f = c.store().file_of(name);
+    if (std::find(files.begin(), files.end(), f) == files.end())
+      files.push_back(f);
+  }
+  return files;
 }
 
 } // namespace routerscope::io

@@ -1,26 +1,41 @@
 #include "io/dtype.h"
 
+#include "core/error.h"
+
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <utility>
 
 namespace routerscope::io {
 
 namespace {
 constexpr std::array<std::pair<DType, std::string_view>, 22> kNames{{
-    {DType::BOOL, "BOOL"},         {DType::F4, "F4"},
-    {DType::F6_E2M3, "F6_E2M3"},   {DType::F6_E3M2, "F6_E3M2"},
-    {DType::U8, "U8"},             {DType::I8, "I8"},
-    {DType::F8_E5M2, "F8_E5M2"},   {DType::F8_E4M3, "F8_E4M3"},
-    {DType::F8_E8M0, "F8_E8M0"},   {DType::F8_E4M3FNUZ, "F8_E4M3FNUZ"},
-    {DType::F8_E5M2FNUZ, "F8_E5M2FNUZ"}, {DType::I16, "I16"},
-    {DType::U16, "U16"},           {DType::F16, "F16"},
-    {DType::BF16, "BF16"},         {DType::I32, "I32"},
-    {DType::U32, "U32"},           {DType::F32, "F32"},
-    {DType::C64, "C64"},           {DType::F64, "F64"},
-    {DType::I64, "I64"},           {DType::U64, "U64"},
+    {DType::BOOL, "BOOL"},
+    {DType::F4, "F4"},
+    {DType::F6_E2M3, "F6_E2M3"},
+    {DType::F6_E3M2, "F6_E3M2"},
+    {DType::U8, "U8"},
+    {DType::I8, "I8"},
+    {DType::F8_E5M2, "F8_E5M2"},
+    {DType::F8_E4M3, "F8_E4M3"},
+    {DType::F8_E8M0, "F8_E8M0"},
+    {DType::F8_E4M3FNUZ, "F8_E4M3FNUZ"},
+    {DType::F8_E5M2FNUZ, "F8_E5M2FNUZ"},
+    {DType::I16, "I16"},
+    {DType::U16, "U16"},
+    {DType::F16, "F16"},
+    {DType::BF16, "BF16"},
+    {DType::I32, "I32"},
+    {DType::U32, "U32"},
+    {DType::F32, "F32"},
+    {DType::C64, "C64"},
+    {DType::F64, "F64"},
+    {DType::I64, "I64"},
+    {DType::U64, "U64"},
 }};
 
 // Encodes a finite or infinite float into a small float format with `e` exponent bits, `m`
@@ -78,7 +93,8 @@ float decode_small(std::uint32_t bits, int e, int m, bool ieee_special) {
   std::uint32_t mant = bits & ((1u << m) - 1u);
   float s = sign ? -1.0f : 1.0f;
   if (ieee_special && ex == (1u << e) - 1u)
-    return mant ? std::numeric_limits<float>::quiet_NaN() : s * std::numeric_limits<float>::infinity();
+    return mant ? std::numeric_limits<float>::quiet_NaN()
+                : s * std::numeric_limits<float>::infinity();
   if (ex == 0)
     return s * static_cast<float>(std::ldexp(static_cast<double>(mant), 1 - bias - m));
   return s * static_cast<float>(std::ldexp(1.0 + static_cast<double>(mant) / (1 << m),
@@ -151,7 +167,9 @@ std::uint16_t float_to_bf16(float v) {
   return static_cast<std::uint16_t>((u + rounding) >> 16);
 }
 
-float f16_to_float(std::uint16_t bits) { return decode_small(bits, 5, 10, true); }
+float f16_to_float(std::uint16_t bits) {
+  return decode_small(bits, 5, 10, true);
+}
 
 std::uint16_t float_to_f16(float v) {
   return static_cast<std::uint16_t>(encode_small(v, 5, 10, 65504.0f, true, 0x7e00u));
@@ -167,7 +185,9 @@ std::uint8_t float_to_fp8_e4m3(float v) {
   return static_cast<std::uint8_t>(encode_small(v, 4, 3, 448.0f, false, 0x7fu));
 }
 
-float fp8_e5m2_to_float(std::uint8_t bits) { return decode_small(bits, 5, 2, true); }
+float fp8_e5m2_to_float(std::uint8_t bits) {
+  return decode_small(bits, 5, 2, true);
+}
 
 std::uint8_t float_to_fp8_e5m2(float v) {
   // Finite overflow saturates to ±57344; only infinite input becomes infinity.
@@ -195,6 +215,44 @@ std::uint8_t float_to_fp4_e2m1(float v) {
     }
   }
   return best;
+}
+
+bool can_encode(DType dtype) {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 ||
+         dtype == DType::F8_E4M3 || dtype == DType::F8_E5M2;
+}
+
+std::vector<std::byte> encode_floats(DType dtype, std::span<const float> values) {
+  if (!can_encode(dtype))
+    throw Error(ErrorKind::Internal, "cannot encode floats as " + std::string(dtype_name(dtype)));
+  const std::size_t width = static_cast<std::size_t>(dtype_bits(dtype) / 8);
+  std::vector<std::byte> bytes(values.size() * width);
+  std::byte* out = bytes.data();
+  for (float v : values) {
+    switch (dtype) {
+    case DType::F32:
+      std::memcpy(out, &v, 4);
+      break;
+    case DType::BF16: {
+      std::uint16_t b = float_to_bf16(v);
+      std::memcpy(out, &b, 2);
+      break;
+    }
+    case DType::F16: {
+      std::uint16_t b = float_to_f16(v);
+      std::memcpy(out, &b, 2);
+      break;
+    }
+    case DType::F8_E4M3:
+      *out = std::byte{float_to_fp8_e4m3(v)};
+      break;
+    default:
+      *out = std::byte{float_to_fp8_e5m2(v)};
+      break;
+    }
+    out += width;
+  }
+  return bytes;
 }
 
 } // namespace routerscope::io

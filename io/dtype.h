@@ -4,13 +4,35 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
+#include <vector>
 
 namespace routerscope::io {
 
 enum class DType {
-  BOOL, F4, F6_E2M3, F6_E3M2, U8, I8, F8_E5M2, F8_E4M3, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ,
-  I16, U16, F16, BF16, I32, U32, F32, C64, F64, I64, U64
+  BOOL,
+  F4,
+  F6_E2M3,
+  F6_E3M2,
+  U8,
+  I8,
+  F8_E5M2,
+  F8_E4M3,
+  F8_E8M0,
+  F8_E4M3FNUZ,
+  F8_E5M2FNUZ,
+  I16,
+  U16,
+  F16,
+  BF16,
+  I32,
+  U32,
+  F32,
+  C64,
+  F64,
+  I64,
+  U64
 };
 
 std::string_view dtype_name(DType t);
@@ -20,7 +42,8 @@ std::optional<DType> parse_dtype(std::string_view name);
 int dtype_bits(DType t);
 
 // Scalar codecs. Decoders are exact; encoders round to nearest, ties to even, and saturate FP8 to
-// the largest finite value (E4M3: ±448, E5M2: ±57344) as PyTorch's float8 casts do for finite input.
+// the largest finite value (E4M3: ±448, E5M2: ±57344) as PyTorch's float8 casts do for finite
+// input.
 float bf16_to_float(std::uint16_t bits);
 // Bulk BF16 decode of `count` values from src into dst (same results as the scalar codec, in a
 // loop the compiler vectorises; use it for whole tensors).
@@ -35,5 +58,10 @@ std::uint16_t float_to_f16(float v);
 std::uint8_t float_to_fp8_e4m3(float v);
 std::uint8_t float_to_fp8_e5m2(float v);
 std::uint8_t float_to_fp4_e2m1(float v); // nearest representable, in the low nibble
+
+// Encodes floats into `dtype` bytes (F32, F16, BF16, F8_E4M3, F8_E5M2; little-endian, C order).
+// Throws Internal for any other dtype: callers check first with can_encode.
+std::vector<std::byte> encode_floats(DType dtype, std::span<const float> values);
+bool can_encode(DType dtype);
 
 } // namespace routerscope::io

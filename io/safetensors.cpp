@@ -79,37 +79,53 @@ std::size_t find_invalid_utf8(std::string_view s) {
 
 // Parses JSON text, rejecting duplicate keys in any object (nlohmann keeps the last silently).
 // `what` names the document in messages ("header", "index").
-json parse_json_no_duplicates(std::string_view text, const fs::path& file,
-                              const std::string& what) {
+// nlohmann's parser keeps the last of duplicate keys silently, so a SAX pass finds them first.
+// (A parse callback would do it in one pass but costs time quadratic in the tensor count.)
+class DuplicateKeyFinder : public json::json_sax_t {
+public:
   std::vector<std::set<std::string>> open_objects;
-  std::vector<std::string> duplicates;
-  auto cb = [&](int /*depth*/, json::parse_event_t ev, json& parsed) {
-    switch (ev) {
-    case json::parse_event_t::object_start:
-      open_objects.emplace_back();
-      break;
-    case json::parse_event_t::object_end:
-      if (!open_objects.empty())
-        open_objects.pop_back();
-      break;
-    case json::parse_event_t::key:
-      if (!open_objects.empty() && parsed.is_string() &&
-          !open_objects.back().insert(parsed.get<std::string>()).second)
-        duplicates.push_back(parsed.get<std::string>());
-      break;
-    default:
-      break;
+  std::string duplicate;
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open_objects.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (!open_objects.back().insert(k).second) {
+      duplicate = k;
+      return false; // stop: one duplicate is enough to reject
     }
     return true;
-  };
+  }
+  bool end_object() override {
+    open_objects.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const json::exception&) override {
+    return false; // reported by the full parse below
+  }
+};
+
+json parse_json_no_duplicates(std::string_view text, const fs::path& file,
+                              const std::string& what) {
+  DuplicateKeyFinder finder;
+  json::sax_parse(text.begin(), text.end(), &finder, json::input_format_t::json, false);
   json j;
   try {
-    j = json::parse(text.begin(), text.end(), cb, /*allow_exceptions=*/true);
+    j = json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {
     fail(file, what + " is not valid JSON: " + e.what());
   }
-  if (!duplicates.empty())
-    fail(file, what + " has duplicate key '" + duplicates.front() + "' (a name may appear once)");
+  if (!finder.duplicate.empty())
+    fail(file, what + " has duplicate key '" + finder.duplicate + "' (a name may appear once)");
   return j;
 }
 
@@ -506,6 +522,16 @@ std::uint64_t TensorStore::bytes_on_disk() const {
   for (const auto& f : files_)
     s += f->file_size();
   return s;
+}
+
+void release_pages(std::span<const std::byte> bytes) {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<std::uintptr_t>(bytes.data());
+  auto end = begin + bytes.size();
+  begin = (begin + page - 1) / page * page;
+  end = end / page * page;
+  if (end > begin) // advice only: a failure changes nothing but memory use
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 } // namespace routerscope::io

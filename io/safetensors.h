@@ -51,6 +51,11 @@ private:
   std::map<std::string, std::string> metadata_;
 };
 
+// Tells the kernel this process is done with the pages wholly inside `bytes` (a range of a
+// mapping): they leave the resident set but stay in the page cache, so decoding a checkpoint one
+// expert at a time keeps resident memory near one expert however large the file is.
+void release_pages(std::span<const std::byte> bytes);
+
 // Every tensor of a checkpoint, whichever way it is split into files.
 class TensorStore {
 public:

@@ -23,43 +23,10 @@ void SafetensorsWriter::add_raw(std::string name, DType dtype, std::vector<std::
 
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<std::int64_t> shape,
                             std::span<const float> values) {
-  std::vector<std::byte> bytes;
-  auto put = [&bytes](const void* p, size_t n) {
-    const auto* b = static_cast<const std::byte*>(p);
-    bytes.insert(bytes.end(), b, b + n);
-  };
-  bytes.reserve(values.size() * static_cast<size_t>(dtype_bits(dtype) / 8));
-  for (float v : values) {
-    switch (dtype) {
-    case DType::F32:
-      put(&v, 4);
-      break;
-    case DType::BF16: {
-      std::uint16_t b = float_to_bf16(v);
-      put(&b, 2);
-      break;
-    }
-    case DType::F16: {
-      std::uint16_t b = float_to_f16(v);
-      put(&b, 2);
-      break;
-    }
-    case DType::F8_E4M3: {
-      std::uint8_t b = float_to_fp8_e4m3(v);
-      put(&b, 1);
-      break;
-    }
-    case DType::F8_E5M2: {
-      std::uint8_t b = float_to_fp8_e5m2(v);
-      put(&b, 1);
-      break;
-    }
-    default:
-      throw_internal_error("safetensors writer: cannot encode floats as " +
-                           std::string(dtype_name(dtype)) + " (tensor " + name + ")");
-    }
-  }
-  add_raw(std::move(name), dtype, std::move(shape), std::move(bytes));
+  if (!can_encode(dtype))
+    throw_internal_error("safetensors writer: cannot encode floats as " +
+                         std::string(dtype_name(dtype)) + " (tensor " + name + ")");
+  add_raw(std::move(name), dtype, std::move(shape), encode_floats(dtype, values));
 }
 
 void SafetensorsWriter::set_metadata(std::string key, std::string value) {

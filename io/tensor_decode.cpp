@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -211,6 +212,13 @@ MatrixF read_matrix(const TensorStore& store, std::string_view name, const Slice
     const std::int64_t row = v.lead * v.rows + v.rows_taken[k];
     decode_run(t.dtype, bytes.data() + row * v.cols * esize, v.cols,
                out.data() + static_cast<std::int64_t>(k) * v.cols);
+  }
+  if (!v.rows_taken.empty()) {
+    auto [lo, hi] = std::minmax_element(v.rows_taken.begin(), v.rows_taken.end());
+    const std::int64_t first = (v.lead * v.rows + *lo) * v.cols * esize;
+    const std::int64_t last = (v.lead * v.rows + *hi + 1) * v.cols * esize;
+    release_pages(
+        bytes.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(last - first)));
   }
 
   // DeepSeek-V3 FP8: W[i, j] = q[i, j] * scale_inv[i / 128, j / 128] (global row i of the view).

@@ -79,10 +79,10 @@ double Args::get_double(const std::string& name, double fallback) const {
 
 void Args::require_positionals(std::size_t min, std::size_t max) const {
   if (positionals_.size() < min || positionals_.size() > max)
-    throw_input_error(command_ + ": expected " +
-                      (min == max ? std::to_string(min)
-                                  : std::to_string(min) + " to " + std::to_string(max)) +
-                      " arguments, got " + std::to_string(positionals_.size()));
+    throw_input_error(
+        command_ + ": expected " +
+        (min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max)) +
+        " arguments, got " + std::to_string(positionals_.size()));
 }
 
 std::vector<int> parse_index_list(const std::string& text, const std::string& option) {
@@ -100,8 +100,8 @@ std::vector<int> parse_index_list(const std::string& text, const std::string& op
   };
   while (start <= text.size()) {
     std::size_t comma = text.find(',', start);
-    std::string part = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                     : comma - start);
+    std::string part =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (auto dash = part.find('-'); dash != std::string::npos) {
       int a = number(part.substr(0, dash)), b = number(part.substr(dash + 1));
       if (b < a)

@@ -51,8 +51,9 @@ void print_help() {
             [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });
   for (const auto& c : commands)
     std::printf("  %-15s %s\n", c.name, c.summary);
-  std::printf("\n'routerscope help COMMAND' shows a command's options. Exit codes: 0 success, 2 bad "
-              "input or usage, 1 internal error.\n");
+  std::printf(
+      "\n'routerscope help COMMAND' shows a command's options. Exit codes: 0 success, 2 bad "
+      "input or usage, 1 internal error.\n");
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // `routerscope mpi`: MPI convergence stepping R_{t+1} = MPI(R_t) on a checkpoint's routers.
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/metrics.h"
 #include "core/mpi_convergence.h"
@@ -62,7 +63,8 @@ int run_mpi(const Argv& argv) {
                                                    checkpoint_identity(path, info));
   }
   InterruptGuard guard;
-  Progress progress = stderr_progress(guard, "mpi");
+  ProgressBar bar("mpi");
+  Progress progress = bar.progress(guard.flag());
   auto layers = mpi_convergence(
       *model, s,
       [&](const LayerConvergence& layer, const ConvergenceRow& row) {
@@ -72,9 +74,9 @@ int run_mpi(const Argv& argv) {
                  "layer " + std::to_string(layer.layer) + " step " + std::to_string(row.step));
       },
       progress);
+  bar.finish();
   if (record)
     record->close();
-  std::fprintf(stderr, "\n");
 
   std::printf("%-6s %-7s %-6s %-17s %-17s %-10s %-9s %s\n", "layer", "experts", "steps",
               "mean |cos| 0 -> T", "mean lambda 0 -> T", "s2/s1", "<= bound", "degenerate");

@@ -1,6 +1,7 @@
 // `routerscope train`: vanilla vs MPI router training on one layer with frozen experts.
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/error.h"
 #include "core/training.h"
@@ -135,7 +136,8 @@ int run_train(const Argv& argv) {
                                                    checkpoint_identity(path, info));
   }
   InterruptGuard guard;
-  Progress progress = stderr_progress(guard, "train");
+  ProgressBar bar("train");
+  Progress progress = bar.progress(guard.flag());
   std::vector<double> last_global(s.variants.size(), std::nan(""));
   TrainResult r = train_router(
       *model, tokens, held_out, s,
@@ -146,9 +148,9 @@ int run_train(const Argv& argv) {
           record->add_training_step(s.layer, rec);
       },
       progress);
+  bar.finish();
   if (record)
     record->close();
-  std::fprintf(stderr, "\n");
 
   std::printf("layer %d, %d steps of %d tokens (%s)\n", s.layer, r.steps_done, s.batch,
               source.c_str());

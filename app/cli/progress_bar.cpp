@@ -11,8 +11,13 @@ ProgressBar::ProgressBar(std::string title)
       last_(start_ - std::chrono::seconds(1)) {}
 
 ProgressBar::~ProgressBar() {
-  if (drawn_)
+  finish();
+}
+
+void ProgressBar::finish() {
+  if (drawn_ && !finished_)
     std::fprintf(stderr, "\r\033[K");
+  finished_ = true;
 }
 
 Progress ProgressBar::progress(const std::atomic<bool>* cancel) {
@@ -23,7 +28,7 @@ Progress ProgressBar::progress(const std::atomic<bool>* cancel) {
 }
 
 void ProgressBar::update(double fraction, const std::string& label) {
-  if (!tty_)
+  if (!tty_ || finished_)
     return;
   auto now = std::chrono::steady_clock::now();
   if (fraction < 1.0 && now - last_ < std::chrono::milliseconds(100))

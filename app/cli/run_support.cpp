@@ -35,22 +35,6 @@ const std::atomic<bool>* InterruptGuard::flag() const {
   return &g_interrupted;
 }
 
-Progress stderr_progress(const InterruptGuard& guard, const std::string& prefix) {
-  Progress p;
-  p.cancel = guard.flag();
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  p.report = [prefix, last](double fraction, const std::string& label) {
-    auto now = std::chrono::steady_clock::now();
-    if (fraction < 1.0 && now - *last < std::chrono::milliseconds(100))
-      return;
-    *last = now;
-    std::fprintf(stderr, "\r%s %5.1f%% %s\033[K%s", prefix.c_str(), 100.0 * fraction, label.c_str(),
-                 fraction >= 1.0 ? "\n" : "");
-    std::fflush(stderr);
-  };
-  return p;
-}
-
 io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info) {
   namespace fs = std::filesystem;
   io::RecordIdentity id;

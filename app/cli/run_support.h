@@ -21,9 +21,6 @@ public:
   const std::atomic<bool>* flag() const;
 };
 
-// Progress that redraws one stderr line (at most ~10 times a second) and honours the guard.
-Progress stderr_progress(const InterruptGuard& guard, const std::string& prefix);
-
 // Path, family and the sizes of the checkpoint's files (safetensors shards, config.json).
 io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
 
