@@ -89,7 +89,7 @@ Figure mpi_convergence_figure(const ConvergenceData& data, double width) {
   f.share_y = true;
   f.shared_legend = true;
   const std::size_t n = data.steps.size();
-  for (const LayerConvergence& layer : data.layers) {
+  for (const ConvergencePanel& layer : data.layers) {
     Panel p;
     p.title = "layer " + std::to_string(layer.layer);
     p.x.label = "MPI step";
@@ -124,13 +124,15 @@ Figure mpi_convergence_figure(const ConvergenceData& data, double width) {
     m.width = 1.6;
     p.lines.push_back(m);
     int k = 1;
-    for (int e : layer.highlight) {
+    for (std::size_t h = 0; h < layer.highlight.size(); ++h) {
+      const int e = layer.highlight[h];
       if (e < 0 || static_cast<std::size_t>(e) >= layer.per_expert.size()) {
         throw_input_error("MPI convergence layer " + std::to_string(layer.layer) +
                           ": highlighted expert " + std::to_string(e) + " does not exist");
       }
       LineSeries l;
-      l.name = "expert " + std::to_string(e);
+      l.name = h < layer.highlight_names.size() ? layer.highlight_names[h]
+                                                : "expert " + std::to_string(e);
       l.x = data.steps;
       l.y = layer.per_expert[static_cast<std::size_t>(e)];
       l.width = 0.9;
@@ -226,15 +228,22 @@ Figure load_distribution_figure(const std::vector<LoadHistory>& layers, double w
     c.x.min = h.x0;
     c.x.max = h.x0 + t * dx;
     c.y.min = 0.0;
+    // A series measured only every n steps (NaN elsewhere) is drawn through its measured points
+    // with markers, so that isolated values are not lost between NaN gaps.
     auto add = [&](const char* name, const std::vector<double>& y, double w) {
       if (y.empty()) {
         return;
       }
       LineSeries s;
       s.name = name;
-      s.x = l.steps;
-      s.y = y;
       s.width = w;
+      for (std::size_t i = 0; i < y.size() && i < l.steps.size(); ++i)
+        if (std::isfinite(y[i])) {
+          s.x.push_back(l.steps[i]);
+          s.y.push_back(y[i]);
+        }
+      if (s.x.size() * 2 < y.size())
+        s.marker = Marker::Circle;
       c.lines.push_back(std::move(s));
     };
     add("MaxVio batch", l.maxvio_batch, 0.9);

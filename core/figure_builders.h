@@ -21,15 +21,16 @@ Figure alignment_heatmap(const AlignmentGrid& grid, double width = kSingleColumn
 
 // b. MPI convergence of one layer: per_expert[e][t] is the plotted quantity (e.g. tan θ or
 // 1 − |cos|) of expert e after steps[t]; bound[t] the predicted (σ₂/σ₁)^{2t}-type bound (optional).
-struct LayerConvergence {
+struct ConvergencePanel {
   int layer = 0;
   std::vector<std::vector<double>> per_expert;
-  std::vector<int> highlight; // expert indices drawn individually
-  std::vector<double> bound;  // empty = none
+  std::vector<int> highlight;               // expert indices drawn individually
+  std::vector<std::string> highlight_names; // legend names (default "expert E")
+  std::vector<double> bound;                // empty = none
 };
 struct ConvergenceData {
   std::vector<double> steps;
-  std::vector<LayerConvergence> layers;
+  std::vector<ConvergencePanel> layers;
   std::string quantity = "tan θ to u₁";
   bool log_y = true;
 };

@@ -307,13 +307,17 @@ double sqrt_clamped(double lambda) {
   return std::sqrt(std::max(lambda, 0.0));
 }
 
+Eigen::MatrixXd smaller_gram(const Eigen::MatrixXd& gd) {
+  return gd.rows() < gd.cols() ? Eigen::MatrixXd(gd * gd.transpose())
+                               : Eigen::MatrixXd(gd.transpose() * gd);
+}
+
 // Exact: symmetric eigensolver in double on the smaller Gram matrix (GGᵀ when rows < D).
 PrincipalDirection exact_direction(const MatrixF& g, const SpectralOptions& options) {
   PrincipalDirection pd;
   const Eigen::MatrixXd gd = g.cast<double>();
   const bool row_side = g.rows() < g.cols();
-  Eigen::MatrixXd gram =
-      row_side ? Eigen::MatrixXd(gd * gd.transpose()) : Eigen::MatrixXd(gd.transpose() * gd);
+  Eigen::MatrixXd gram = smaller_gram(gd);
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(gram);
   if (es.info() != Eigen::Success) {
     pd.status = DirectionStatus::NotConverged;
@@ -621,6 +625,20 @@ PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& 
     return power_direction(g, options);
   }
   return pd;
+}
+
+std::vector<double> singular_values(const MatrixF& g, int count) {
+  if (g.size() == 0 || !g.allFinite())
+    return {};
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(smaller_gram(g.cast<double>()),
+                                                    Eigen::EigenvaluesOnly);
+  if (es.info() != Eigen::Success)
+    throw_internal_error("singular_values: the symmetric eigensolver did not converge");
+  const Eigen::Index m = es.eigenvalues().size();
+  std::vector<double> out;
+  for (Eigen::Index i = m - 1; i >= 0 && (count <= 0 || Eigen::Index(out.size()) < count); --i)
+    out.push_back(sqrt_clamped(es.eigenvalues()(i)));
+  return out;
 }
 
 } // namespace routerscope

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace routerscope {
 
@@ -71,5 +72,9 @@ struct Bf16Matrix {
 // traffic of float, no decoded copy); the other methods decode to float first. Same results
 // within float rounding; D = 0 still throws BadInput.
 PrincipalDirection principal_direction(const Bf16Matrix& g, const SpectralOptions& options = {});
+
+// The `count` largest singular values of g, descending (count <= 0: all min(rows, D)), exact in
+// double through the smaller Gram matrix. Empty for an empty or non-finite matrix.
+std::vector<double> singular_values(const MatrixF& g, int count = 0);
 
 } // namespace routerscope

@@ -86,7 +86,9 @@ std::vector<std::string> children(hid_t group) {
 
 bool is_group(hid_t parent, const std::string& name) {
   H5O_info_t info;
-  if (H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT) < 0)
+  // Ask for the link first: a missing name is an ordinary answer, not an HDF5 error stack.
+  if (H5Lexists(parent, name.c_str(), H5P_DEFAULT) <= 0 ||
+      H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT) < 0)
     return false;
   return info.type == H5O_TYPE_GROUP;
 }

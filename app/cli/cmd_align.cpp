@@ -3,9 +3,9 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/progress_bar.h"
+#include "app/cli/run_support.h"
 #include "core/align.h"
 #include "io/checkpoint.h"
-#include "io/csv.h"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -37,18 +37,8 @@ int run_align(const Argv& argv) {
     result = align_model(*model, opt, bar.progress());
   }
 
-  if (auto csv = args.get("csv")) {
-    io::CsvTable t({"layer", "expert", "status", "cos", "lambda", "sigma1", "sigma2", "gap_ratio",
-                    "router_norm"});
-    for (const auto& l : result)
-      for (const auto& e : l.experts)
-        t.add_row({std::to_string(l.layer), std::to_string(e.expert),
-                   std::string(to_string(e.status)), io::format_number(e.cos),
-                   io::format_number(e.lambda), io::format_number(e.sigma1),
-                   io::format_number(e.sigma2), io::format_number(e.gap_ratio),
-                   io::format_number(e.router_norm)});
-    t.write(*csv);
-  }
+  if (auto csv = args.get("csv"))
+    write_alignment_csv(result, *csv);
 
   if (args.flag("json")) {
     nlohmann::ordered_json j;

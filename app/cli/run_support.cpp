@@ -1,5 +1,7 @@
 #include "app/cli/run_support.h"
 
+#include "io/csv.h"
+
 #include <algorithm>
 #include <chrono>
 #include <csignal>
@@ -54,6 +56,19 @@ io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo&
     id.files.emplace_back(p.filename().string(), fs::file_size(p, ec));
   }
   return id;
+}
+
+void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path) {
+  io::CsvTable t({"layer", "expert", "status", "cos", "lambda", "sigma1", "sigma2", "gap_ratio",
+                  "router_norm"});
+  for (const auto& l : result)
+    for (const auto& e : l.experts)
+      t.add_row({std::to_string(l.layer), std::to_string(e.expert),
+                 std::string(to_string(e.status)), io::format_number(e.cos),
+                 io::format_number(e.lambda), io::format_number(e.sigma1),
+                 io::format_number(e.sigma2), io::format_number(e.gap_ratio),
+                 io::format_number(e.router_norm)});
+  t.write(path);
 }
 
 } // namespace routerscope::cli

@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the long-running subcommands (mpi, train): Ctrl-C as cooperative cancellation,
 // a one-line progress display on stderr, and the checkpoint identity stored in run records.
+#include "core/align.h"
 #include "core/model.h"
 #include "core/progress.h"
 #include "io/run_record.h"
@@ -23,5 +24,9 @@ public:
 
 // Path, family and the sizes of the checkpoint's files (safetensors shards, config.json).
 io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
+
+// One CSV row per expert: layer, expert, status, cos, lambda, sigma1, sigma2, gap_ratio,
+// router_norm.
+void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path);
 
 } // namespace routerscope::cli

@@ -1132,7 +1132,7 @@ Figure App::build_figure(const std::string& figure) const {
     data.steps = steps;
     data.quantity = "|cos(Rᵢ, u₁)|";
     data.log_y = false;
-    data.layers.push_back({layer, per_expert(&MpiStepRecord::cos), {sel_expert_}, {}});
+    data.layers.push_back({layer, per_expert(&MpiStepRecord::cos), {sel_expert_}, {}, {}});
     Figure f = mpi_convergence_figure(data, kSingleColumnWidth);
     f.title = "Alignment to u₁ over MPI steps";
     return f;

@@ -529,7 +529,7 @@ TEST(FigureLayout, DrawsMarkersCategoryBarsAndSymmetricDivergingHeatmaps) {
 TEST(FigureBuilders, ConvergenceBandAndMeanMatchFloat64Recomputation) {
   ConvergenceData d;
   d.steps = {0, 1, 2, 3};
-  LayerConvergence l;
+  ConvergencePanel l;
   l.layer = 3;
   l.per_expert = {{1, 0.5, 0.25, 0.1}, {2, 0.2, 0.02, 0.002}, {0.5, 0.4, NAN, 0.3}};
   l.highlight = {1};

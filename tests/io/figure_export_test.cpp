@@ -363,7 +363,7 @@ Sim simulate_mpi(int layers, int experts, int steps) {
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> ratio(0.55, 0.93);
   for (int L = 0; L < layers; ++L) {
-    LayerConvergence lc;
+    ConvergencePanel lc;
     lc.layer = L + 1;
     lc.highlight = {0, 5};
     std::vector<double> bound(sim.conv.steps.size(), 0.0);

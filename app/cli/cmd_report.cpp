@@ -1,0 +1,192 @@
+// routerscope report [PATH] --out DIR: the whole pipeline on one checkpoint — alignment analysis,
+// an MPI convergence run and a short vanilla-vs-MPI training run — with every figure as PNG, SVG
+// and PDF, their CSVs, the HDF5 records and an index.html that shows them with the settings.
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/figure_output.h"
+#include "app/cli/progress_bar.h"
+#include "app/cli/run_support.h"
+#include "core/align.h"
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/record_figures.h"
+#include "io/run_record.h"
+
+#include <cstdio>
+#include <filesystem>
+
+namespace routerscope::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '&':
+      out += "&amp;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+int run_subcommand(const std::string& name, const Argv& args) {
+  for (const auto& c : command_registry())
+    if (name == c.name)
+      return c.run(args);
+  throw_internal_error("report: subcommand " + name + " is not registered");
+}
+
+struct Entry {
+  std::string name, caption;
+};
+
+int run_report(const Argv& argv) {
+  Args args("report", argv, {"out", "steps", "train-steps", "layer", "variants", "tokens", "dpi"},
+            {});
+  args.require_positionals(0, 1);
+  const std::string path =
+      args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
+  auto out_arg = args.get("out");
+  if (!out_arg)
+    throw_input_error("report: --out DIR is required");
+  const fs::path out = *out_arg;
+  const int steps = args.get_int("steps", 20, 1, 100000);
+  const int train_steps = args.get_int("train-steps", 300, 1, 10000000);
+  const std::string variants = args.get_or("variants", "vanilla,mpi,no-power");
+  const std::string tokens = args.get_or("tokens", "synthetic");
+  const double dpi = args.get_double("dpi", 200);
+
+  auto model = io::open_checkpoint(path);
+  const ModelInfo& info = model->info();
+  const int layer = args.get_int("layer", info.moe_layers().front(), 0, 1 << 20);
+  if (!info.layer(layer).moe)
+    throw_input_error("report: --layer " + std::to_string(layer) + " is a dense layer");
+  fs::create_directories(out / "figures");
+
+  std::fprintf(stderr, "report: 1/3 alignment of %s\n", path.c_str());
+  std::vector<LayerAlignment> alignment;
+  {
+    ProgressBar bar("align");
+    alignment = align_model(*model, {}, bar.progress());
+  }
+  write_alignment_csv(alignment, (out / "alignment.csv").string());
+
+  std::fprintf(stderr, "report: 2/3 MPI convergence, %d steps\n", steps);
+  const fs::path conv = out / "convergence.h5", train = out / "training.h5";
+  if (int rc = run_subcommand("mpi",
+                              {path, "--steps", std::to_string(steps), "--record", conv.string()}))
+    return rc;
+  std::fprintf(stderr, "report: 3/3 router training (%s), layer %d, %d steps\n", variants.c_str(),
+               layer, train_steps);
+  if (int rc = run_subcommand("train", {path, "--layer", std::to_string(layer), "--variants",
+                                        variants, "--steps", std::to_string(train_steps),
+                                        "--tokens", tokens, "--record", train.string()}))
+    return rc;
+
+  const io::RunRecord conv_rec = io::read_run_record(conv);
+  const io::RunRecord train_rec = io::read_run_record(train);
+  std::vector<std::pair<Entry, Figure>> figures;
+  figures.push_back({{"alignment-heatmap", "Router–expert alignment |cos(Rᵢ, u₁)| of the stored "
+                                           "routers, every MoE layer and expert."},
+                     io::alignment_grid_figure(alignment, false, path)});
+  figures.push_back({{"alignment-heatmap-lambda", "Alignment λ (paper Eq. 11) of the stored "
+                                                  "routers."},
+                     io::alignment_grid_figure(alignment, true, path)});
+  figures.push_back({{"spectrum", "Singular spectra of layer " + std::to_string(layer) +
+                                      "'s gate matrices and the σ₂/σ₁ histogram: the gap sets "
+                                      "the MPI convergence rate."},
+                     io::spectrum_figure_for_layer(*model, layer, ExpertMatrix::Gate)});
+  figures.push_back({{"mpi-convergence", "Pure MPI stepping R ← C·normalize(R·W_g·W_gᵀ): tan of "
+                                         "the angle to u₁ per layer (mean, min–max band, slowest "
+                                         "and fastest expert), dashed: the power-iteration "
+                                         "bound."},
+                     io::record_figure(conv_rec, "convergence")});
+  figures.push_back({{"mpi-alignment", "|cos(R_t[i], u₁)| over MPI steps."},
+                     io::record_figure(conv_rec, "alignment")});
+  figures.push_back({{"training", "Router training on the same tokens: " + variants +
+                                      " (loss, load-balancing loss, MaxVio per batch, mean λ "
+                                      "of the routing router)."},
+                     io::record_figure(train_rec, "training")});
+  figures.push_back({{"training-load", "Expert load share over training steps per variant, "
+                                       "with MaxVio."},
+                     io::record_figure(train_rec, "load")});
+  figures.push_back({{"training-norms", "Mean router row norm during training (routing router "
+                                        "and, for MPI variants, the stored R)."},
+                     io::record_figure(train_rec, "norms")});
+
+  std::string html =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RouterScope "
+      "report</title>\n<style>body{font-family:'DejaVu Sans',sans-serif;max-width:1100px;margin:"
+      "2em auto;color:#222;line-height:1.45}figure{margin:2em 0}img{max-width:100%;border:1px "
+      "solid #ddd}figcaption{color:#444}code,td{font-family:'DejaVu Sans Mono',monospace;font-"
+      "size:90%}table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid "
+      "#eee;text-align:right}</style></head><body>\n";
+  html += "<h1>RouterScope report</h1>\n<p>Checkpoint <code>" + html_escape(path) +
+          "</code>: " + html_escape(info.family) + ", " + html_escape(info.layout) + ", d_model " +
+          std::to_string(info.d_model) + ", " + std::to_string(info.moe_layers().size()) +
+          " MoE layers.</p>\n<h2>Settings</h2>\n<ul><li>alignment: gate matrix, Lanczos</li>"
+          "<li>MPI convergence: C′ = 4, k = 1, " +
+          std::to_string(steps) +
+          " steps, every MoE layer (<a href=\"convergence.h5\">"
+          "convergence.h5</a>)</li><li>training: layer " +
+          std::to_string(layer) + ", variants " + html_escape(variants) + ", " +
+          std::to_string(train_steps) + " steps, tokens " + html_escape(tokens) +
+          ", AdamW lr 1e-3, LB α = 0.01 (<a href=\"training.h5\">training.h5</a>)</li></ul>\n"
+          "<h2>Alignment summary</h2>\n<table><tr><th>layer</th><th>mean |cos|</th><th>mean "
+          "λ</th><th>p95 λ</th><th>mean σ₂/σ₁</th></tr>\n";
+  for (const auto& l : alignment) {
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "<tr><td>%d</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td></tr>\n",
+                  l.layer, l.cos.mean, l.lambda.mean, l.lambda.p95, l.gap_ratio.mean);
+    html += row;
+  }
+  html += "</table><p><a href=\"alignment.csv\">alignment.csv</a> (every expert)</p>\n"
+          "<h2>Figures</h2>\n";
+  for (const auto& [entry, figure] : figures) {
+    std::fprintf(stderr, "report: figure %s\n", entry.name.c_str());
+    write_figure(figure, (out / "figures" / entry.name).string(), {"png", "svg", "pdf"}, dpi);
+    const std::string b = "figures/" + entry.name;
+    html += "<figure><img src=\"" + b + ".png\" alt=\"" + html_escape(entry.name) +
+            "\"><figcaption>" + html_escape(entry.caption) + " <a href=\"" + b +
+            ".pdf\">PDF</a> · <a href=\"" + b + ".svg\">SVG</a> · <a href=\"" + b +
+            ".csv\">CSV</a></figcaption></figure>\n";
+  }
+  html += "</body></html>\n";
+  io::AtomicFile index(out / "index.html");
+  index.write(html.data(), html.size());
+  index.commit();
+  std::printf("report: wrote %s (%zu figures, records, CSVs)\n",
+              (out / "index.html").string().c_str(), figures.size());
+  return 0;
+}
+
+const Registrar kRegistrar(
+    {"report", "alignment + MPI convergence + training, all figures and an index.html",
+     "usage: routerscope report [PATH] --out DIR [--steps 20] [--train-steps 300] [--layer L]\n"
+     "                          [--variants vanilla,mpi,no-power] [--tokens synthetic|\n"
+     "                          embeddings|FILE.h5] [--dpi 200]\n\n"
+     "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
+     "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
+     "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
+     "records DIR/convergence.h5 and DIR/training.h5.",
+     run_report});
+
+} // namespace
+} // namespace routerscope::cli
