@@ -6,6 +6,7 @@
 // the same bytes and are scored against the same reference.
 #include "core/spectral.h"
 #include "io/dtype.h"
+#include "bench/npy.h"
 
 #include <Eigen/QR>
 #include <atomic>
@@ -24,6 +25,7 @@
 namespace {
 
 using namespace routerscope;
+using namespace routerscope::bench;
 namespace fs = std::filesystem;
 
 constexpr int kExperts = 64, kRows = 1024, kCols = 2048; // gate_proj [d, D]
@@ -35,56 +37,6 @@ constexpr std::size_t kExpertElems = static_cast<std::size_t>(kRows) * kCols;
 fs::path data_dir() {
   const char* d = std::getenv("ROUTERSCOPE_BENCH_DATA");
   return d ? fs::path(d) : fs::path("spectral-bench-data");
-}
-
-// ---- minimal .npy (version 1.0, C order) ----
-std::string npy_header(const std::string& descr, const std::vector<int>& shape) {
-  std::string s = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
-  for (int v : shape)
-    s += std::to_string(v) + ", ";
-  s += "), }";
-  while ((10 + s.size() + 1) % 64 != 0)
-    s += ' ';
-  s += '\n';
-  std::string h = "\x93NUMPY";
-  h += '\x01';
-  h += '\x00';
-  h += static_cast<char>(s.size() & 0xff);
-  h += static_cast<char>(s.size() >> 8);
-  return h + s;
-}
-
-template <class T>
-void write_npy(const fs::path& p, const std::string& descr, const std::vector<int>& shape,
-               const std::vector<T>& data) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    const std::string h = npy_header(descr, shape);
-    f.write(h.data(), static_cast<std::streamsize>(h.size()));
-    f.write(reinterpret_cast<const char*>(data.data()),
-            static_cast<std::streamsize>(data.size() * sizeof(T)));
-    if (!f)
-      throw std::runtime_error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, p);
-}
-
-template <class T>
-bool read_npy(const fs::path& p, const std::string& descr, const std::vector<int>& shape,
-              std::vector<T>& data, std::size_t count) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f)
-    return false;
-  const std::string want = npy_header(descr, shape);
-  std::string got(want.size(), '\0');
-  f.read(got.data(), static_cast<std::streamsize>(got.size()));
-  if (got != want)
-    return false;
-  data.resize(count);
-  f.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(count * sizeof(T)));
-  return static_cast<bool>(f);
 }
 
 MatrixF random_orthonormal(int rows, int cols, std::mt19937_64& rng) {

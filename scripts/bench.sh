@@ -13,6 +13,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 bash scripts/setup.sh build
+cmake -S . -B build -DROUTERSCOPE_BENCH=ON >/dev/null
+cmake --build build -j "$(nproc)"
 cd build
 ./bench/spectral_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 /usr/bin/python3 ../bench/peer/spectral_peer.py --runs 3
