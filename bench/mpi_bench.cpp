@@ -1,7 +1,7 @@
 // MPI on one OLMoE-1B-7B-sized layer (64 experts, gate/up [1024, 2048], down [2048, 1024], top-8):
 // (1) the MPI transform R′ = (C′/√N)·normalize(R·GᵀG) for all 64 router rows; (2) one router
-// training step (forward through routing and the frozen experts, MSE + LB loss, analytic gradient of
-// the stored router) for the vanilla and the MPI variant on 256 tokens. Inputs and RouterScope's
+// training step (forward through routing and the frozen experts, MSE + LB loss, analytic gradient
+// of the stored router) for the vanilla and the MPI variant on 256 tokens. Inputs and RouterScope's
 // outputs (R′, losses) are written to $ROUTERSCOPE_BENCH_DATA/mpi (default ./mpi-bench-data) as
 // .npy/.json for bench/peer/mpi_peer.py, which does the same work with PyTorch and checks it
 // reaches the same numbers.
@@ -84,7 +84,8 @@ struct Setup {
       TrainVariant tv = parse_variant(v);
       Objective o = router_objective(layer, router, tv, layer.weights.rule, x, target, settings);
       char buf[256];
-      std::snprintf(buf, sizeof buf, "%s\"%s\": {\"task\": %.17g, \"lb\": %.17g, \"grad_norm\": %.17g}",
+      std::snprintf(buf, sizeof buf,
+                    "%s\"%s\": {\"task\": %.17g, \"lb\": %.17g, \"grad_norm\": %.17g}",
                     v == "vanilla" ? "" : ", ", v.c_str(), o.task, o.lb, double(o.grad.norm()));
       json += buf;
     }

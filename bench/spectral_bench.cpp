@@ -4,9 +4,9 @@
 // double symmetric eigensolver of GGᵀ) are written once to $ROUTERSCOPE_BENCH_DATA (default
 // ./spectral-bench-data) as .npy files that bench/peer/spectral_peer.py reads, so both sides solve
 // the same bytes and are scored against the same reference.
+#include "bench/npy.h"
 #include "core/spectral.h"
 #include "io/dtype.h"
-#include "bench/npy.h"
 
 #include <Eigen/QR>
 #include <atomic>

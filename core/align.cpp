@@ -1,11 +1,9 @@
 #include "core/align.h"
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
-#include <thread>
 
 namespace routerscope {
 
@@ -34,8 +32,7 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
   for (int l : layers)
     total += static_cast<std::size_t>(info.layer(l).experts);
 
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads; // 0: one per hardware thread
   std::vector<LayerAlignment> out;
   std::size_t done = 0;
   for (int l : layers) {
@@ -50,51 +47,30 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
     LayerAlignment layer;
     layer.layer = l;
     layer.experts.resize(static_cast<std::size_t>(li.experts));
-    std::atomic<int> next{0};
-    std::mutex error_mutex;
-    std::exception_ptr error;
-    auto worker = [&]() {
-      for (int e = next++; e < li.experts; e = next++) {
-        try {
-          if (progress.cancelled())
-            return;
-          MatrixF g = direction_operator(model, l, e, options.matrix);
-          if (g.cols() != info.d_model)
-            throw_input_error(info.path + ": layer " + std::to_string(l) + " expert " +
-                              std::to_string(e) + " " + std::string(to_string(options.matrix)) +
-                              " matrix has " + std::to_string(g.cols()) +
-                              " columns after orientation, expected d_model = " +
-                              std::to_string(info.d_model));
-          PrincipalDirection pd = principal_direction(g, options.spectral);
-          ExpertAlignment& a = layer.experts[static_cast<std::size_t>(e)];
-          VectorF r = router.row(e).transpose();
-          a.expert = e;
-          a.sigma1 = pd.sigma1;
-          a.sigma2 = pd.sigma2;
-          a.gap_ratio = pd.sigma1 > 0 ? pd.sigma2 / pd.sigma1 : 0.0;
-          a.router_norm = r.norm();
-          a.status = pd.status;
-          if (pd.status == DirectionStatus::Ok) {
-            a.cos = abs_cos(r, pd.u1);
-            a.lambda = alignment_lambda(r, g, pd.sigma1);
-            a.u1 = std::move(pd.u1);
-          }
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error)
-            error = std::current_exception();
-          next = li.experts;
-        }
+    parallel_for(li.experts, threads, [&](int e) {
+      if (progress.cancelled())
+        return;
+      MatrixF g = direction_operator(model, l, e, options.matrix);
+      if (g.cols() != info.d_model)
+        throw_input_error(
+            info.path + ": layer " + std::to_string(l) + " expert " + std::to_string(e) + " " +
+            std::string(to_string(options.matrix)) + " matrix has " + std::to_string(g.cols()) +
+            " columns after orientation, expected d_model = " + std::to_string(info.d_model));
+      PrincipalDirection pd = principal_direction(g, options.spectral);
+      ExpertAlignment& a = layer.experts[static_cast<std::size_t>(e)];
+      VectorF r = router.row(e).transpose();
+      a.expert = e;
+      a.sigma1 = pd.sigma1;
+      a.sigma2 = pd.sigma2;
+      a.gap_ratio = pd.sigma1 > 0 ? pd.sigma2 / pd.sigma1 : 0.0;
+      a.router_norm = r.norm();
+      a.status = pd.status;
+      if (pd.status == DirectionStatus::Ok) {
+        a.cos = abs_cos(r, pd.u1);
+        a.lambda = alignment_lambda(r, g, pd.sigma1);
+        a.u1 = std::move(pd.u1);
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < std::min(threads, li.experts); ++t)
-      pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool)
-      t.join();
-    if (error)
-      std::rethrow_exception(error);
+    });
     progress.check();
     layer.cos = summarize_field(layer.experts, &ExpertAlignment::cos);
     layer.lambda = summarize_field(layer.experts, &ExpertAlignment::lambda);

@@ -1,6 +1,7 @@
 #include "core/mpi.h"
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #include <cmath>
 #include <string>
@@ -119,10 +120,12 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
 MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings) {
   check_shapes(r, g, settings);
   MatrixF out(r.rows(), r.cols());
-  for (Eigen::Index i = 0; i < r.rows(); ++i)
+  // Rows are independent (one expert each): run them in parallel.
+  parallel_for(static_cast<int>(r.rows()), 0, [&](int i) {
     out.row(i) = mpi_router_row(r.row(i).transpose(), g[static_cast<std::size_t>(i)], settings,
-                                static_cast<int>(r.rows()), static_cast<int>(i))
+                                static_cast<int>(r.rows()), i)
                      .transpose();
+  });
   return out;
 }
 
@@ -160,7 +163,7 @@ MatrixF mpi_backward(const MatrixF& r, const std::vector<MatrixF>& g, const MpiS
                          std::to_string(r.rows()) + ", " + std::to_string(r.cols()) + "]");
   const double c = settings.radius(static_cast<int>(r.rows()));
   MatrixF out(r.rows(), r.cols());
-  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+  parallel_for(static_cast<int>(r.rows()), 0, [&](int i) {
     const auto& gi = g[static_cast<std::size_t>(i)];
     RowD b = grad_routed.row(i).transpose().cast<double>();
     if (settings.ablation == MpiSettings::Ablation::NoRetract) {
@@ -168,7 +171,7 @@ MatrixF mpi_backward(const MatrixF& r, const std::vector<MatrixF>& g, const MpiS
       for (int step = 0; step < settings.power_steps; ++step)
         b = apply_gram(gi, b);
       out.row(i) = b.transpose().cast<float>();
-      continue;
+      return;
     }
     RowPass p =
         forward_row(r.row(i).transpose().cast<double>(), g[static_cast<std::size_t>(i)], settings);
@@ -186,7 +189,7 @@ MatrixF mpi_backward(const MatrixF& r, const std::vector<MatrixF>& g, const MpiS
       }
     }
     out.row(i) = b.transpose().cast<float>();
-  }
+  });
   return out;
 }
 

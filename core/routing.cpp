@@ -1,6 +1,7 @@
 #include "core/routing.h"
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -279,19 +280,29 @@ MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const M
   for (Eigen::Index t = 0; t < tokens; ++t)
     for (Eigen::Index j = 0; j < routing.experts.cols(); ++j)
       slots[size_t(routing.experts(t, j))].emplace_back(t, j);
-  for (int e = 0; e < n; ++e) {
+  // Experts run in parallel; their outputs are summed afterwards in expert order, so the result
+  // does not depend on the number of threads.
+  std::vector<MatrixF> outputs(static_cast<size_t>(n));
+  parallel_for(n, 0, [&](int e) {
     const auto& s = slots[size_t(e)];
     if (s.empty())
-      continue;
+      return;
     MatrixF xe(Eigen::Index(s.size()), x.cols());
     for (size_t i = 0; i < s.size(); ++i) {
       xe.row(Eigen::Index(i)) = x.row(s[i].first);
       if (w.rule.sigmoid_input_scale)
         xe.row(Eigen::Index(i)) *= routing.weights(s[i].first, s[i].second);
     }
-    MatrixF ye =
-        expert_forward(w.gate[size_t(e)], w.up[size_t(e)], w.down[size_t(e)], xe,
-                       w.gate_bias[size_t(e)], w.up_bias[size_t(e)], w.down_bias[size_t(e)]);
+    // Bias lists may be empty (families without expert biases): no bias then.
+    auto bias = [e](const std::vector<VectorF>& b) {
+      return size_t(e) < b.size() ? b[size_t(e)] : VectorF();
+    };
+    outputs[size_t(e)] = expert_forward(w.gate[size_t(e)], w.up[size_t(e)], w.down[size_t(e)], xe,
+                                        bias(w.gate_bias), bias(w.up_bias), bias(w.down_bias));
+  });
+  for (int e = 0; e < n; ++e) {
+    const auto& s = slots[size_t(e)];
+    const MatrixF& ye = outputs[size_t(e)];
     for (size_t i = 0; i < s.size(); ++i) {
       float scale = w.rule.sigmoid_input_scale ? 1.0f : routing.weights(s[i].first, s[i].second);
       out.row(s[i].first) += scale * ye.row(Eigen::Index(i));

@@ -38,7 +38,7 @@ struct MoeLayerWeights {
   RoutingRule rule;
   VectorF router_bias;
   std::vector<MatrixF> gate, up, down;
-  std::vector<VectorF> gate_bias, up_bias, down_bias; // empty vectors when the family has none
+  std::vector<VectorF> gate_bias, up_bias, down_bias; // per expert; empty list or vectors = none
   MatrixF shared_gate_proj, shared_up, shared_down;   // empty when the layer has no shared expert
   MatrixF shared_gate;                                // [1, D] Qwen2-MoE; empty = ungated
 };
