@@ -15,6 +15,6 @@ for threads in 1 2; do
     >/dev/null 2>/tmp/routerscope-time.txt
   rss_kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' /tmp/routerscope-time.txt)
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' /tmp/routerscope-time.txt)
-  printf 'threads %d: checkpoint %.2f GB, peak RSS %.1f MB, wall %s\n' "$threads" \
-    "$(echo "$size / 1e9" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)" "$wall"
+  awk -v t="$threads" -v s="$size" -v r="$rss_kb" -v w="$wall" \
+    'BEGIN { printf "threads %d: checkpoint %.2f GB, peak RSS %.1f MB, wall %s\n", t, s / 1e9, r / 1024, w }'
 done

@@ -3,7 +3,7 @@
 # builds, then runs the spectral benchmark, its NumPy/PyTorch peer and the peak-memory benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-peer_packages=(libopenblas0-pthread python3-torch python3-numpy time bc)
+peer_packages=(libopenblas0-pthread python3-torch python3-numpy time)
 missing=()
 for p in "${peer_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
