@@ -2,11 +2,13 @@
 
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/metrics.h"
 #include "core/spectral.h"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <span>
 
 namespace routerscope::io {
 
@@ -33,17 +35,6 @@ std::vector<double> step_axis(Eigen::Index n) {
   for (Eigen::Index i = 0; i < n; ++i)
     s[static_cast<std::size_t>(i)] = static_cast<double>(i);
   return s;
-}
-
-double finite_mean(const auto& row) {
-  double sum = 0;
-  int n = 0;
-  for (double v : row)
-    if (std::isfinite(v)) {
-      sum += v;
-      ++n;
-    }
-  return n ? sum / n : std::nan("");
 }
 
 const MatrixD& series(const ConvergenceRecord& c, const std::string& name,
@@ -147,8 +138,10 @@ std::vector<double> row_means(const std::map<std::string, MatrixD>* layer,
   auto it = layer->find(name);
   if (it == layer->end())
     return out;
-  for (Eigen::Index t = 0; t < it->second.rows(); ++t)
-    out.push_back(finite_mean(it->second.row(t)));
+  for (Eigen::Index t = 0; t < it->second.rows(); ++t) // rows are contiguous (row-major)
+    out.push_back(summarize(std::span<const double>(it->second.row(t).data(),
+                                                    static_cast<std::size_t>(it->second.cols())))
+                      .mean);
   return out;
 }
 

@@ -13,21 +13,16 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace routerscope::cli {
 
 namespace {
 
+// Mean of the finite entries (NaN marks experts without a direction).
 double mean_finite(const VectorD& v) {
-  double s = 0;
-  int n = 0;
-  for (double x : v)
-    if (std::isfinite(x)) {
-      s += x;
-      ++n;
-    }
-  return n ? s / n : std::nan("");
+  return summarize(std::span<const double>(v.data(), static_cast<size_t>(v.size()))).mean;
 }
 
 int run_mpi(const Argv& argv) {

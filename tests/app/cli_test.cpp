@@ -20,19 +20,10 @@ fs::path demo_dir() {
 std::string run_python_oracle(const fs::path& safetensors) {
   if (!fs::exists("/usr/bin/python3"))
     return {};
-  std::string cmd = "/usr/bin/python3 " +
-                    (fs::path(ROUTERSCOPE_SOURCE_DIR) / "tests/app/align_oracle.py").string() +
-                    " " + safetensors.string() + " 2>&1";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-      out.append(buf, n);
-    if (::pclose(p) != 0)
-      return "ERROR: " + out;
-  }
-  return out;
+  auto r = run_shell("/usr/bin/python3 " +
+                     (fs::path(ROUTERSCOPE_SOURCE_DIR) / "tests/app/align_oracle.py").string() +
+                     " " + safetensors.string() + " 2>&1");
+  return r.exit_code == 0 ? r.out : "ERROR: " + r.out;
 }
 
 TEST(CliInspect, DemoStructureMatchesGenerator) {

@@ -31,15 +31,7 @@ std::pair<int, int> png_size(const fs::path& p) {
 }
 
 std::string shell(const std::string& cmd) {
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
-      out.append(buf, n);
-    ::pclose(p);
-  }
-  return out;
+  return run_shell(cmd).out;
 }
 
 TEST(PlotCommand, ConvergenceCsvHoldsTheRecordsMeanAngle) {

@@ -85,6 +85,19 @@ CommandResult run_routerscope(const std::vector<std::string>& args) {
   return r;
 }
 
+CommandResult run_shell(const std::string& command) {
+  CommandResult r;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+      r.out.append(buf, n);
+    int status = ::pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  return r;
+}
+
 static MatrixD random_orthonormal(int rows, int cols, std::mt19937_64& rng) {
   std::normal_distribution<double> n(0.0, 1.0);
   MatrixD a(rows, cols);
@@ -179,8 +192,12 @@ const InMemoryModel::Layer& InMemoryModel::at(int layer) const {
   return it->second;
 }
 
-MatrixF InMemoryModel::router(int layer) const { return at(layer).router; }
-VectorF InMemoryModel::router_bias(int layer) const { return at(layer).router_bias; }
+MatrixF InMemoryModel::router(int layer) const {
+  return at(layer).router;
+}
+VectorF InMemoryModel::router_bias(int layer) const {
+  return at(layer).router_bias;
+}
 
 MatrixF InMemoryModel::expert_weight(int layer, int expert, ExpertMatrix m) const {
   const auto& ex = at(layer).experts.at(static_cast<size_t>(expert));
@@ -195,7 +212,9 @@ MatrixF InMemoryModel::expert_weight(int layer, int expert, ExpertMatrix m) cons
   return ex.gate;
 }
 
-VectorF InMemoryModel::expert_bias(int, int, ExpertMatrix) const { return {}; }
+VectorF InMemoryModel::expert_bias(int, int, ExpertMatrix) const {
+  return {};
+}
 
 MatrixF InMemoryModel::shared_weight(int layer, ExpertMatrix m) const {
   const auto& l = at(layer);
@@ -210,7 +229,11 @@ MatrixF InMemoryModel::shared_weight(int layer, ExpertMatrix m) const {
   return {};
 }
 
-MatrixF InMemoryModel::shared_gate(int layer) const { return at(layer).shared_gate_weight; }
-VectorF InMemoryModel::pre_moe_norm(int layer) const { return at(layer).norm; }
+MatrixF InMemoryModel::shared_gate(int layer) const {
+  return at(layer).shared_gate_weight;
+}
+VectorF InMemoryModel::pre_moe_norm(int layer) const {
+  return at(layer).norm;
+}
 
 } // namespace routerscope::test

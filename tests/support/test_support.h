@@ -40,6 +40,9 @@ struct CommandResult {
 // Runs the routerscope executable with arguments (no shell), capturing stdout and stderr.
 CommandResult run_routerscope(const std::vector<std::string>& args);
 
+// Runs a shell command line (tests use it for python3, pdftotext, ...): exit code and stdout.
+CommandResult run_shell(const std::string& command);
+
 // Random [rows, cols] matrix G = U diag(s) Vᵀ with chosen singular values s (descending, length
 // min(rows, cols) or fewer: the rest are 0). Returns G and the exact top right singular vector.
 struct Planted {
