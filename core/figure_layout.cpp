@@ -486,6 +486,17 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
     }
     return out;
   }
+  if (!horizontal && !out.log && !exact_extent && !(axis.min && axis.max) && r.hi > r.lo) {
+    // A series lying exactly on an automatic y limit (a retracted router norm at C = 1, a share of
+    // 1.0) would hide under the axis frame: give that side 3% air before rounding to nice ticks.
+    // Zero stays a limit: non-negative quantities start there.
+    const Ticks probe = nice_ticks(r.lo, r.hi, max_ticks);
+    const double span = r.hi - r.lo, eps = 1e-9 * span;
+    if (!axis.max && r.hi != 0 && r.hi >= probe.hi - eps)
+      r.hi += 0.03 * span;
+    if (!axis.min && r.lo != 0 && r.lo <= probe.lo + eps)
+      r.lo -= 0.03 * span;
+  }
   for (;; --max_ticks) {
     Ticks t;
     if (out.log) {

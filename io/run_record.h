@@ -93,6 +93,26 @@ struct RunRecord {
 // and dataset when it is not a RouterScope record.
 RunRecord read_run_record(const std::filesystem::path& path);
 
+// The record that RunRecordWriter::add_training_step(layer, ·) over `steps` followed by
+// read_run_record gives, built in memory (for figures of a run that is still computing).
+RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
+                          const std::string& config = "{}", const RecordIdentity& identity = {});
+
+// The inverse of RunRecordWriter::add_training_step: the per-step records of a training record's
+// variants for its first recorded layer (stored in *layer), ordered by step and then by the
+// config's variant order (by name when the config has none). Throws BadInput naming `origin` and
+// the dataset when the record is not a training record or a dataset is missing or short.
+std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
+                                            int* layer = nullptr);
+
+// The MPI settings (matrix, c_prime, power_steps, ablation, gate_order) as the JSON text of a
+// record's `config` attribute, with the keys of `extra` (a JSON object text) added.
+std::string mpi_config(const MpiSettings& mpi, const std::string& extra = "{}");
+
+// The settings of a training run as the JSON text of a record's `config` attribute. `extra` is a
+// JSON object text whose keys are added (e.g. the token source and pool size).
+std::string training_config(const TrainSettings& settings, const std::string& extra = "{}");
+
 // Reads a 1-D or 2-D numeric dataset of any file as float64 [rows, cols] (1-D: cols = 1).
 MatrixD read_hdf5_matrix(const std::filesystem::path& path, const std::string& dataset);
 

@@ -46,16 +46,12 @@ int run_mpi(const Argv& argv) {
   const ModelInfo& info = model->info();
   std::unique_ptr<io::RunRecordWriter> record;
   if (auto out = args.get("record")) {
-    nlohmann::json config = {{"command", "mpi"},
-                             {"steps", s.steps},
-                             {"matrix", std::string(to_string(s.mpi.matrix))},
-                             {"c_prime", s.mpi.c_prime},
-                             {"power_steps", s.mpi.power_steps},
-                             {"ablation", std::string(to_string(s.mpi.ablation))},
-                             {"spectral_method", std::string(to_string(s.spectral.method))},
-                             {"layers", s.layers}};
-    record = std::make_unique<io::RunRecordWriter>(*out, "convergence", config.dump(),
-                                                   checkpoint_identity(path, info));
+    const nlohmann::json extra = {{"command", "mpi"},
+                                  {"steps", s.steps},
+                                  {"spectral_method", std::string(to_string(s.spectral.method))},
+                                  {"layers", s.layers}};
+    record = std::make_unique<io::RunRecordWriter>(
+        *out, "convergence", io::mpi_config(s.mpi, extra.dump()), checkpoint_identity(path, info));
   }
   InterruptGuard guard;
   ProgressBar bar("mpi");

@@ -108,32 +108,12 @@ int run_train(const Argv& argv) {
 
   std::unique_ptr<io::RunRecordWriter> record;
   if (auto out = args.get("record")) {
-    nlohmann::json config = {
-        {"command", "train"},
-        {"layer", s.layer},
-        {"variants", s.variants},
-        {"steps", s.steps},
-        {"batch", s.batch},
-        {"tokens", source},
-        {"pool", tokens.rows()},
-        {"held_out", held_out.rows()},
-        {"lr", s.adamw.lr},
-        {"warmup_steps", s.adamw.warmup_steps},
-        {"betas", {s.adamw.beta1, s.adamw.beta2}},
-        {"weight_decay", s.adamw.weight_decay},
-        {"grad_clip", s.adamw.grad_clip},
-        {"min_lr_ratio", s.adamw.min_lr_ratio},
-        {"lb_alpha", s.lb_alpha},
-        {"z_weight", s.z_weight},
-        {"c_prime", s.mpi.c_prime},
-        {"matrix", std::string(to_string(s.mpi.matrix))},
-        {"power_steps", s.mpi.power_steps},
-        {"mpi_gate_order", s.mpi.order == GateOrder::SoftmaxTopk ? "softmax-topk" : "topk-softmax"},
-        {"init", init},
-        {"seed", s.seed},
-        {"global_every", s.global_every}};
-    record = std::make_unique<io::RunRecordWriter>(*out, "training", config.dump(),
-                                                   checkpoint_identity(path, info));
+    const nlohmann::json extra = {{"command", "train"},
+                                  {"tokens", source},
+                                  {"pool", tokens.rows()},
+                                  {"held_out", held_out.rows()}};
+    record = std::make_unique<io::RunRecordWriter>(
+        *out, "training", io::training_config(s, extra.dump()), checkpoint_identity(path, info));
   }
   InterruptGuard guard;
   ProgressBar bar("train");

@@ -5,6 +5,9 @@
 #include "core/figure_builders.h"
 #include "core/training.h"
 #include "io/figure_export.h"
+#include "io/record_figures.h"
+
+#include <backends/imgui_impl_glfw.h>
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
@@ -14,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -24,8 +28,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFigureNames[] = {"alignment", "norms",   "load",
-                                        "maxvio",    "heatmap", "session"};
+constexpr const char* kFigureNames[] = {"alignment",     "norms",          "load",
+                                        "maxvio",        "heatmap",        "training",
+                                        "training-load", "training-norms", "session"};
+constexpr int kFigureCount = int(std::size(kFigureNames));
+constexpr int kSessionFigure = kFigureCount - 1;
+// Router-training figures: the GUI name and the record figure (io/record_figures.h) it draws.
+constexpr const char* kTrainFigures[][2] = {
+    {"training", "training"}, {"training-load", "load"}, {"training-norms", "norms"}};
+constexpr const char* kTrainFigureLabels[] = {"losses, MaxVio and λ per variant",
+                                              "expert load over steps", "router norms"};
 constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv", "h5"};
 
 const char* view_name(View v) {
@@ -75,6 +87,17 @@ void section(const char* title) {
 
 } // namespace
 
+// Whether the modal window `name` is open (outside a frame too: reads ImGui's popup stack).
+static bool popup_open(const char* name) {
+  const ImGuiContext* g = ImGui::GetCurrentContext();
+  if (!g)
+    return false;
+  for (const ImGuiPopupData& p : g->OpenPopupStack)
+    if (p.Window && std::strcmp(p.Window->Name, name) == 0)
+      return true;
+  return false;
+}
+
 void drop_callback(GLFWwindow* window, int count, const char** paths) {
   auto* app = static_cast<App*>(glfwGetWindowUserPointer(window));
   if (app && count > 0)
@@ -101,10 +124,28 @@ App::~App() {
   glfwSetWindowUserPointer(window_, nullptr);
 }
 
+void App::key(int glfw_key, bool ctrl, bool press) {
+  // Through the backend's own GLFW key callback, modifier first, as a keyboard delivers them.
+  const int action = press ? GLFW_PRESS : GLFW_RELEASE;
+  const int mods = ctrl ? GLFW_MOD_CONTROL : 0;
+  if (ctrl && press)
+    ImGui_ImplGlfw_KeyCallback(window_, GLFW_KEY_LEFT_CONTROL, 0, action, mods);
+  ImGui_ImplGlfw_KeyCallback(window_, glfw_key, 0, action, mods);
+  if (ctrl && !press)
+    ImGui_ImplGlfw_KeyCallback(window_, GLFW_KEY_LEFT_CONTROL, 0, action, 0);
+}
+
+void App::drop(const std::string& path) {
+  const char* paths[] = {path.c_str()};
+  drop_callback(window_, 1, paths);
+}
+
+bool App::jobs_running() const {
+  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_;
+}
+
 bool App::busy() const {
-  auto running = [](const std::unique_ptr<Job>& j) { return j != nullptr; };
-  return running(open_job_) || running(detail_job_) || running(mpi_job_) || running(export_job_) ||
-         running(train_job_) || playing_;
+  return jobs_running() || playing_;
 }
 
 void App::show_error(const std::string& message) {
@@ -128,7 +169,7 @@ void App::open(const std::string& path) {
       return;
     }
     // A run record replays on the checkpoint it was recorded on.
-    auto replay = std::make_shared<const Replay>(read_convergence_replay(p));
+    auto replay = std::make_shared<const Replay>(read_replay(p));
     if (!fs::exists(replay->checkpoint))
       throw_input_error(p + ": the recorded checkpoint " + replay->checkpoint +
                         " is not found (replay needs it for the model view)");
@@ -284,14 +325,29 @@ void App::poll_jobs() {
         start_detail_job();
         error_.clear();
         status_ = "opened " + model_->path;
+        train_job_.reset(); // a training run belongs to the model it was started on
+        train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>());
+        train_config_.clear();
         if (auto replay = replay_pub_.latest()) {
           for (int r = 0; r < int(model_->alignment.size()); ++r)
             if (model_->alignment[r].layer == replay->layer)
               sel_row_ = r;
-          run_settings_ = MpiRunSettings{};
-          run_settings_.layer = replay->layer;
-          slot_.reset(); // stepping after a replay starts a fresh run
-          records_pub_.publish(std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+          if (replay->is_training()) {
+            train_layer_ = replay->layer;
+            train_config_ = replay->config;
+            train_follow_ = true;
+            train_view_ = PlotView{};
+            train_pub_.publish(
+                std::make_shared<const std::vector<TrainStepRecord>>(replay->training));
+            mpi_mode_ = 1;
+          } else {
+            run_settings_ = MpiRunSettings{};
+            run_settings_.layer = replay->layer;
+            slot_.reset(); // stepping after a replay starts a fresh run
+            records_pub_.publish(
+                std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+            mpi_mode_ = 0;
+          }
           replaying_ = opening_path_;
           view_ = View::Mpi;
           recent_.add(opening_path_);
@@ -450,9 +506,10 @@ void App::draw_menu() {
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
       export_dialog_ = true;
-    if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false,
-                        records_ && !records_->empty())) {
-      export_figure_ = 5;
+    const bool have_session = mpi_mode_ == 1 ? train_records_ && !train_records_->empty()
+                                             : records_ && !records_->empty();
+    if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false, have_session)) {
+      export_figure_ = kSessionFigure;
       export_dialog_ = true;
     }
     ImGui::Separator();
@@ -880,6 +937,17 @@ void App::start_training(int steps) {
   t.mpi.order = GateOrder(order_);
   const bool embeddings = train_tokens_ == 1;
   auto model = model_;
+  train_layer_ = t.layer;
+  train_config_ =
+      io::training_config(t, nlohmann::json{{"source", "routerscope gui"},
+                                            {"tokens", embeddings ? "embeddings" : "synthetic"},
+                                            {"pool", 4096},
+                                            {"held_out", 1024}}
+                                 .dump());
+  train_follow_ = true;
+  train_view_ = PlotView{};
+  if (mpi_mode_ == 1)
+    replaying_.clear();
   train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>());
   train_job_ = std::make_unique<Job>("train", [this, model, t, embeddings](const Progress& p) {
     const int d = model->info.d_model;
@@ -898,27 +966,18 @@ void App::start_training(int steps) {
   });
 }
 
-Figure App::training_figure() const {
-  std::vector<TrainingRun> runs;
-  if (train_records_)
-    for (const auto& r : *train_records_) {
-      auto it = std::find_if(runs.begin(), runs.end(),
-                             [&](const TrainingRun& x) { return x.name == r.name; });
-      if (it == runs.end()) {
-        runs.push_back({r.name, {}, {}, {}, {}, {}});
-        it = runs.end() - 1;
-      }
-      it->steps.push_back(r.step);
-      it->loss.push_back(r.loss);
-      it->lb_loss.push_back(r.lb_loss);
-      it->maxvio.push_back(r.maxvio_batch);
-      it->lambda.push_back(r.lambda.size() ? r.lambda.mean() : NAN);
-    }
-  Figure f = training_comparison_figure(runs);
-  f.title =
-      "Router training, layer " +
-      std::to_string(model_ && !model_->alignment.empty() ? model_->alignment[sel_row_].layer : 0);
-  return f;
+Figure App::training_figure(const std::string& name) const {
+  if (!train_records_ || train_records_->empty())
+    throw_input_error("figure " + name + ": no router training steps yet (press Train)");
+  if (train_record_source_ != train_records_) {
+    train_record_ = std::make_shared<const io::RunRecord>(
+        io::training_record(*train_records_, train_layer_, train_config_));
+    train_record_source_ = train_records_;
+  }
+  for (const auto& [gui, record] : kTrainFigures)
+    if (name == gui)
+      return io::record_figure(*train_record_, record, train_layer_);
+  throw_input_error("unknown training figure '" + name + "'");
 }
 
 void App::draw_training() {
@@ -941,15 +1000,22 @@ void App::draw_training() {
   int steps = 0;
   for (const auto& r : *train_records_)
     steps = std::max(steps, r.step + 1);
+  ImGui::SetNextItemWidth(em * 16);
+  ImGui::Combo("##tfigure", &train_figure_, kTrainFigureLabels, int(std::size(kTrainFigureLabels)));
+  if (!replaying_.empty() && mpi_mode_ == 1) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
+                       fs::path(replaying_).filename().string().c_str());
+  }
   ImGui::SetNextItemWidth(-em * 7);
   if (ImGui::SliderInt("##ttimeline", &train_timeline_, 0, std::max(0, steps - 1), "step %d"))
     train_follow_ = train_timeline_ == steps - 1;
   ImGui::SameLine();
   ImGui::Text("%d steps", steps);
   figure_textures_.begin_frame();
-  const int hover =
-      figure_view("train", training_figure(), steps, train_timeline_, train_view_,
-                  ImGui::GetContentRegionAvail(), theme_ == Theme::Dark, figure_textures_);
+  const int hover = figure_view("train", training_figure(kTrainFigures[train_figure_][0]), steps,
+                                train_timeline_, train_view_, ImGui::GetContentRegionAvail(),
+                                theme_ == Theme::Dark, figure_textures_);
   if (hover >= 0) {
     ImGui::BeginTooltip();
     ImGui::Text("step %d", hover);
@@ -1099,6 +1165,8 @@ void App::draw_error_dialog() {
 Figure App::build_figure(const std::string& figure) const {
   if (!model_)
     throw_input_error("export " + figure + ": no model is open");
+  if (figure.rfind("training", 0) == 0)
+    return training_figure(figure);
   if (figure == "heatmap") {
     AlignmentGrid grid;
     for (const auto& la : model_->alignment)
@@ -1175,7 +1243,8 @@ Figure App::build_figure(const std::string& figure) const {
     return f;
   }
   throw_input_error("unknown figure '" + figure +
-                    "' (expected alignment, norms, load, maxvio or heatmap)");
+                    "' (expected alignment, norms, load, maxvio, heatmap, training, "
+                    "training-load or training-norms)");
 }
 
 void App::export_figure(const std::string& figure, const std::string& file) {
@@ -1183,6 +1252,28 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     std::string ext = fs::path(file).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return std::tolower(c); });
+    if (figure == "session" && mpi_mode_ == 1) {
+      if (ext != ".h5")
+        throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
+      if (!model_ || !train_records_ || train_records_->empty())
+        throw_input_error("cannot save the session to " + file +
+                          ": no router training steps recorded yet (press Train)");
+      if (train_job_)
+        throw_input_error("cannot save the session to " + file +
+                          ": router training is still running (wait or Cancel)");
+      auto model = model_;
+      auto records = train_records_;
+      const int layer = train_layer_;
+      const std::string config = train_config_;
+      export_job_.reset();
+      export_job_ =
+          std::make_unique<Job>("save", [model, records, layer, config, file](const Progress& p) {
+            p(0.0, "writing " + file);
+            save_training_record(file, *model, layer, config, *records);
+          });
+      exported_.push_back(file);
+      return;
+    }
     if (figure == "session") {
       if (ext != ".h5")
         throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
@@ -1228,13 +1319,13 @@ void App::draw_export_dialog() {
     return;
   const float em = ImGui::GetFontSize();
   ImGui::SetNextItemWidth(em * 12);
-  ImGui::Combo("figure", &export_figure_, kFigureNames, 6);
+  ImGui::Combo("figure", &export_figure_, kFigureNames, kFigureCount);
   ImGui::SetNextItemWidth(em * 12);
-  if (export_figure_ == 5) // the session is an HDF5 run record
+  if (export_figure_ == kSessionFigure) // the session is an HDF5 run record
     export_format_ = 4;
   else
     export_format_ = std::min(export_format_, 3);
-  ImGui::Combo("format", &export_format_, kFormats, export_figure_ == 5 ? 5 : 4);
+  ImGui::Combo("format", &export_format_, kFormats, export_figure_ == kSessionFigure ? 5 : 4);
   ImGui::SetNextItemWidth(em * 28);
   ImGui::InputText("file (without extension)", &export_path_);
   if (ImGui::Button("Export", ImVec2(em * 7, 0))) {
@@ -1267,6 +1358,11 @@ std::string App::state_json() const {
     j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
   }
   j["exports"] = exported_;
+  j["quit_requested"] = quit_;
+  j["browser_open"] = popup_open("Open checkpoint or record");
+  j["export_dialog_open"] = popup_open("Export");
+  j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
+  j["training_layer"] = train_layer_;
   j["replaying"] = replaying_;
   if (model_) {
     j["family"] = model_->info.family;

@@ -11,6 +11,7 @@
 #include "core/figure.h"
 #include "core/jobs.h"
 #include "core/training.h"
+#include "io/run_record.h"
 
 #include <chrono>
 #include <memory>
@@ -34,7 +35,8 @@ public:
   // One UI frame (ImGui NewFrame .. Render); the caller binds the target and renders draw data.
   void frame();
   bool quit_requested() const { return quit_; }
-  bool busy() const; // a job is running or a result is waiting to be picked up
+  bool busy() const;         // a background job runs, or playback is on
+  bool jobs_running() const; // a background job runs (what a script waits for)
 
   // ---- actions (menus, shortcuts, drag-and-drop and scripts) ----
   void open(const std::string& path);
@@ -47,14 +49,18 @@ public:
     metric_ = m;
     heatmap_dirty_ = true;
   }
-  // Exports `figure` (alignment|norms|load|maxvio|heatmap) to `file` (.png/.svg/.pdf/.csv through
-  // io/figure_export.h), or the session (figure "session") to a .h5 run record. Runs as a job;
-  // errors go to the error dialog.
+  // Exports `figure` (alignment|norms|load|maxvio|heatmap for convergence stepping,
+  // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
+  // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
+  // .h5 run record. Runs as a job; errors go to the error dialog.
   void export_figure(const std::string& figure, const std::string& file);
   // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
   void start_training(int steps);
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
   void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
+  // Input exactly as GLFW delivers it (scripts use these to exercise shortcuts and drag-and-drop).
+  void key(int glfw_key, bool ctrl, bool press);
+  void drop(const std::string& path);
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
   const std::string& error() const { return error_; }
@@ -70,7 +76,7 @@ private:
   void draw_mpi_view();
   void draw_status_bar();
   void draw_training();
-  Figure training_figure() const;
+  Figure training_figure(const std::string& name) const; // training | training-load | ...
   void draw_error_dialog();
   void draw_export_dialog();
   void handle_shortcuts();
@@ -136,6 +142,11 @@ private:
   Published<std::vector<TrainStepRecord>> train_pub_;
   std::shared_ptr<const std::vector<TrainStepRecord>> train_records_;
   PlotView train_view_;
+  int train_layer_ = 0, train_figure_ = 0;
+  std::string train_config_; // JSON settings of the shown training run (saved with the session)
+  // The shown training run as an in-memory record, rebuilt when train_records_ changes.
+  mutable std::shared_ptr<const std::vector<TrainStepRecord>> train_record_source_;
+  mutable std::shared_ptr<const io::RunRecord> train_record_;
 
   // Export
   std::unique_ptr<Job> export_job_;

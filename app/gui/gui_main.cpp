@@ -101,9 +101,9 @@ int run_gui(const GuiOptions& options) {
     io.IniFilename = ini.c_str();
   }
   // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
-  static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F,
-                                    0x2000, 0x206F, 0x2070, 0x209F, 0x2190, 0x21FF,
-                                    0x2200, 0x22FF, 0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
+  static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000,
+                                    0x206F, 0x2070, 0x209F, 0x2190, 0x21FF, 0x2200, 0x22FF,
+                                    0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
   if (fs::exists(kFont))
     io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges);
   else
@@ -161,7 +161,7 @@ int run_gui(const GuiOptions& options) {
   auto settle = [&](double timeout_s) {
     const auto start = std::chrono::steady_clock::now();
     render_frame();
-    while (app->busy()) {
+    while (app->jobs_running()) {
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
           timeout_s)
         throw_internal_error("screenshot script: a background job did not finish within " +
@@ -208,6 +208,21 @@ int run_gui(const GuiOptions& options) {
         app->start_training(std::stoi(a.args[0]));
       } else if (v == "browse") {
         app->browse(a.args[0]);
+      } else if (v == "key") {
+        const std::string& k = a.args[0];
+        const bool ctrl = k.rfind("ctrl+", 0) == 0;
+        const int code = k == "space"    ? GLFW_KEY_SPACE
+                         : k == "right"  ? GLFW_KEY_RIGHT
+                         : k == "ctrl+o" ? GLFW_KEY_O
+                         : k == "ctrl+e" ? GLFW_KEY_E
+                                         : GLFW_KEY_Q;
+        app->key(code, ctrl, true);
+        render_frame(); // the frame that sees the key go down
+        app->key(code, ctrl, false);
+        if (app->quit_requested())
+          break;
+      } else if (v == "drop") {
+        app->drop(a.args[0]);
       } else if (v == "size") {
         fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
         fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);

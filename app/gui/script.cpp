@@ -29,6 +29,8 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"metric", {1, "metric cos|lambda"}},
       {"train", {1, "train STEPS"}},
       {"browse", {1, "browse FOLDER"}},
+      {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
+      {"drop", {1, "drop PATH"}},
   };
   return kVerbs;
 }
@@ -59,8 +61,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     if (it == verbs().end())
       throw_input_error(where + "unknown action '" + a.verb +
                         "' (expected open, select, step, play, train, export, view, theme, size, "
-                        "metric, browse)");
-    if (a.verb == "open" || a.verb == "export" || a.verb == "browse") {
+                        "metric, browse, key, drop)");
+    if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;
       if (a.verb == "export")
@@ -96,6 +98,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       one_of({"light", "dark"});
     if (a.verb == "metric")
       one_of({"cos", "lambda"});
+    if (a.verb == "key")
+      one_of({"space", "right", "ctrl+o", "ctrl+e", "ctrl+q"});
     out.push_back(std::move(a));
   }
   return out;

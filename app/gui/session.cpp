@@ -13,8 +13,10 @@
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <numeric>
+#include <unistd.h>
 
 namespace routerscope::gui {
 
@@ -179,74 +181,111 @@ void MpiStepper::advance(int steps, const Progress& progress) {
   records_ = std::move(records);
 }
 
+namespace {
+
+// Writes a record through `write(temporary path)` and renames it over `path` only when complete,
+// so a failed save never leaves a truncated file in place of an older one.
+template <class Write> void write_replacing(const std::string& path, Write write) {
+  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
+  try {
+    write(temp);
+    std::filesystem::rename(temp, path);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(temp, ec);
+    throw;
+  }
+}
+
+io::RecordIdentity identity_of(const OpenedModel& model) {
+  io::RecordIdentity identity;
+  identity.path = model.path;
+  identity.family = model.info.family;
+  return identity;
+}
+
+} // namespace
+
+void save_training_record(const std::string& path, const OpenedModel& model, int layer,
+                          const std::string& config, const std::vector<TrainStepRecord>& records) {
+  if (records.empty())
+    throw_input_error("cannot save " + path + ": no training steps recorded yet");
+  write_replacing(path, [&](const std::string& temp) {
+    io::RunRecordWriter writer(temp, "training", config.empty() ? "{}" : config,
+                               identity_of(model));
+    for (const auto& r : records)
+      writer.add_training_step(layer, r);
+    writer.close();
+  });
+}
+
 void save_convergence_record(const std::string& path, const OpenedModel& model,
                              const MpiRunSettings& settings,
                              const std::vector<MpiStepRecord>& records) {
   if (records.empty())
     throw_input_error("cannot save " + path + ": no MPI steps recorded yet");
-  nlohmann::json config = {{"source", "routerscope gui"},
-                           {"layer", settings.layer},
-                           {"matrix", std::string(to_string(settings.mpi.matrix))},
-                           {"c_prime", settings.mpi.c_prime},
-                           {"power_steps", settings.mpi.power_steps},
-                           {"ablation", std::string(to_string(settings.mpi.ablation))},
-                           {"gate_order", settings.mpi.order == GateOrder::SoftmaxTopk
-                                              ? "softmax_topk"
-                                              : "topk_softmax"},
-                           {"probe_tokens", settings.probe_tokens},
-                           {"seed", settings.seed}};
-  io::RecordIdentity identity;
-  identity.path = model.path;
-  identity.family = model.info.family;
-  io::RunRecordWriter writer(path, "convergence", config.dump(), identity);
-  LayerConvergence layer;
-  layer.layer = settings.layer;
-  for (const auto& la : model.alignment)
-    if (la.layer == settings.layer)
-      for (const auto& e : la.experts) {
-        PrincipalDirection d;
-        d.sigma1 = e.sigma1;
-        d.sigma2 = e.sigma2;
-        d.status = e.status;
-        layer.directions.push_back(d);
+  write_replacing(path, [&](const std::string& temp) {
+    const nlohmann::json extra = {{"source", "routerscope gui"},
+                                  {"layer", settings.layer},
+                                  {"probe_tokens", settings.probe_tokens},
+                                  {"seed", settings.seed}};
+    io::RunRecordWriter writer(temp, "convergence", io::mpi_config(settings.mpi, extra.dump()),
+                               identity_of(model));
+    LayerConvergence layer;
+    layer.layer = settings.layer;
+    for (const auto& la : model.alignment)
+      if (la.layer == settings.layer)
+        for (const auto& e : la.experts) {
+          PrincipalDirection d;
+          d.sigma1 = e.sigma1;
+          d.sigma2 = e.sigma2;
+          d.status = e.status;
+          layer.directions.push_back(d);
+        }
+    const int n = int(records.front().cos.size());
+    const int k =
+        settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+    const std::string base = "layers/" + std::to_string(settings.layer) + "/";
+    for (const auto& r : records) {
+      ConvergenceRow row;
+      row.step = r.step;
+      row.cos = Eigen::Map<const VectorD>(r.cos.data(), n);
+      row.lambda = Eigen::Map<const VectorD>(r.lambda.data(), n);
+      row.router_norm = Eigen::Map<const VectorD>(r.norm.data(), n);
+      row.pre_norm = VectorD::Constant(n, std::numeric_limits<double>::quiet_NaN());
+      row.tan_theta.resize(n);
+      row.tan_bound.resize(n);
+      for (int i = 0; i < n; ++i) {
+        // tan θ from |cos θ|; the bound (σ₂/σ₁)^{2kt}·tan θ₀ of mpi.md.
+        auto tan_of = [](double c) { return std::sqrt(std::max(0.0, 1.0 - c * c)) / c; };
+        row.tan_theta[i] = tan_of(r.cos[i]);
+        const double ratio = i < int(layer.directions.size()) && layer.directions[i].sigma1 > 0
+                                 ? layer.directions[i].sigma2 / layer.directions[i].sigma1
+                                 : std::numeric_limits<double>::quiet_NaN();
+        row.tan_bound[i] = std::pow(ratio, 2.0 * k * r.step) * tan_of(records.front().cos[i]);
       }
-  const int n = int(records.front().cos.size());
-  const int k =
-      settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
-  const std::string base = "layers/" + std::to_string(settings.layer) + "/";
-  for (const auto& r : records) {
-    ConvergenceRow row;
-    row.step = r.step;
-    row.cos = Eigen::Map<const VectorD>(r.cos.data(), n);
-    row.lambda = Eigen::Map<const VectorD>(r.lambda.data(), n);
-    row.router_norm = Eigen::Map<const VectorD>(r.norm.data(), n);
-    row.pre_norm = VectorD::Constant(n, std::numeric_limits<double>::quiet_NaN());
-    row.tan_theta.resize(n);
-    row.tan_bound.resize(n);
-    for (int i = 0; i < n; ++i) {
-      // tan θ from |cos θ|; the bound (σ₂/σ₁)^{2kt}·tan θ₀ of mpi.md.
-      auto tan_of = [](double c) { return std::sqrt(std::max(0.0, 1.0 - c * c)) / c; };
-      row.tan_theta[i] = tan_of(r.cos[i]);
-      const double ratio = i < int(layer.directions.size()) && layer.directions[i].sigma1 > 0
-                               ? layer.directions[i].sigma2 / layer.directions[i].sigma1
-                               : std::numeric_limits<double>::quiet_NaN();
-      row.tan_bound[i] = std::pow(ratio, 2.0 * k * r.step) * tan_of(records.front().cos[i]);
+      writer.add_convergence_row(layer, row);
+      writer.append_row(base + "load", r.load);
+      writer.append_value(base + "max_vio", r.max_vio);
     }
-    writer.add_convergence_row(layer, row);
-    writer.append_row(base + "load", r.load);
-    writer.append_value(base + "max_vio", r.max_vio);
-  }
-  writer.close();
+    writer.close();
+  });
 }
 
-Replay read_convergence_replay(const std::string& path) {
+Replay read_replay(const std::string& path) {
   const io::RunRecord rec = io::read_run_record(path);
+  if (rec.kind == "training") {
+    Replay out;
+    out.checkpoint = rec.identity.path;
+    out.config = rec.config;
+    out.training = io::training_steps(rec, path, &out.layer);
+    if (out.training.empty())
+      throw_input_error(path + ": the training record holds no complete step");
+    return out;
+  }
   if (rec.kind != "convergence" || rec.layers.empty())
-    throw_input_error(path +
-                      ": expected a convergence run record with at least one layer, found "
-                      "kind '" +
-                      rec.kind + "' with " + std::to_string(rec.layers.size()) +
-                      " layers (training records are not replayed yet)");
+    throw_input_error(path + ": expected a convergence or training run record, found kind '" +
+                      rec.kind + "' with " + std::to_string(rec.layers.size()) + " layers");
   const io::ConvergenceRecord& layer = rec.layers.front();
   auto series = [&](const char* name) -> const MatrixD& {
     auto it = layer.series.find(name);

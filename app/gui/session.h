@@ -6,6 +6,7 @@
 #include "core/model.h"
 #include "core/mpi.h"
 #include "core/progress.h"
+#include "core/training.h"
 
 #include <cstdint>
 #include <memory>
@@ -90,13 +91,22 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
                              const MpiRunSettings& settings,
                              const std::vector<MpiStepRecord>& records);
 
-// A recorded convergence run read back for replay on the timeline.
+// Writes a router-training session as an HDF5 run record (kind "training", exactly the layout of
+// `routerscope train --record`), from the per-step records of every variant.
+// `config` is the run's settings as JSON (io::training_config).
+void save_training_record(const std::string& path, const OpenedModel& model, int layer,
+                          const std::string& config, const std::vector<TrainStepRecord>& records);
+
+// A run record read back for replay: a convergence run (records) or a training run (training).
 struct Replay {
   std::string checkpoint; // the record's identity path (the checkpoint it was run on)
-  int layer = 0;
+  int layer = 0;          // the first recorded layer
+  std::string config;     // the record's settings (JSON)
   std::vector<MpiStepRecord> records;
+  std::vector<TrainStepRecord> training;
+  bool is_training() const { return !training.empty(); }
 };
-// Reads the first layer of a convergence record; BadInput naming the file when it is not one.
-Replay read_convergence_replay(const std::string& path);
+// Reads a convergence or training record; BadInput naming the file when it is neither.
+Replay read_replay(const std::string& path);
 
 } // namespace routerscope::gui

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -174,6 +175,67 @@ TEST_F(GuiSmoke, SessionSavesAsAnHdf5RecordThatReplaysOnTheTimeline) {
   EXPECT_EQ(s["replaying"], h5.string());
   EXPECT_EQ(s["selected_layer"].get<int>(), 2);
   EXPECT_EQ(s["steps_recorded"].get<int>(), 7);
+}
+
+TEST_F(GuiSmoke, TrainingSessionSavesAndReplaysTheSameDataTheCliPlots) {
+  const fs::path h5 = dir_ / "training.h5";
+  ASSERT_EQ(run("select 1 3\ntrain 15\nexport session " + h5.string() + "\n"), 0) << output();
+  ASSERT_TRUE(fs::exists(h5)) << output();
+  // Reopening the record replays the training run (GUI read path)...
+  const fs::path gui_csv = dir_ / "gui.csv";
+  ASSERT_EQ(run("export training " + gui_csv.string() + "\n", h5.string()), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["replaying"], h5.string());
+  EXPECT_EQ(s["mpi_mode"], "training");
+  EXPECT_EQ(s["training_layer"].get<int>(), 1);
+  EXPECT_EQ(s["training_steps"].get<int>(), 15);
+  // ...and draws exactly the data `routerscope plot` reads from the file (CLI read path).
+  const fs::path cli_png = dir_ / "cli.png";
+  const auto plot = test::run_routerscope(
+      {"plot", h5.string(), "--figure", "training", "--out", cli_png.string()});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  const std::string cli = read_text(dir_ / "cli.csv"), gui = read_text(gui_csv);
+  EXPECT_GT(std::count(cli.begin(), cli.end(), '\n'), 15);
+  EXPECT_EQ(gui, cli);
+}
+
+TEST_F(GuiSmoke, KeyboardShortcutsActThroughTheGlfwKeyCallback) {
+  // → steps (three steps after row 0), Space starts playback.
+  ASSERT_EQ(run("view mpi\nselect 0 1\nkey right\nkey right\nkey right\nkey space\n"), 0)
+      << output();
+  auto s = state();
+  EXPECT_GE(s["steps_recorded"].get<int>(), 4);
+  EXPECT_TRUE(s["playing"].get<bool>());
+  ASSERT_EQ(run("view mpi\nselect 0 1\nkey right\nkey right\n"), 0) << output();
+  EXPECT_EQ(state()["steps_recorded"].get<int>(), 3);
+  EXPECT_FALSE(state()["playing"].get<bool>());
+  ASSERT_EQ(run("key ctrl+o\n"), 0) << output();
+  EXPECT_TRUE(state()["browser_open"].get<bool>());
+  EXPECT_FALSE(state()["export_dialog_open"].get<bool>());
+  ASSERT_EQ(run("key ctrl+e\n"), 0) << output();
+  EXPECT_TRUE(state()["export_dialog_open"].get<bool>());
+  EXPECT_FALSE(state()["browser_open"].get<bool>());
+  // Ctrl+Q ends the script there: the later view change never happens.
+  ASSERT_EQ(run("key ctrl+q\nview expert\n"), 0) << output();
+  EXPECT_TRUE(state()["quit_requested"].get<bool>());
+  EXPECT_EQ(state()["view"], "model");
+}
+
+TEST_F(GuiSmoke, DroppedFolderOpensThroughTheGlfwDropCallback) {
+  const auto src = test::hf_tiny_dir();
+  if (!src)
+    GTEST_SKIP() << "../shared/fixtures/hf-tiny is absent";
+  const fs::path folder = dir_ / "dropped model";
+  fs::create_directories(folder);
+  fs::copy_file(*src / "mixtral_classic.safetensors", folder / "model.safetensors");
+  fs::copy_file(*src / "mixtral_classic_config.json", folder / "config.json");
+  const auto cfg = nlohmann::json::parse(read_text(folder / "config.json"));
+  ASSERT_EQ(run("drop " + folder.string() + "\n"), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), folder);
+  EXPECT_EQ(s["experts"].get<int>(), cfg["num_local_experts"].get<int>());
 }
 
 TEST_F(GuiSmoke, BadFileShowsTheErrorDialogAndTheAppSurvives) {

@@ -318,6 +318,41 @@ TEST(FigureLayout, DecimatesToThePixelWidthAndKeepsTheSpike) {
   EXPECT_NEAR(frac, static_cast<double>(spike) / (n - 1), 1e-9);
 }
 
+TEST(FigureLayout, SeriesOnANiceLimitGetAirButZeroStaysTheFloor) {
+  // A constant series at exactly 1.0 (a retracted router norm at C = 1) over data from 0 up: the
+  // automatic y range must put 1.0 strictly inside the plot, while 0 stays the lower limit.
+  for (const double lo : {0.0, 0.56}) {
+    Figure f;
+    Panel p;
+    p.legend = LegendPlacement::None;
+    LineSeries top, low;
+    top.name = "top";
+    low.name = "low";
+    for (int i = 0; i <= 20; ++i) {
+      top.x.push_back(i);
+      top.y.push_back(1.0);
+      low.x.push_back(i);
+      low.y.push_back(lo + 0.01 * i);
+    }
+    p.lines = {top, low};
+    f.panels.push_back(p);
+    RecordingCanvas canvas;
+    const auto frames = draw_figure(f, canvas, {kSingleColumnWidth, 180, 2.0});
+    ASSERT_EQ(frames.size(), 1u);
+    const PanelFrame& fr = frames[0];
+    EXPECT_GT(fr.y_hi, 1.0) << "data from " << lo;
+    EXPECT_LE(fr.y_hi, 1.2) << "only a little air";
+    if (lo == 0.0)
+      EXPECT_EQ(fr.y_lo, 0.0);
+    else
+      EXPECT_LE(fr.y_lo, lo);
+    // The drawn line sits strictly below the plot's top edge.
+    const auto s = strokes_of(canvas, categorical_color(0));
+    ASSERT_FALSE(s.empty());
+    EXPECT_GT(s[0]->path[0].front().y, fr.plot.y + 1.0);
+  }
+}
+
 TEST(FigureLayout, PanelFramesMapLogAxesBothWays) {
   const PanelFrame f{{10, 20, 100, 90}, 0, 10, 1, 1000, false, true, false};
   const Point p = data_to_canvas(f, 5, 10); // y = 10 is one third up a 3-decade axis
@@ -362,6 +397,8 @@ TEST(FigureLayout, LegendAvoidsDataOrMovesOutside) {
 
   // A band covering the whole plot: no free corner, so the legend moves outside on the right.
   f.panels[0].bands.push_back({"everything", {0, 10}, {0, 0}, {1, 1}, std::nullopt, 0, 0.2, true});
+  f.panels[0].y.min = 0.0; // fixed limits: the band fills the plot (no automatic air above 1)
+  f.panels[0].y.max = 1.0;
   RecordingCanvas c2;
   draw_figure(f, c2, {300, 200, 1});
   const auto* t2 = text_cmd(c2, "alpha");

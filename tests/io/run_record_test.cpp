@@ -73,6 +73,127 @@ TEST(RunRecord, TrainingRoundTrip) {
   EXPECT_EQ(van.layers.at(3).count("stored_cos"), 0u);
 }
 
+void expect_same_step(const TrainStepRecord& got, const TrainStepRecord& want) {
+  SCOPED_TRACE(want.name + " step " + std::to_string(want.step));
+  EXPECT_EQ(got.name, want.name);
+  EXPECT_EQ(got.step, want.step);
+  EXPECT_DOUBLE_EQ(got.loss, want.loss);
+  EXPECT_DOUBLE_EQ(got.task_loss, want.task_loss);
+  EXPECT_DOUBLE_EQ(got.lb_loss, want.lb_loss);
+  EXPECT_DOUBLE_EQ(got.z_loss, want.z_loss);
+  EXPECT_DOUBLE_EQ(got.maxvio_batch, want.maxvio_batch);
+  EXPECT_EQ(got.load, want.load);
+  EXPECT_EQ(got.cos, want.cos);
+  EXPECT_EQ(got.lambda, want.lambda);
+  EXPECT_EQ(got.router_norm, want.router_norm);
+  EXPECT_EQ(got.stored_cos, want.stored_cos);
+  EXPECT_EQ(got.stored_norm, want.stored_norm);
+  EXPECT_EQ(got.maxvio_global, want.maxvio_global);
+}
+
+std::vector<TrainStepRecord> two_variant_run(int steps, int n) {
+  std::vector<TrainStepRecord> out;
+  for (int s = 0; s < steps; ++s) {
+    out.push_back(step_record("vanilla", s, n, false));
+    out.back().variant = 0;
+    out.push_back(step_record("mpi", s, n, true));
+    out.back().variant = 1;
+  }
+  return out;
+}
+
+TEST(RunRecord, TrainingStepsInvertTheWriterInTheConfigsVariantOrder) {
+  test::TempDir dir("steps");
+  const auto want = two_variant_run(5, 6);
+  {
+    io::RunRecordWriter w(dir / "run.h5", "training", R"({"variants":["vanilla","mpi"]})",
+                          identity());
+    for (const auto& r : want)
+      w.add_training_step(4, r);
+  }
+  int layer = -1;
+  const auto got = io::training_steps(io::read_run_record(dir / "run.h5"), "run.h5", &layer);
+  EXPECT_EQ(layer, 4);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    expect_same_step(got[i], want[i]);
+    EXPECT_EQ(got[i].variant, want[i].variant);
+  }
+}
+
+TEST(RunRecord, InMemoryTrainingRecordEqualsTheOneWrittenAndReadBack) {
+  test::TempDir dir("mem");
+  const auto steps = two_variant_run(4, 3);
+  {
+    io::RunRecordWriter w(dir / "run.h5", "training", "{}", identity());
+    for (const auto& r : steps)
+      w.add_training_step(2, r);
+  }
+  const io::RunRecord disk = io::read_run_record(dir / "run.h5");
+  const io::RunRecord mem = io::training_record(steps, 2);
+  EXPECT_EQ(mem.kind, disk.kind);
+  ASSERT_EQ(mem.variants.size(), disk.variants.size());
+  for (size_t v = 0; v < disk.variants.size(); ++v) {
+    const auto &a = mem.variants[v], &b = disk.variants[v];
+    EXPECT_EQ(a.name, b.name);
+    ASSERT_EQ(a.scalars.size(), b.scalars.size());
+    for (const auto& [key, values] : b.scalars)
+      EXPECT_EQ(a.scalars.at(key), values) << b.name << "/" << key;
+    ASSERT_EQ(a.layers.size(), 1u);
+    ASSERT_EQ(a.layers.at(2).size(), b.layers.at(2).size());
+    for (const auto& [key, m] : b.layers.at(2))
+      EXPECT_EQ(a.layers.at(2).at(key), m) << b.name << "/layers/2/" << key;
+    EXPECT_EQ(a.maxvio_global, b.maxvio_global);
+    EXPECT_EQ(a.maxvio_global_step, b.maxvio_global_step);
+  }
+}
+
+TEST(RunRecord, TrainingStepsOfACutRecordKeepOnlyCompleteSteps) {
+  test::TempDir dir("cut");
+  const auto path = dir / "run.h5";
+  {
+    io::RunRecordWriter w(path, "training", "{}", identity());
+    for (const auto& r : two_variant_run(6, 4))
+      w.add_training_step(0, r);
+  }
+  { // As if the writer died between two appends of step 5: one dataset is a row short.
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    hid_t d = H5Dopen2(f, "variants/mpi/layers/0/cos", H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const hsize_t dims[2] = {5, 4};
+    ASSERT_GE(H5Dset_extent(d, dims), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  const auto got = io::training_steps(io::read_run_record(path), "run.h5");
+  int mpi = 0, vanilla = 0;
+  for (const auto& r : got)
+    (r.name == "mpi" ? mpi : vanilla)++;
+  EXPECT_EQ(mpi, 5);
+  EXPECT_EQ(vanilla, 6);
+}
+
+TEST(RunRecord, TrainingStepsRejectAConvergenceRecordNamingTheFile) {
+  test::TempDir dir("conv");
+  {
+    io::RunRecordWriter w(dir / "c.h5", "convergence", "{}", identity());
+    ConvergenceRow row;
+    row.cos = row.lambda = row.router_norm = row.pre_norm = row.tan_theta = row.tan_bound =
+        VectorD::Constant(2, 0.5);
+    LayerConvergence layer;
+    w.add_convergence_row(layer, row);
+  }
+  try {
+    io::training_steps(io::read_run_record(dir / "c.h5"), "c.h5");
+    FAIL() << "expected BadInput";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+    EXPECT_NE(std::string(e.what()).find("c.h5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("convergence"), std::string::npos) << e.what();
+  }
+}
+
 LayerConvergence convergence_layer(int layer, int n) {
   LayerConvergence c;
   c.layer = layer;
