@@ -27,6 +27,12 @@ if(NOT ROUTERSCOPE_CUDA STREQUAL "OFF")
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
+    # CMake 3.25 (Debian 12) does not know nvcc's C++20 flag; CUDA sources compile as C++20 like
+    # the rest (CUDA_STANDARD follows CXX_STANDARD), so name it (nvcc supports it since 12.0).
+    if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
     set(ROUTERSCOPE_HAVE_CUDA ON)
   elseif(ROUTERSCOPE_CUDA STREQUAL "ON")
     message(FATAL_ERROR "ROUTERSCOPE_CUDA=ON but nvcc was found neither on PATH nor in /usr/local/cuda/bin")

@@ -47,16 +47,16 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
     LayerAlignment layer;
     layer.layer = l;
     layer.experts.resize(static_cast<std::size_t>(li.experts));
-    parallel_for(li.experts, threads, [&](int e) {
-      if (progress.cancelled())
-        return;
+    auto checked_operator = [&](int e) {
       MatrixF g = direction_operator(model, l, e, options.matrix);
       if (g.cols() != info.d_model)
         throw_input_error(
             info.path + ": layer " + std::to_string(l) + " expert " + std::to_string(e) + " " +
             std::string(to_string(options.matrix)) + " matrix has " + std::to_string(g.cols()) +
             " columns after orientation, expected d_model = " + std::to_string(info.d_model));
-      PrincipalDirection pd = principal_direction(g, options.spectral);
+      return g;
+    };
+    auto fill = [&](int e, const MatrixF& g, PrincipalDirection pd) {
       ExpertAlignment& a = layer.experts[static_cast<std::size_t>(e)];
       VectorF r = router.row(e).transpose();
       a.expert = e;
@@ -70,7 +70,28 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
         a.lambda = alignment_lambda(r, g, pd.sigma1);
         a.u1 = std::move(pd.u1);
       }
-    });
+    };
+    if (options.backend && options.backend->batches_layers()) {
+      // The whole layer at once (decoded in parallel), its directions in one batched call.
+      std::vector<MatrixF> g(static_cast<std::size_t>(li.experts));
+      parallel_for(li.experts, threads, [&](int e) {
+        if (!progress.cancelled())
+          g[static_cast<std::size_t>(e)] = checked_operator(e);
+      });
+      progress.check();
+      auto ops = options.backend->upload(g);
+      auto directions = options.backend->principal_directions(*ops, options.spectral, progress);
+      parallel_for(li.experts, threads,
+                   [&](int e) { fill(e, g[size_t(e)], std::move(directions[size_t(e)])); });
+    } else {
+      // One expert decoded at a time per thread: memory stays bounded by `threads` experts.
+      parallel_for(li.experts, threads, [&](int e) {
+        if (progress.cancelled())
+          return;
+        MatrixF g = checked_operator(e);
+        fill(e, g, principal_direction(g, options.spectral));
+      });
+    }
     progress.check();
     layer.cos = summarize_field(layer.experts, &ExpertAlignment::cos);
     layer.lambda = summarize_field(layer.experts, &ExpertAlignment::lambda);

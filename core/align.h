@@ -1,6 +1,7 @@
 #pragma once
 // The router–expert alignment report: for every routed expert of the chosen layers, its principal
 // direction u₁ (of gate, up or down) and how well the stored router row agrees with it.
+#include "core/compute_backend.h"
 #include "core/metrics.h"
 #include "core/model.h"
 #include "core/progress.h"
@@ -12,13 +13,13 @@ namespace routerscope {
 
 struct ExpertAlignment {
   int expert = 0;
-  double cos = 0;         // |cos(R[i], u₁)|
-  double lambda = 0;      // λ (Eq. 11) of the stored router row
+  double cos = 0;    // |cos(R[i], u₁)|
+  double lambda = 0; // λ (Eq. 11) of the stored router row
   double sigma1 = 0, sigma2 = 0;
   double gap_ratio = 0;   // σ₂/σ₁
   double router_norm = 0; // ‖R[i]‖
   DirectionStatus status = DirectionStatus::Ok;
-  VectorF u1;             // the principal direction (empty when not Ok)
+  VectorF u1; // the principal direction (empty when not Ok)
 };
 
 struct LayerAlignment {
@@ -32,6 +33,9 @@ struct AlignOptions {
   SpectralOptions spectral;
   std::vector<int> layers; // decoder layer indices; empty = every MoE layer
   int threads = 0;         // 0 = hardware concurrency
+  // Where the principal directions are computed; null = the CPU, one expert decoded at a time. A
+  // backend that batches layers gets each layer decoded whole.
+  const ComputeBackend* backend = nullptr;
 };
 
 // Decodes one expert at a time (peak memory ~ one layer's router plus `threads` experts).

@@ -28,35 +28,35 @@ enum class GateOrder { SoftmaxTopk, TopkSoftmax };
 struct RoutingRule {
   Scoring scoring = Scoring::Softmax;
   GateOrder order = GateOrder::SoftmaxTopk;
-  bool renormalize = false;       // divide the k selected weights by their sum
-  double scaling = 1.0;           // routed_scaling_factor (DeepSeek)
-  bool logit_bias = false;        // gpt-oss: router.bias added to logits
-  bool selection_bias = false;    // DeepSeek-V3: e_score_correction_bias added for selection only
-  int n_group = 1;                // DeepSeek group-limited routing
+  bool renormalize = false;    // divide the k selected weights by their sum
+  double scaling = 1.0;        // routed_scaling_factor (DeepSeek)
+  bool logit_bias = false;     // gpt-oss: router.bias added to logits
+  bool selection_bias = false; // DeepSeek-V3: e_score_correction_bias added for selection only
+  int n_group = 1;             // DeepSeek group-limited routing
   int topk_group = 1;
-  bool sparsemixer = false;       // Phi-3.5-MoE
+  bool sparsemixer = false;         // Phi-3.5-MoE
   bool sigmoid_input_scale = false; // Llama-4: sigmoid(score) scales the expert input
 };
 
 struct LayerInfo {
-  int layer = 0;          // decoder layer index in the checkpoint
+  int layer = 0; // decoder layer index in the checkpoint
   bool moe = false;
-  int experts = 0;        // routed experts N
+  int experts = 0; // routed experts N
   std::optional<int> top_k;
-  int d_expert = 0;       // expert width d
-  int shared_experts = 0; // shared (always-on) experts: reported, never routed
-  int d_shared = 0;       // total width of the shared MLP (0 when none)
+  int d_expert = 0;         // expert width d
+  int shared_experts = 0;   // shared (always-on) experts: reported, never routed
+  int d_shared = 0;         // total width of the shared MLP (0 when none)
   bool shared_gate = false; // Qwen2-MoE sigmoid shared_expert_gate
 };
 
 struct ModelInfo {
-  std::string path;       // what the user opened
-  std::string family;     // mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss,
-                          // phimoe, granitemoe, jetmoe, dbrx, llama4
-  std::string layout;     // per_expert | stacked | fused
+  std::string path;   // what the user opened
+  std::string family; // mixtral, olmoe, qwen2_moe, qwen3_moe, deepseek_v2, deepseek_v3, gpt_oss,
+                      // phimoe, granitemoe, jetmoe, dbrx, llama4
+  std::string layout; // per_expert | stacked | fused
   bool has_config = false;
   int d_model = 0;
-  std::vector<LayerInfo> layers; // every decoder layer, MoE or dense
+  std::vector<LayerInfo> layers;   // every decoder layer, MoE or dense
   std::vector<std::string> dtypes; // distinct dtypes of the expert/router tensors, sorted
   std::uint64_t bytes_on_disk = 0;
   RoutingRule routing;
@@ -73,7 +73,8 @@ public:
 
   // Router weight as stored, [N, D]: logits = x · Rᵀ.
   virtual MatrixF router(int layer) const = 0;
-  // gpt-oss router.bias or DeepSeek-V3 e_score_correction_bias, [N]; size 0 when the family has none.
+  // gpt-oss router.bias or DeepSeek-V3 e_score_correction_bias, [N]; size 0 when the family has
+  // none.
   virtual VectorF router_bias(int layer) const = 0;
   // One routed expert's matrix in HF Linear orientation: gate/up [d, D], down [D, d].
   virtual MatrixF expert_weight(int layer, int expert, ExpertMatrix m) const = 0;

@@ -60,10 +60,14 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
     throw_input_error("MPI convergence: layer " + std::to_string(layer) + " router has " +
                       std::to_string(r.rows()) + " rows but " + std::to_string(g.size()) +
                       " experts");
+  std::unique_ptr<ComputeBackend> cpu;
+  const ComputeBackend* backend = settings.backend;
+  if (!backend)
+    backend = (cpu = make_cpu_backend()).get();
+  const auto ops = backend->upload(g);
   LayerConvergence out;
   out.layer = layer;
-  for (const auto& gi : g)
-    out.directions.push_back(principal_direction(gi, settings.spectral));
+  out.directions = backend->principal_directions(*ops, settings.spectral, progress);
   const int per_step =
       settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
   MatrixF current = r;
@@ -75,8 +79,8 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
   for (int t = 1; t <= settings.steps; ++t) {
     if (progress.cancelled())
       break;
-    VectorD pre = mpi_pre_retraction_norms(current, g, settings.mpi);
-    current = mpi_router(current, g, settings.mpi);
+    VectorD pre;
+    current = backend->mpi_step(*ops, current, settings.mpi, &pre);
     out.rows.push_back(describe(t, current, g, out, pre, tan0, per_step));
     if (callback)
       callback(out, out.rows.back());

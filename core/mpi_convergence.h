@@ -7,6 +7,8 @@
 #include "core/progress.h"
 #include "core/spectral.h"
 
+#include "core/compute_backend.h"
+
 #include <functional>
 #include <vector>
 
@@ -17,6 +19,7 @@ struct ConvergenceSettings {
   int steps = 20;          // T: rows 0..T are recorded
   std::vector<int> layers; // decoder layer indices; empty = every MoE layer
   SpectralOptions spectral;
+  const ComputeBackend* backend = nullptr; // where directions and steps run; null = the CPU
 };
 
 // One row (step t) for every expert of a layer; each vector has length N.

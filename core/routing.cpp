@@ -80,12 +80,16 @@ void check_rule(const RoutingRule& rule) {
 
 Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bias,
                      const RoutingRule& rule, int k) {
-  check_rule(rule);
-  const int n = static_cast<int>(router.rows());
   if (x.cols() != router.cols())
     throw_input_error("routing: tokens have width " + std::to_string(x.cols()) +
-                      " but the router is [" + std::to_string(n) + ", " +
+                      " but the router is [" + std::to_string(router.rows()) + ", " +
                       std::to_string(router.cols()) + "]");
+  return route_logits(x * router.transpose(), bias, rule, k);
+}
+
+Routing route_logits(MatrixF logits, const VectorF& bias, const RoutingRule& rule, int k) {
+  check_rule(rule);
+  const int n = static_cast<int>(logits.cols());
   if (k < 1 || k > n)
     throw_input_error("routing: top-k " + std::to_string(k) + " outside [1, " + std::to_string(n) +
                       "]");
@@ -94,7 +98,7 @@ Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bia
     throw_input_error("routing: the rule needs a router bias of length " + std::to_string(n) +
                       ", found " + std::to_string(bias.size()));
   Routing r;
-  r.logits = x * router.transpose();
+  r.logits = std::move(logits);
   if (rule.logit_bias)
     r.logits.rowwise() += bias.transpose();
   if (rule.scoring == Scoring::Softmax) {
@@ -106,7 +110,7 @@ Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bia
     for (Eigen::Index t = 0; t < r.probs.rows(); ++t)
       r.probs.row(t) /= r.probs.row(t).sum();
   }
-  const Eigen::Index tokens = x.rows();
+  const Eigen::Index tokens = r.logits.rows();
   r.experts.resize(tokens, k);
   r.weights.resize(tokens, k);
   const bool before = rule.order == GateOrder::SoftmaxTopk;

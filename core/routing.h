@@ -25,6 +25,9 @@ struct Routing {
 // or by the sum of its two best (DeepSeek-V3, sigmoid). Phi-3.5 sparsemixer is not supported.
 Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bias,
                      const RoutingRule& rule, int k);
+// The same from logits = x·Rᵀ [T, N] computed elsewhere (a GPU backend's product): everything after
+// the product (bias, scores, probabilities, selection, weights) is this one definition.
+Routing route_logits(MatrixF logits, const VectorF& bias, const RoutingRule& rule, int k);
 
 // dL/dlogits [T, N] from dL/dweights [T, k] and (optional, may be empty) dL/dprobs [T, N], with
 // the selection held fixed (top-k selection is piecewise constant).

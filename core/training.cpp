@@ -148,8 +148,12 @@ TrainingLayer prepare_training_layer(const MoeModel& model, const TrainSettings&
     throw_input_error(model.info().path + ": router training does not support the " +
                       model.info().family + " routing rule (input-scaled or sparsemixer gating)");
   layer.g = load_direction_operators(model, settings.layer, settings.mpi.matrix);
-  for (const auto& g : layer.g)
-    layer.directions.push_back(principal_direction(g, settings.spectral));
+  std::unique_ptr<ComputeBackend> cpu;
+  const ComputeBackend* backend = settings.backend;
+  if (!backend)
+    backend = (cpu = make_cpu_backend()).get();
+  layer.directions =
+      backend->principal_directions(*backend->upload(layer.g), settings.spectral, {});
   return layer;
 }
 

@@ -3,6 +3,7 @@
 // is trained to reproduce the checkpoint's own MoE block output, with the Switch LB loss and an
 // optional z-loss, by AdamW. Variants (vanilla, mpi, no-power, no-retract) start from the same
 // router and see the same token batches, so they can be compared side by side.
+#include "core/compute_backend.h"
 #include "core/model.h"
 #include "core/mpi.h"
 #include "core/progress.h"
@@ -69,6 +70,9 @@ struct TrainSettings {
   std::uint64_t seed = 0;   // batches and random init
   int global_every = 10;    // MaxVio_global on the held-out set every n steps (and the last)
   SpectralOptions spectral; // for u₁, σ₁ of the experts (cos and λ)
+  // Where the experts' principal directions are computed (null = the CPU). The training step
+  // itself runs on the CPU.
+  const ComputeBackend* backend = nullptr;
 };
 
 // What one variant did at one step. Row s describes the forward pass of step s (the router before

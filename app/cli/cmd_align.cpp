@@ -19,7 +19,8 @@ nlohmann::ordered_json number_or_null(double v, bool ok) {
 }
 
 int run_align(const Argv& argv) {
-  Args args("align", argv, {"layers", "matrix", "method", "csv", "threads", "tolerance"}, {"json"});
+  Args args("align", argv, {"layers", "matrix", "method", "csv", "threads", "tolerance", "device"},
+            {"json"});
   args.require_positionals(0, 1);
   std::string path = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
   AlignOptions opt;
@@ -31,6 +32,8 @@ int run_align(const Argv& argv) {
     opt.layers = parse_index_list(*l, "--layers");
 
   auto model = io::open_checkpoint(path);
+  const auto backend = device_backend(args, opt.threads);
+  opt.backend = backend.get();
   std::vector<LayerAlignment> result;
   {
     ProgressBar bar("align");
@@ -110,7 +113,7 @@ const Registrar kRegistrar(
     {"align", "router-expert alignment report (|cos|, lambda, sigma2/sigma1) per layer",
      "usage: routerscope align [PATH] [--layers 0-3,7] [--matrix gate|up|down]\n"
      "                         [--method exact|lanczos|power] [--csv FILE] [--json]\n"
-     "                         [--threads N] [--tolerance T]\n\n"
+     "                         [--threads N] [--tolerance T] [--device auto|cpu|cuda]\n\n"
      "For every routed expert: u1, the top right singular vector of the chosen matrix (gate by\n"
      "default, as in the MPI paper; down uses its direction in R^D), sigma1, sigma2, and for the\n"
      "stored router row R_i: |cos(R_i, u1)|, lambda = |G R_i| / (|R_i| sigma1) (paper Eq. 11)\n"

@@ -27,7 +27,8 @@ double mean_finite(const VectorD& v) {
 
 int run_mpi(const Argv& argv) {
   Args args("mpi", argv,
-            {"layers", "steps", "matrix", "c-prime", "power-steps", "ablation", "method", "record"},
+            {"layers", "steps", "matrix", "c-prime", "power-steps", "ablation", "method", "record",
+             "device"},
             {});
   args.require_positionals(0, 1);
   const std::string path =
@@ -43,6 +44,8 @@ int run_mpi(const Argv& argv) {
     s.layers = parse_index_list(*l, "--layers");
 
   std::unique_ptr<MoeModel> model = io::open_checkpoint(path);
+  const auto backend = device_backend(args);
+  s.backend = backend.get();
   const ModelInfo& info = model->info();
   std::unique_ptr<io::RunRecordWriter> record;
   if (auto out = args.get("record")) {
@@ -106,6 +109,7 @@ const Registrar
                 "         [--matrix gate|up|down] [--c-prime C (4)] [--power-steps K (1)]\n"
                 "         [--ablation none|no-power|no-retract]\n"
                 "         [--method exact|lanczos|power] [--record RUN.h5]\n"
+                "         [--device auto|cpu|cuda]\n"
                 "Per layer and expert: |cos(R_t, u1)|, lambda, ||R_t||, and the bound\n"
                 "tan theta_t <= (s2/s1)^(2kt) tan theta_0 beside the observed angle.\n"
                 "Ctrl-C stops after the current step; the record stays readable.",

@@ -57,11 +57,13 @@ struct Entry {
 };
 
 int run_report(const Argv& argv) {
-  Args args("report", argv, {"out", "steps", "train-steps", "layer", "variants", "tokens", "dpi"},
-            {});
+  Args args("report", argv,
+            {"out", "steps", "train-steps", "layer", "variants", "tokens", "dpi", "device"}, {});
   args.require_positionals(0, 1);
   const std::string path =
       args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
+  const std::string device = args.get_or("device", "auto");
+  parse_device(device); // usage errors before any work
   auto out_arg = args.get("out");
   if (!out_arg)
     throw_input_error("report: --out DIR is required");
@@ -78,25 +80,29 @@ int run_report(const Argv& argv) {
   if (!info.layer(layer).moe)
     throw_input_error("report: --layer " + std::to_string(layer) + " is a dense layer");
   fs::create_directories(out / "figures");
+  const auto backend = device_backend(args);
 
   std::fprintf(stderr, "report: 1/3 alignment of %s\n", path.c_str());
   std::vector<LayerAlignment> alignment;
   {
     ProgressBar bar("align");
-    alignment = align_model(*model, {}, bar.progress());
+    AlignOptions options;
+    options.backend = backend.get();
+    alignment = align_model(*model, options, bar.progress());
   }
   write_alignment_csv(alignment, (out / "alignment.csv").string());
 
   std::fprintf(stderr, "report: 2/3 MPI convergence, %d steps\n", steps);
   const fs::path conv = out / "convergence.h5", train = out / "training.h5";
-  if (int rc = run_subcommand("mpi",
-                              {path, "--steps", std::to_string(steps), "--record", conv.string()}))
+  if (int rc = run_subcommand("mpi", {path, "--steps", std::to_string(steps), "--record",
+                                      conv.string(), "--device", device}))
     return rc;
   std::fprintf(stderr, "report: 3/3 router training (%s), layer %d, %d steps\n", variants.c_str(),
                layer, train_steps);
-  if (int rc = run_subcommand("train", {path, "--layer", std::to_string(layer), "--variants",
-                                        variants, "--steps", std::to_string(train_steps),
-                                        "--tokens", tokens, "--record", train.string()}))
+  if (int rc =
+          run_subcommand("train", {path, "--layer", std::to_string(layer), "--variants", variants,
+                                   "--steps", std::to_string(train_steps), "--tokens", tokens,
+                                   "--record", train.string(), "--device", device}))
     return rc;
 
   const io::RunRecord conv_rec = io::read_run_record(conv);
@@ -181,7 +187,7 @@ const Registrar kRegistrar(
     {"report", "alignment + MPI convergence + training, all figures and an index.html",
      "usage: routerscope report [PATH] --out DIR [--steps 20] [--train-steps 300] [--layer L]\n"
      "                          [--variants vanilla,mpi,no-power] [--tokens synthetic|\n"
-     "                          embeddings|FILE.h5] [--dpi 200]\n\n"
+     "                          embeddings|FILE.h5] [--dpi 200] [--device auto|cpu|cuda]\n\n"
      "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
      "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
      "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"

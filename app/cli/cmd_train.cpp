@@ -45,17 +45,19 @@ double mean_of(const VectorD& v) {
 
 int run_train(const Argv& argv) {
   Args args("train", argv,
-            {"layer", "variants", "steps", "batch", "tokens", "pool", "held-out", "lr", "warmup",
-             "z-loss", "lb-alpha", "c-prime", "matrix", "power-steps", "gate-order", "init", "seed",
-             "global-every", "record"},
+            {"layer",      "variants", "steps",  "batch",        "tokens",  "pool",   "held-out",
+             "lr",         "warmup",   "z-loss", "lb-alpha",     "c-prime", "matrix", "power-steps",
+             "gate-order", "init",     "seed",   "global-every", "record",  "device"},
             {});
   args.require_positionals(0, 1);
   const std::string path =
       args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
   std::unique_ptr<MoeModel> model = io::open_checkpoint(path);
+  const auto backend = device_backend(args);
   const ModelInfo& info = model->info();
 
   TrainSettings s;
+  s.backend = backend.get();
   auto moe = info.moe_layers();
   if (moe.empty())
     throw_input_error(path + ": no MoE layer");
@@ -156,7 +158,7 @@ const Registrar kRegistrar(
      "         [--steps N (200)] [--batch B (256)] [--tokens synthetic|embeddings|FILE.h5]\n"
      "         [--pool T (4096)] [--held-out H (1024)] [--lr LR (1e-3)] [--warmup W]\n"
      "         [--z-loss WEIGHT (0)] [--lb-alpha A (0.01)] [--c-prime C (4)]\n"
-     "         [--matrix gate|up|down] [--power-steps K (1)]\n"
+     "         [--matrix gate|up|down] [--power-steps K (1)] [--device auto|cpu|cuda]\n"
      "         [--gate-order softmax-topk|topk-softmax] [--init checkpoint|random]\n"
      "         [--seed S (0)] [--global-every N (10)] [--record RUN.h5]\n"
      "The router learns to reproduce the checkpoint's own MoE block output (MSE) plus the Switch\n"

@@ -71,4 +71,10 @@ void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::s
   t.write(path);
 }
 
+std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads) {
+  BackendChoice choice = choose_backend(parse_device(args.get_or("device", "auto")), threads);
+  std::fprintf(stderr, "%s: %s\n", args.command().c_str(), choice.note.c_str());
+  return std::move(choice.backend);
+}
+
 } // namespace routerscope::cli

@@ -1,7 +1,9 @@
 #pragma once
 // Shared by the long-running subcommands (mpi, train): Ctrl-C as cooperative cancellation,
 // a one-line progress display on stderr, and the checkpoint identity stored in run records.
+#include "app/cli/args.h"
 #include "core/align.h"
+#include "core/compute_backend.h"
 #include "core/model.h"
 #include "core/progress.h"
 #include "io/run_record.h"
@@ -28,5 +30,9 @@ io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo&
 // One CSV row per expert: layer, expert, status, cos, lambda, sigma1, sigma2, gap_ratio,
 // router_norm.
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path);
+
+// The backend of --device auto|cpu|cuda (default auto). Prints one line to stderr saying which
+// device runs (or why the GPU does not); --device cuda without a usable GPU is BadInput (exit 2).
+std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads = 0);
 
 } // namespace routerscope::cli

@@ -106,6 +106,9 @@ void drop_callback(GLFWwindow* window, int count, const char** paths) {
 
 App::App(GLFWwindow* window, const GuiOptions& options)
     : window_(window), options_(options), scale_(options.ui_scale) {
+  BackendChoice choice = choose_backend(parse_device(options.device), 2);
+  backend_ = std::move(choice.backend);
+  device_note_ = choice.note;
   glfwSetWindowUserPointer(window_, this);
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
@@ -133,6 +136,17 @@ void App::key(int glfw_key, bool ctrl, bool press) {
   ImGui_ImplGlfw_KeyCallback(window_, glfw_key, 0, action, mods);
   if (ctrl && !press)
     ImGui_ImplGlfw_KeyCallback(window_, GLFW_KEY_LEFT_CONTROL, 0, action, 0);
+}
+
+void App::set_device(Device device) {
+  try {
+    BackendChoice choice = choose_backend(device, 2);
+    backend_ = std::move(choice.backend);
+    device_note_ = choice.note;
+    status_ = choice.note + " (used by the next analysis; File > Open again to recompute)";
+  } catch (const Error& e) {
+    show_error(e.what());
+  }
 }
 
 void App::drop(const std::string& path) {
@@ -163,19 +177,21 @@ void App::open(const std::string& path) {
   const ExpertMatrix matrix = ExpertMatrix(matrix_);
   const bool record = p.size() > 3 && p.compare(p.size() - 3, 3, ".h5") == 0;
   replay_pub_.publish(std::shared_ptr<const Replay>());
-  open_job_ = std::make_unique<Job>("open " + path, [this, p, matrix, record](const Progress& pr) {
-    if (!record) {
-      opened_.publish(open_and_align(p, matrix, pr));
-      return;
-    }
-    // A run record replays on the checkpoint it was recorded on.
-    auto replay = std::make_shared<const Replay>(read_replay(p));
-    if (!fs::exists(replay->checkpoint))
-      throw_input_error(p + ": the recorded checkpoint " + replay->checkpoint +
-                        " is not found (replay needs it for the model view)");
-    opened_.publish(open_and_align(replay->checkpoint, matrix, pr));
-    replay_pub_.publish(replay);
-  });
+  auto backend = backend_; // a job keeps its backend alive even if the user switches device
+  open_job_ =
+      std::make_unique<Job>("open " + path, [this, p, matrix, record, backend](const Progress& pr) {
+        if (!record) {
+          opened_.publish(open_and_align(p, matrix, pr, backend.get()));
+          return;
+        }
+        // A run record replays on the checkpoint it was recorded on.
+        auto replay = std::make_shared<const Replay>(read_replay(p));
+        if (!fs::exists(replay->checkpoint))
+          throw_input_error(p + ": the recorded checkpoint " + replay->checkpoint +
+                            " is not found (replay needs it for the model view)");
+        opened_.publish(open_and_align(replay->checkpoint, matrix, pr, backend.get()));
+        replay_pub_.publish(replay);
+      });
 }
 
 void App::select(int layer, int expert) {
@@ -529,6 +545,16 @@ void App::draw_menu() {
       set_theme(Theme::Dark);
     if (ImGui::MenuItem("Light theme", nullptr, theme_ == Theme::Light))
       set_theme(Theme::Light);
+    ImGui::Separator();
+    if (ImGui::BeginMenu("Compute device")) {
+      const bool on_cpu = backend_->name() == "cpu";
+      if (ImGui::MenuItem("CPU", nullptr, on_cpu) && !on_cpu)
+        set_device(Device::Cpu);
+      if (ImGui::MenuItem("CUDA GPU", nullptr, !on_cpu) && on_cpu)
+        set_device(Device::Cuda);
+      ImGui::TextDisabled("%s", device_note_.c_str());
+      ImGui::EndMenu();
+    }
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {
@@ -1131,9 +1157,9 @@ void App::draw_status_bar() {
   if (model_)
     left = model_->path;
   ImGui::TextDisabled("%s", left.c_str());
-  char right[96];
-  std::snprintf(right, sizeof right, "%s  |  %.0f fps", playing_ ? "playing" : "paused",
-                ImGui::GetIO().Framerate);
+  char right[256];
+  std::snprintf(right, sizeof right, "%s  |  %s  |  %.0f fps", backend_->name().c_str(),
+                playing_ ? "playing" : "paused", ImGui::GetIO().Framerate);
   ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::CalcTextSize(right).x -
                   ImGui::GetStyle().WindowPadding.x * 2);
   ImGui::TextDisabled("%s", right);
@@ -1359,6 +1385,8 @@ std::string App::state_json() const {
   }
   j["exports"] = exported_;
   j["quit_requested"] = quit_;
+  j["device"] = backend_->name();
+  j["device_note"] = device_note_;
   j["browser_open"] = popup_open("Open checkpoint or record");
   j["export_dialog_open"] = popup_open("Export");
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";

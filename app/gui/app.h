@@ -8,6 +8,7 @@
 #include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
 #include "app/gui/session.h"
+#include "core/compute_backend.h"
 #include "core/figure.h"
 #include "core/jobs.h"
 #include "core/training.h"
@@ -61,6 +62,8 @@ public:
   // Input exactly as GLFW delivers it (scripts use these to exercise shortcuts and drag-and-drop).
   void key(int glfw_key, bool ctrl, bool press);
   void drop(const std::string& path);
+  // Compute backend for the following jobs; an unusable GPU opens the error dialog.
+  void set_device(Device device);
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
   const std::string& error() const { return error_; }
@@ -90,6 +93,8 @@ private:
 
   GLFWwindow* window_;
   GuiOptions options_;
+  std::shared_ptr<const ComputeBackend> backend_; // chosen once from --device
+  std::string device_note_;
   float scale_ = 1.0f;
   Theme theme_ = Theme::Dark;
   View view_ = View::Model;

@@ -2,6 +2,7 @@
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/gui/gui.h"
+#include "core/compute_backend.h"
 #include "core/error.h"
 
 #include <string>
@@ -11,7 +12,8 @@ namespace routerscope::cli {
 namespace {
 
 int run_gui_command(const Argv& argv) {
-  Args args("gui", argv, {"screenshot", "frames", "script", "state-json", "size", "theme"},
+  Args args("gui", argv,
+            {"screenshot", "frames", "script", "state-json", "size", "theme", "device"},
             {"frame-stats"});
   args.require_positionals(0, 1);
   gui::GuiOptions o;
@@ -23,6 +25,8 @@ int run_gui_command(const Argv& argv) {
   o.state_json = args.get_or("state-json", "");
   o.frame_stats = args.flag("frame-stats");
   o.theme = args.get_or("theme", "dark");
+  o.device = args.get_or("device", "auto");
+  parse_device(o.device); // a bad name is a usage error before any window opens
   if (o.theme != "dark" && o.theme != "light")
     throw_input_error("gui: --theme expects dark or light, found '" + o.theme + "'");
   if (auto size = args.get("size")) {

@@ -13,7 +13,8 @@ struct GuiOptions {
   bool frame_stats = false; // print p50/p99 frame time at exit
   int width = 1440, height = 900;
   std::string theme = "dark";
-  float ui_scale = 1.0f; // HiDPI factor (set by run_gui from the monitor's content scale)
+  std::string device = "auto"; // compute backend: auto | cpu | cuda (core/compute_backend.h)
+  float ui_scale = 1.0f;       // HiDPI factor (set by run_gui from the monitor's content scale)
 };
 
 // Runs the GUI; returns the process exit code. Throws Error for bad options or a failed script.

@@ -42,7 +42,8 @@ void fill_means(MpiStepRecord& r) {
 } // namespace
 
 std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, ExpertMatrix matrix,
-                                                  const Progress& progress) {
+                                                  const Progress& progress,
+                                                  const ComputeBackend* backend) {
   progress(0.0, "reading headers");
   auto out = std::make_shared<OpenedModel>();
   out->path = path;
@@ -53,6 +54,7 @@ std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, Exper
   AlignOptions options;
   options.matrix = matrix;
   options.threads = 2;
+  options.backend = backend;
   out->alignment = align_model(*model, options, progress);
   out->model = std::move(model);
   out->grid_rows = int(out->alignment.size());

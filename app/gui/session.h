@@ -27,8 +27,10 @@ struct OpenedModel {
 };
 
 // Opens `path` (checkpoint folder, .safetensors, .index.json) and aligns every MoE layer.
+// `backend` computes the principal directions (null = the CPU).
 std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, ExpertMatrix matrix,
-                                                  const Progress& progress);
+                                                  const Progress& progress,
+                                                  const ComputeBackend* backend = nullptr);
 
 struct ExpertDetail {
   int layer = 0, expert = 0;

@@ -128,6 +128,37 @@ TEST(CliExitCodes, BadInputIsExitTwoWithMessage) {
   }
 }
 
+TEST(CliDevice, CpuGivesTheDefaultAnswerAndEveryComputeCommandTakesTheOption) {
+  const auto plain = run_routerscope({"align", demo_dir().string(), "--layers", "1", "--json"});
+  const auto cpu =
+      run_routerscope({"align", demo_dir().string(), "--layers", "1", "--json", "--device", "cpu"});
+  ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
+  EXPECT_NE(cpu.err.find("align: device: cpu"), std::string::npos) << cpu.err;
+  if (plain.err.find("device: cpu") != std::string::npos) { // auto fell back: same numbers
+    EXPECT_EQ(cpu.out, plain.out);
+  }
+  for (const std::string command : {"align", "mpi", "train", "report", "gui"}) {
+    const auto r = run_routerscope({command, "--device", "tpu"});
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("expected auto, cpu or cuda, got 'tpu'"), std::string::npos)
+        << command << ": " << r.err;
+  }
+}
+
+TEST(CliDevice, CudaWithoutAUsableGpuIsExitTwoSayingWhy) {
+  const auto probe = run_routerscope({"align", demo_dir().string(), "--layers", "0"});
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  if (probe.err.find("device: cuda") != std::string::npos)
+    GTEST_SKIP() << "this machine has a usable GPU (" << probe.err << ")";
+  // auto says why it fell back to the CPU, on one line...
+  EXPECT_NE(probe.err.find("align: device: cpu (no usable GPU: "), std::string::npos) << probe.err;
+  // ...and cuda refuses with the same reason, exit code 2, nothing on stdout.
+  const auto r = run_routerscope({"mpi", demo_dir().string(), "--device", "cuda"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--device cuda: no usable GPU: "), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 TEST(CliAlign, HfTinyFixturesAlignWithOracle) {
   auto dir = hf_tiny_dir();
   if (!dir)
