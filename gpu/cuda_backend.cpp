@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -112,11 +113,15 @@ private:
 
   std::string name_;
   cublasHandle_t handle_ = nullptr;
+  // One cuBLAS handle: calls from several threads (GUI jobs) take turns.
+  mutable std::recursive_mutex mutex_; // recursive: a mixed layer recurses per expert
 };
 
 std::vector<PrincipalDirection> CudaBackend::principal_directions(const LayerOperators& ops,
                                                                   const SpectralOptions& options,
                                                                   const Progress& progress) const {
+  std::lock_guard lock(mutex_);
+  RS_CUDA(cudaSetDevice(0));
   const CudaLayer& layer = cuda_layer(ops);
   const int n = layer.experts(), rows = layer.rows(), d = layer.d_model();
   if (n > 0 && d == 0)
@@ -244,6 +249,8 @@ std::vector<PrincipalDirection> CudaBackend::principal_directions(const LayerOpe
 
 MatrixF CudaBackend::mpi_step(const LayerOperators& ops, const MatrixF& r,
                               const MpiSettings& settings, VectorD* pre_norms) const {
+  std::lock_guard lock(mutex_);
+  RS_CUDA(cudaSetDevice(0));
   const CudaLayer& layer = cuda_layer(ops);
   const int n = layer.experts(), rows = layer.rows(), d = layer.d_model();
   if (r.rows() != n)
@@ -293,6 +300,8 @@ MatrixF CudaBackend::mpi_step(const LayerOperators& ops, const MatrixF& r,
 
 Routing CudaBackend::route(const MatrixF& x, const MatrixF& router, const VectorF& bias,
                            const RoutingRule& rule, int top_k) const {
+  std::lock_guard lock(mutex_);
+  RS_CUDA(cudaSetDevice(0));
   if (x.cols() != router.cols())
     throw_input_error("routing: tokens have width " + std::to_string(x.cols()) +
                       " but the router is [" + std::to_string(router.rows()) + ", " +

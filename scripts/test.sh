@@ -20,3 +20,7 @@ else
   cd build
 fi
 ctest --output-on-failure -j "$(nproc)" --timeout 600
+# ctest hides a skipped test's output: say once why the GPU tests skipped (or which card ran them).
+if [ -x tests/test_gpu ]; then
+  tests/test_gpu --gtest_filter='Gpu.Decodes*' 2>&1 | grep -m1 -E "no usable GPU|\[ device" || true
+fi
