@@ -119,9 +119,28 @@ int run_gui(const GuiOptions& options) {
   // Whole frames (UI build + GL render + finish), frames while a background job ran, and the UI
   // thread's own share (polling jobs and building the ImGui frame, no rasterisation).
   std::vector<double> frame_ms, busy_ms, ui_ms;
+  // Interactive and idle (no job, not playing, no input for a few frames): sleep until an event or
+  // a quarter second passes instead of redrawing at the display rate. Any event (or work) brings
+  // back full-rate frames for a few frames so popups and hover states settle.
+  int active_frames = 0;
+  auto wait_or_poll = [&] {
+    if (offscreen || app->busy() || active_frames > 0) {
+      active_frames = std::max(0, active_frames - 1);
+      glfwPollEvents();
+      if (app->busy())
+        active_frames = 4;
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    constexpr double kIdleWait = 0.25;
+    glfwWaitEventsTimeout(kIdleWait);
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+        0.9 * kIdleWait)
+      active_frames = 4; // woken by an event
+  };
   auto render_frame = [&] {
     const auto t0 = std::chrono::steady_clock::now();
-    glfwPollEvents();
+    wait_or_poll();
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
     if (offscreen) {
@@ -132,8 +151,10 @@ int run_gui(const GuiOptions& options) {
     }
     const auto t_ui = std::chrono::steady_clock::now();
     app->frame();
-    ui_ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_ui).count());
+    if (options.frame_stats)
+      ui_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_ui)
+              .count());
     if (offscreen) {
       target.resize(fb_w, fb_h);
       target.bind();
@@ -153,9 +174,11 @@ int run_gui(const GuiOptions& options) {
       glfwSwapBuffers(window);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    frame_ms.push_back(ms);
-    if (app->busy())
-      busy_ms.push_back(ms);
+    if (options.frame_stats) { // kept only when asked for: the interactive loop runs for hours
+      frame_ms.push_back(ms);
+      if (app->busy())
+        busy_ms.push_back(ms);
+    }
   };
   // Renders frames until no job runs (scripts wait for each action's result).
   auto settle = [&](double timeout_s) {
