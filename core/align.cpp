@@ -72,17 +72,28 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
       }
     };
     if (options.backend && options.backend->batches_layers()) {
-      // The whole layer at once (decoded in parallel), its directions in one batched call.
-      std::vector<MatrixF> g(static_cast<std::size_t>(li.experts));
-      parallel_for(li.experts, threads, [&](int e) {
-        if (!progress.cancelled())
-          g[static_cast<std::size_t>(e)] = checked_operator(e);
-      });
-      progress.check();
-      auto ops = options.backend->upload(g);
-      auto directions = options.backend->principal_directions(*ops, options.spectral, progress);
-      parallel_for(li.experts, threads,
-                   [&](int e) { fill(e, g[size_t(e)], std::move(directions[size_t(e)])); });
+      // Groups of experts (decoded in parallel), each group's directions in one batched call. A
+      // group holds at most batch_bytes of float operators, so host and device memory stay
+      // bounded on layers of any size (a DeepSeek-V3 layer is 15 GB of float gate matrices).
+      const std::size_t per_expert = sizeof(float) * static_cast<std::size_t>(li.d_expert) *
+                                     static_cast<std::size_t>(info.d_model);
+      const int group = static_cast<int>(
+          std::clamp<std::size_t>(options.batch_bytes / std::max<std::size_t>(per_expert, 1), 1,
+                                  static_cast<std::size_t>(li.experts)));
+      for (int first = 0; first < li.experts; first += group) {
+        const int count = std::min(group, li.experts - first);
+        std::vector<MatrixF> g(static_cast<std::size_t>(count));
+        parallel_for(count, threads, [&](int i) {
+          if (!progress.cancelled())
+            g[static_cast<std::size_t>(i)] = checked_operator(first + i);
+        });
+        progress.check();
+        auto ops = options.backend->upload(g);
+        auto directions = options.backend->principal_directions(*ops, options.spectral, progress);
+        parallel_for(count, threads, [&](int i) {
+          fill(first + i, g[size_t(i)], std::move(directions[size_t(i)]));
+        });
+      }
     } else {
       // One expert decoded at a time per thread: memory stays bounded by `threads` experts.
       parallel_for(li.experts, threads, [&](int e) {

@@ -7,6 +7,7 @@
 #include "core/progress.h"
 #include "core/spectral.h"
 
+#include <cstddef>
 #include <vector>
 
 namespace routerscope {
@@ -36,6 +37,8 @@ struct AlignOptions {
   // Where the principal directions are computed; null = the CPU, one expert decoded at a time. A
   // backend that batches layers gets each layer decoded whole.
   const ComputeBackend* backend = nullptr;
+  // Such a backend gets the experts in groups of at most this many bytes of float operators.
+  std::size_t batch_bytes = std::size_t(1) << 30;
 };
 
 // Decodes one expert at a time (peak memory ~ one layer's router plus `threads` experts).

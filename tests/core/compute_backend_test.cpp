@@ -115,6 +115,17 @@ TEST(AlignModel, BatchedLayerPathGivesTheStreamingPathsAnswers) {
   batched.backend = &fake;
   const auto got = align_model(model, batched);
   EXPECT_EQ(fake.batched_calls, 3); // one call per layer
+  // Groups of two experts' operators (5 experts: groups of 2, 2, 1 per layer): same answers.
+  BatchingBackend grouped;
+  AlignOptions small = batched;
+  small.backend = &grouped;
+  small.batch_bytes = 2 * sizeof(float) * 24 * 40;
+  const auto got_grouped = align_model(model, small);
+  EXPECT_EQ(grouped.batched_calls, 3 * 3);
+  ASSERT_EQ(got_grouped.size(), want.size());
+  for (size_t l = 0; l < want.size(); ++l)
+    for (size_t e = 0; e < want[l].experts.size(); ++e)
+      EXPECT_EQ(got_grouped[l].experts[e].u1, want[l].experts[e].u1) << l << "/" << e;
   ASSERT_EQ(got.size(), want.size());
   for (size_t l = 0; l < got.size(); ++l) {
     EXPECT_EQ(got[l].layer, want[l].layer);
