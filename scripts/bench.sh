@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks and their peers (docs/PERFORMANCE.md): installs the peers' optimised BLAS and PyTorch,
 # builds, then runs the spectral benchmark, its NumPy/PyTorch peer and the peak-memory benchmark.
+# --build-only: build the benchmarks (gpu_bench too when nvcc exists) and stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 peer_packages=(libopenblas0-pthread python3-torch python3-numpy time)
@@ -15,6 +16,9 @@ fi
 bash scripts/setup.sh build
 cmake -S . -B build -DROUTERSCOPE_BENCH=ON >/dev/null
 cmake --build build -j "$(nproc)"
+if [ "${1:-}" = "--build-only" ]; then
+  exit 0
+fi
 cd build
 ./bench/spectral_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 /usr/bin/python3 ../bench/peer/spectral_peer.py --runs 3
