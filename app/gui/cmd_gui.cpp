@@ -49,16 +49,21 @@ int run_gui_command(const Argv& argv) {
 
 const Registrar kRegistrar({"gui", "open the desktop GUI (ImGui + GLFW)",
                             "usage: routerscope gui [PATH] [--size WxH] [--theme dark|light]\n"
+                            "         [--device auto|cpu|cuda]\n"
                             "         [--screenshot FILE.png --frames N [--script FILE] "
                             "[--state-json FILE]] [--frame-stats]\n\n"
                             "Opens PATH (checkpoint folder, .safetensors, .index.json or .h5 "
                             "record; default: the bundled demo).\n"
                             "--screenshot renders N frames offscreen after the script's actions, "
                             "writes the PNG and exits.\n"
-                            "Script lines: open PATH | select LAYER EXPERT | step N | play FRAMES "
-                            "| export FIGURE FILE |\n"
-                            "  view model|expert|mpi | theme light|dark | size W H | metric "
-                            "cos|lambda",
+                            "Script lines: open PATH | drop PATH | select LAYER EXPERT | step N | "
+                            "play FRAMES |\n"
+                            "  train STEPS | export FIGURE FILE | view model|expert|mpi |\n"
+                            "  key space|right|ctrl+o|ctrl+e|ctrl+q | theme light|dark | size W H "
+                            "|\n"
+                            "  metric cos|lambda | browse FOLDER\n"
+                            "Figures: alignment norms load maxvio heatmap training training-load "
+                            "training-norms session",
                             run_gui_command});
 
 } // namespace
