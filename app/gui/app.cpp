@@ -252,14 +252,16 @@ void App::launch_mpi_job(int steps) {
   run_settings_ = s;
   auto slot = slot_;
   auto model = model_;
-  mpi_job_ = std::make_unique<Job>("mpi", [this, slot, model, s, steps](const Progress& p) {
-    if (!slot->stepper) {
-      slot->stepper = std::make_shared<MpiStepper>(model, s, p);
-      records_pub_.publish(slot->stepper->records());
-    }
-    slot->stepper->advance(steps, p);
-    records_pub_.publish(slot->stepper->records());
-  });
+  auto backend = backend_;
+  mpi_job_ =
+      std::make_unique<Job>("mpi", [this, slot, model, s, steps, backend](const Progress& p) {
+        if (!slot->stepper) {
+          slot->stepper = std::make_shared<MpiStepper>(model, s, p, backend);
+          records_pub_.publish(slot->stepper->records());
+        }
+        slot->stepper->advance(steps, p);
+        records_pub_.publish(slot->stepper->records());
+      });
 }
 
 void App::step(int n) {

@@ -103,8 +103,10 @@ ExpertDetail expert_detail(const MoeModel& model, int layer, int expert, ExpertM
 }
 
 MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSettings& settings,
-                       const Progress& progress)
-    : model_(std::move(model)), settings_(settings) {
+                       const Progress& progress, std::shared_ptr<const ComputeBackend> backend)
+    : model_(std::move(model)), settings_(settings), backend_(std::move(backend)) {
+  if (!backend_)
+    backend_ = make_cpu_backend(2);
   const MoeModel& m = *model_->model;
   const LayerInfo& info = m.info().layer(settings.layer);
   if (!info.moe)
@@ -112,6 +114,7 @@ MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSet
                       " is not an MoE layer");
   progress(0.0, "loading layer " + std::to_string(settings.layer));
   g_ = load_direction_operators(m, settings.layer, settings.mpi.matrix);
+  ops_ = backend_->upload(g_);
   router_ = m.router(settings.layer);
   top_k_ = std::clamp(info.top_k.value_or(2), 1, int(router_.rows()));
   // Principal directions: reuse the opened model's alignment when it used the same matrix.
@@ -121,17 +124,19 @@ MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSet
       aligned = &la;
   u1_.resize(g_.size());
   sigma1_.assign(g_.size(), 0.0);
-  for (std::size_t i = 0; i < g_.size(); ++i) {
-    if (aligned && i < aligned->experts.size()) {
+  if (aligned && aligned->experts.size() == g_.size()) {
+    for (std::size_t i = 0; i < g_.size(); ++i) {
       u1_[i] = aligned->experts[i].u1;
       sigma1_[i] = aligned->experts[i].sigma1;
-    } else {
-      PrincipalDirection pd = principal_direction(g_[i]);
-      if (pd.status == DirectionStatus::Ok)
-        u1_[i] = pd.u1;
-      sigma1_[i] = pd.sigma1;
     }
-    progress(double(i + 1) / double(g_.size()), "principal directions");
+  } else {
+    progress(0.5, "principal directions");
+    auto directions = backend_->principal_directions(*ops_, {}, progress);
+    for (std::size_t i = 0; i < g_.size(); ++i) {
+      if (directions[i].status == DirectionStatus::Ok)
+        u1_[i] = directions[i].u1;
+      sigma1_[i] = directions[i].sigma1;
+    }
   }
   // Probe tokens: the seeded synthetic Gaussian mixture of core/training.h.
   tokens_ = synthetic_tokens(settings.probe_tokens, int(router_.cols()), settings.seed);
@@ -176,7 +181,7 @@ void MpiStepper::advance(int steps, const Progress& progress) {
   auto records = std::make_shared<std::vector<MpiStepRecord>>(*records_);
   for (int s = 0; s < steps; ++s) {
     progress.check();
-    router_ = mpi_router(router_, g_, settings_.mpi);
+    router_ = backend_->mpi_step(*ops_, router_, settings_.mpi);
     records->push_back(measure(int(records->size())));
     progress(double(s + 1) / steps, "step " + std::to_string(records->back().step));
   }

@@ -3,6 +3,7 @@
 // expert's spectrum, and an MPI convergence run. Each compute function is the body of a Job; the
 // UI only reads their published, immutable results.
 #include "core/align.h"
+#include "core/compute_backend.h"
 #include "core/model.h"
 #include "core/mpi.h"
 #include "core/progress.h"
@@ -66,8 +67,9 @@ struct MpiRunSettings {
 // The stepping state a job advances; the UI never touches it while a job runs.
 class MpiStepper {
 public:
+  // `backend` computes directions and steps (null = the CPU); the layer is uploaded once.
   MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSettings& settings,
-             const Progress& progress);
+             const Progress& progress, std::shared_ptr<const ComputeBackend> backend = nullptr);
   // Advances `steps` steps, appending a record for each; the records so far are returned.
   void advance(int steps, const Progress& progress);
   std::shared_ptr<const std::vector<MpiStepRecord>> records() const { return records_; }
@@ -78,6 +80,8 @@ private:
   std::shared_ptr<const OpenedModel> model_;
   MpiRunSettings settings_;
   std::vector<MatrixF> g_;
+  std::shared_ptr<const ComputeBackend> backend_;
+  std::unique_ptr<LayerOperators> ops_; // g_ on the backend (declared after g_, which it may use)
   std::vector<double> sigma1_;
   std::vector<VectorF> u1_;
   MatrixF router_, tokens_;
