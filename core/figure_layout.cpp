@@ -486,16 +486,19 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
     }
     return out;
   }
+  std::optional<double> air_lo, air_hi;
   if (!horizontal && !out.log && !exact_extent && !(axis.min && axis.max) && r.hi > r.lo) {
-    // A series lying exactly on an automatic y limit (a retracted router norm at C = 1, a share of
-    // 1.0) would hide under the axis frame: give that side 3% air before rounding to nice ticks.
-    // Zero stays a limit: non-negative quantities start there.
-    const Ticks probe = nice_ticks(r.lo, r.hi, max_ticks);
-    const double span = r.hi - r.lo, eps = 1e-9 * span;
+    // A series lying exactly on an automatic y limit (a retracted router norm at C = 1, |cos| that
+    // converged to 1) would hide under the axis frame: that side gets 3% air, and the axis ends
+    // there rather than at the next nice number (|cos| must not get a 1.5 tick). Zero stays a
+    // limit: non-negative quantities start there.
+    // Within float rounding of a nice number counts as on it (a norm of 1.0000001 is on 1).
+    const double span = r.hi - r.lo, eps = 1e-6 * span;
+    const Ticks probe = nice_ticks(r.lo + eps, r.hi - eps, max_ticks);
     if (!axis.max && r.hi != 0 && r.hi >= probe.hi - eps)
-      r.hi += 0.03 * span;
+      air_hi = r.hi + 0.03 * span;
     if (!axis.min && r.lo != 0 && r.lo <= probe.lo + eps)
-      r.lo -= 0.03 * span;
+      air_lo = r.lo - 0.03 * span;
   }
   for (;; --max_ticks) {
     Ticks t;
@@ -514,6 +517,12 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
       }
       if (axis.max) {
         t.hi = *axis.max;
+      }
+      if (air_hi) {
+        t.hi = *air_hi;
+      }
+      if (air_lo) {
+        t.lo = *air_lo;
       }
     }
     out.lo = t.lo;

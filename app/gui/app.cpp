@@ -319,6 +319,8 @@ void App::set_theme(Theme t) {
   style.FramePadding = ImVec2(8, 4);
   style.ItemSpacing = ImVec2(8, 6);
   style.CellPadding = ImVec2(6, 3);
+  // The font atlas has no baked thick-line textures (nearest filtering, see gui_main.cpp).
+  style.AntiAliasedLinesUseTex = false;
   style.ScaleAllSizes(scale_);
 }
 
