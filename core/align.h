@@ -35,9 +35,9 @@ struct AlignOptions {
   std::vector<int> layers; // decoder layer indices; empty = every MoE layer
   int threads = 0;         // 0 = hardware concurrency
   // Where the principal directions are computed; null = the CPU, one expert decoded at a time. A
-  // backend that batches layers gets each layer decoded whole.
+  // backend that batches layers gets the experts decoded in groups of at most batch_bytes of
+  // float operators, one call per group.
   const ComputeBackend* backend = nullptr;
-  // Such a backend gets the experts in groups of at most this many bytes of float operators.
   std::size_t batch_bytes = std::size_t(1) << 30;
 };
 

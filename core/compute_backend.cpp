@@ -7,18 +7,6 @@
 
 namespace routerscope {
 
-std::string_view to_string(Device d) {
-  switch (d) {
-  case Device::Auto:
-    return "auto";
-  case Device::Cpu:
-    return "cpu";
-  case Device::Cuda:
-    return "cuda";
-  }
-  return "auto";
-}
-
 Device parse_device(std::string_view text) {
   if (text == "auto")
     return Device::Auto;
@@ -74,10 +62,7 @@ public:
 
   MatrixF mpi_step(const LayerOperators& layer, const MatrixF& r, const MpiSettings& settings,
                    VectorD* pre_norms) const override {
-    const auto& g = cpu_layer(layer).g();
-    if (pre_norms)
-      *pre_norms = mpi_pre_retraction_norms(r, g, settings);
-    return mpi_router(r, g, settings);
+    return mpi_router(r, cpu_layer(layer).g(), settings, pre_norms);
   }
 
   Routing route(const MatrixF& x, const MatrixF& router, const VectorF& bias,

@@ -18,7 +18,6 @@
 namespace routerscope {
 
 enum class Device { Auto, Cpu, Cuda };
-std::string_view to_string(Device d);
 Device parse_device(std::string_view text); // "auto" | "cpu" | "cuda"; BadInput otherwise
 
 // One layer's direction operators G_e [rows, D] (direction_operator orientation) as the backend
@@ -36,8 +35,8 @@ public:
   virtual ~ComputeBackend() = default;
   // "cpu" or "cuda: <device name>" (printed by the commands).
   virtual std::string name() const = 0;
-  // True when a layer's experts are processed together (the caller then decodes a whole layer;
-  // the CPU backend streams one expert at a time instead).
+  // True when experts are processed together (the caller then decodes groups of experts and
+  // hands each group over in one call; for the CPU backend it streams one expert at a time).
   virtual bool batches_layers() const = 0;
 
   // Takes the layer's operators; the CPU backend keeps a reference, so `g` must outlive the result.

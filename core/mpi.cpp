@@ -117,26 +117,32 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
   return out;
 }
 
-MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings) {
+MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings,
+                   VectorD* pre_norms) {
   check_shapes(r, g, settings);
   MatrixF out(r.rows(), r.cols());
+  if (pre_norms)
+    pre_norms->resize(r.rows());
   // Rows are independent (one expert each): run them in parallel.
   parallel_for(static_cast<int>(r.rows()), 0, [&](int i) {
-    out.row(i) = mpi_router_row(r.row(i).transpose(), g[static_cast<std::size_t>(i)], settings,
-                                static_cast<int>(r.rows()), i)
-                     .transpose();
+    out.row(i) =
+        mpi_router_row(r.row(i).transpose(), g[static_cast<std::size_t>(i)], settings,
+                       static_cast<int>(r.rows()), i, pre_norms ? &(*pre_norms)(i) : nullptr)
+            .transpose();
   });
   return out;
 }
 
 VectorF mpi_router_row(const VectorF& row, const MatrixF& g, const MpiSettings& settings,
-                       int experts, int expert_index) {
+                       int experts, int expert_index, double* pre_norm) {
   if (g.cols() != row.size())
     throw_input_error("MPI: expert " + std::to_string(expert_index) + " matrix has " +
                       std::to_string(g.cols()) +
                       " columns, expected D = " + std::to_string(row.size()));
   check_settings(settings);
   RowPass p = forward_row(row.cast<double>(), g, settings);
+  if (pre_norm)
+    *pre_norm = p.v.norm() * std::exp(p.log_scale);
   if (settings.ablation == MpiSettings::Ablation::NoRetract)
     return p.v.cast<float>();
   return (settings.radius(experts) * p.v / checked_norm(p.v, expert_index)).cast<float>();

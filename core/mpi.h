@@ -36,12 +36,15 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
 
 // R′ [N, D] from the stored router r [N, D] (logits = x·R′ᵀ) and g[i] [d, D] (N of them).
 // Throws BadInput when a row's power step is zero (R′ undefined) or shapes disagree.
-MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings);
+// With `pre_norms`, also the norms mpi_pre_retraction_norms gives, from the same pass.
+MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings,
+                   VectorD* pre_norms = nullptr);
 
 // One row of mpi_router, for callers that hold one expert at a time (export of huge layers):
 // R′[i] from the stored row R[i] [D] and G_i [d, D], for a layer of `experts` routed experts.
+// With `pre_norm`, also ‖(GᵀG)^k R[i]‖ (see mpi_pre_retraction_norms).
 VectorF mpi_router_row(const VectorF& row, const MatrixF& g, const MpiSettings& settings,
-                       int experts, int expert_index);
+                       int experts, int expert_index, double* pre_norm = nullptr);
 // Per-row norm of the vector that the retraction normalises: ‖(GᵀG)^k R[i]‖ (‖R[i]‖ for NoPower).
 VectorD mpi_pre_retraction_norms(const MatrixF& r, const std::vector<MatrixF>& g,
                                  const MpiSettings& settings);

@@ -2,12 +2,11 @@
 // Convergence stepping (mpi.md "What MPI steps means"): R_{t+1} = MPI(R_t) on a loaded
 // checkpoint, which for fixed weights is power iteration on G_iᵀG_i per router row. Kept apart from
 // core/mpi.h because it needs the spectral solver for u₁, σ₁, σ₂.
+#include "core/compute_backend.h"
 #include "core/model.h"
 #include "core/mpi.h"
 #include "core/progress.h"
 #include "core/spectral.h"
-
-#include "core/compute_backend.h"
 
 #include <functional>
 #include <vector>

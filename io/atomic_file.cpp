@@ -8,9 +8,16 @@
 
 namespace routerscope::io {
 
+namespace {
+std::filesystem::path temp_name(const std::filesystem::path& path) {
+  std::filesystem::path temp = path;
+  temp += ".tmp-" + std::to_string(::getpid());
+  return temp;
+}
+} // namespace
+
 AtomicFile::AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
-  temp_ = path_;
-  temp_ += ".tmp-" + std::to_string(::getpid());
+  temp_ = temp_name(path_);
   if (path_.has_parent_path()) {
     std::error_code ec;
     std::filesystem::create_directories(path_.parent_path(), ec);
@@ -43,6 +50,23 @@ void AtomicFile::commit() {
   if (ec) {
     std::filesystem::remove(temp_, ec);
     throw_input_error("cannot replace " + path_.string() + ": " + ec.message());
+  }
+}
+
+void write_replacing(const std::filesystem::path& path,
+                     const std::function<void(const std::filesystem::path& temp)>& write) {
+  const std::filesystem::path temp = temp_name(path);
+  std::error_code ec;
+  try {
+    write(temp);
+  } catch (...) {
+    std::filesystem::remove(temp, ec);
+    throw;
+  }
+  std::filesystem::rename(temp, path, ec);
+  if (ec) {
+    std::filesystem::remove(temp, ec);
+    throw_input_error("cannot replace " + path.string() + ": " + ec.message());
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 namespace routerscope::io {
 
@@ -23,5 +24,10 @@ private:
   std::filesystem::path path_, temp_;
   std::FILE* file_ = nullptr;
 };
+
+// The same for a file another library writes (an HDF5 record): `write` gets the temporary path,
+// which is renamed over `path` once `write` returns, and removed if it throws (rethrown).
+void write_replacing(const std::filesystem::path& path,
+                     const std::function<void(const std::filesystem::path& temp)>& write);
 
 } // namespace routerscope::io

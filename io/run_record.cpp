@@ -460,10 +460,6 @@ RunRecord read_run_record(const std::filesystem::path& path) {
   return rec;
 }
 
-} // namespace routerscope::io
-
-namespace routerscope::io {
-
 std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
                                             int* layer) {
   if (record.kind != "training" || record.variants.empty())

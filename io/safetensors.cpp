@@ -77,8 +77,6 @@ std::size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
-// Parses JSON text, rejecting duplicate keys in any object (nlohmann keeps the last silently).
-// `what` names the document in messages ("header", "index").
 // nlohmann's parser keeps the last of duplicate keys silently, so a SAX pass finds them first.
 // (A parse callback would do it in one pass but costs time quadratic in the tensor count.)
 class DuplicateKeyFinder : public json::json_sax_t {
@@ -114,6 +112,8 @@ public:
   }
 };
 
+// Parses JSON text, rejecting duplicate keys in any object. `what` names the document in messages
+// ("header", "index").
 json parse_json_no_duplicates(std::string_view text, const fs::path& file,
                               const std::string& what) {
   DuplicateKeyFinder finder;

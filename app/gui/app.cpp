@@ -1003,11 +1003,18 @@ Figure App::training_figure(const std::string& name) const {
     train_record_ = std::make_shared<const io::RunRecord>(
         io::training_record(*train_records_, train_layer_, train_config_));
     train_record_source_ = train_records_;
+    train_figure_cache_.reset();
   }
-  for (const auto& [gui, record] : kTrainFigures)
-    if (name == gui)
-      return io::record_figure(*train_record_, record, train_layer_);
-  throw_input_error("unknown training figure '" + name + "'");
+  if (!train_figure_cache_ || train_figure_name_ != name) {
+    const auto it = std::find_if(std::begin(kTrainFigures), std::end(kTrainFigures),
+                                 [&](const auto& f) { return name == f[0]; });
+    if (it == std::end(kTrainFigures))
+      throw_input_error("unknown training figure '" + name + "'");
+    train_figure_cache_ =
+        std::make_shared<const Figure>(io::record_figure(*train_record_, (*it)[1], train_layer_));
+    train_figure_name_ = name;
+  }
+  return *train_figure_cache_;
 }
 
 void App::draw_training() {

@@ -149,9 +149,12 @@ private:
   PlotView train_view_;
   int train_layer_ = 0, train_figure_ = 0;
   std::string train_config_; // JSON settings of the shown training run (saved with the session)
-  // The shown training run as an in-memory record, rebuilt when train_records_ changes.
+  // The shown training run as an in-memory record and the last figure drawn from it, rebuilt only
+  // when train_records_ or the figure changes (not every frame on the UI thread).
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> train_record_source_;
   mutable std::shared_ptr<const io::RunRecord> train_record_;
+  mutable std::string train_figure_name_;
+  mutable std::shared_ptr<const Figure> train_figure_cache_;
 
   // Export
   std::unique_ptr<Job> export_job_;

@@ -1,10 +1,12 @@
 #include "app/gui/session.h"
 
+#include "app/cli/run_support.h"
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/metrics.h"
 #include "core/routing.h"
 #include "core/training.h"
+#include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/run_record.h"
 
@@ -16,7 +18,6 @@
 #include <filesystem>
 #include <limits>
 #include <numeric>
-#include <unistd.h>
 
 namespace routerscope::gui {
 
@@ -188,38 +189,15 @@ void MpiStepper::advance(int steps, const Progress& progress) {
   records_ = std::move(records);
 }
 
-namespace {
-
-// Writes a record through `write(temporary path)` and renames it over `path` only when complete,
-// so a failed save never leaves a truncated file in place of an older one.
-template <class Write> void write_replacing(const std::string& path, Write write) {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    write(temp);
-    std::filesystem::rename(temp, path);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(temp, ec);
-    throw;
-  }
-}
-
-io::RecordIdentity identity_of(const OpenedModel& model) {
-  io::RecordIdentity identity;
-  identity.path = model.path;
-  identity.family = model.info.family;
-  return identity;
-}
-
-} // namespace
-
 void save_training_record(const std::string& path, const OpenedModel& model, int layer,
                           const std::string& config, const std::vector<TrainStepRecord>& records) {
   if (records.empty())
     throw_input_error("cannot save " + path + ": no training steps recorded yet");
-  write_replacing(path, [&](const std::string& temp) {
+  // Written under a temporary name and renamed when complete: a failed save never leaves a
+  // truncated file in place of an older one.
+  io::write_replacing(path, [&](const std::filesystem::path& temp) {
     io::RunRecordWriter writer(temp, "training", config.empty() ? "{}" : config,
-                               identity_of(model));
+                               cli::checkpoint_identity(model.path, model.info));
     for (const auto& r : records)
       writer.add_training_step(layer, r);
     writer.close();
@@ -231,13 +209,13 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
                              const std::vector<MpiStepRecord>& records) {
   if (records.empty())
     throw_input_error("cannot save " + path + ": no MPI steps recorded yet");
-  write_replacing(path, [&](const std::string& temp) {
+  io::write_replacing(path, [&](const std::filesystem::path& temp) {
     const nlohmann::json extra = {{"source", "routerscope gui"},
                                   {"layer", settings.layer},
                                   {"probe_tokens", settings.probe_tokens},
                                   {"seed", settings.seed}};
     io::RunRecordWriter writer(temp, "convergence", io::mpi_config(settings.mpi, extra.dump()),
-                               identity_of(model));
+                               cli::checkpoint_identity(model.path, model.info));
     LayerConvergence layer;
     layer.layer = settings.layer;
     for (const auto& la : model.alignment)

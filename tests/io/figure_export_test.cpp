@@ -62,20 +62,10 @@ std::array<std::uint32_t, 2> png_size(const fs::path& p) {
   return {be(16), be(20)};
 }
 
-// Runs a shell command, returning stdout (empty on failure) and the exit code.
+// Runs a shell command, returning stdout and the exit code.
 std::pair<std::string, int> shell(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) {
-    return {"", -1};
-  }
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-    out.append(buf, n);
-  }
-  const int rc = pclose(pipe);
-  return {out, rc};
+  const test::CommandResult r = test::run_shell(cmd);
+  return {r.out, r.exit_code};
 }
 
 std::string q(const fs::path& p) {

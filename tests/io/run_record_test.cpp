@@ -286,17 +286,7 @@ TEST(RunRecord, SurvivesKillMinusNineAfterFlush) {
 }
 
 std::string run_python(const std::string& script) {
-  std::string cmd = "/usr/bin/python3 -c '" + script + "' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p)
-    return {};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    out.append(buf, n);
-  pclose(p);
-  return out;
+  return test::run_shell("/usr/bin/python3 -c '" + script + "' 2>&1").out;
 }
 
 bool have_h5py() {
