@@ -37,12 +37,11 @@ std::vector<double> step_axis(Eigen::Index n) {
   return s;
 }
 
-const MatrixD& series(const ConvergenceRecord& c, const std::string& name,
-                      const RunRecord& record) {
+const MatrixD& series(const ConvergenceRecord& c, const std::string& name) {
   auto it = c.series.find(name);
   if (it == c.series.end())
-    throw_input_error(record.identity.path + " record: layer " + std::to_string(c.layer) +
-                      " has no dataset '" + name + "'");
+    throw_input_error("the record's layer " + std::to_string(c.layer) + " has no dataset 'layers/" +
+                      std::to_string(c.layer) + "/" + name + "'");
   return it->second;
 }
 
@@ -88,7 +87,7 @@ Figure convergence_figure(const RunRecord& record, const std::string& name,
                                         : "λ (Eq. 11)";
   data.log_y = name == "convergence";
   for (const ConvergenceRecord* c : chosen_layers(record, layer)) {
-    const MatrixD& m = series(*c, key, record);
+    const MatrixD& m = series(*c, key);
     if (data.steps.empty())
       data.steps = step_axis(m.rows());
     ConvergencePanel p;
@@ -98,7 +97,7 @@ Figure convergence_figure(const RunRecord& record, const std::string& name,
     p.highlight_names = {"slowest expert (largest σ₂/σ₁)", "fastest expert (smallest σ₂/σ₁)"};
     if (name == "convergence") {
       // Every expert obeys its own bound, so the envelope max_i bound_i(t) bounds the whole band.
-      const MatrixD& b = series(*c, "tan_bound", record);
+      const MatrixD& b = series(*c, "tan_bound");
       for (Eigen::Index t = 0; t < b.rows(); ++t)
         p.bound.push_back(b.row(t).maxCoeff());
     }

@@ -25,7 +25,8 @@ Figure spectrum_figure_for_layer(const MoeModel& model, int layer, ExpertMatrix 
 std::vector<std::string> record_figure_names(const RunRecord& record);
 
 // Builds figure `name` from `record`, for one layer or (nullopt) every layer in it. BadInput naming
-// the record and the choices when the name or the layer does not fit the record.
+// the dataset or the choices when the name or the layer does not fit the record (callers that read
+// the record from a file prefix its path).
 Figure record_figure(const RunRecord& record, const std::string& name,
                      std::optional<int> layer = std::nullopt);
 

@@ -21,8 +21,16 @@ bool is_run_record(const std::string& path) {
 
 Figure build_figure(const std::string& input, const std::string& name, std::optional<int> layer,
                     ExpertMatrix matrix) {
-  if (is_run_record(input))
-    return io::record_figure(io::read_run_record(input), name, layer);
+  if (is_run_record(input)) {
+    const io::RunRecord record = io::read_run_record(input); // its errors name the file
+    try {
+      return io::record_figure(record, name, layer);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::BadInput)
+        throw;
+      throw_input_error(input + ": " + e.what());
+    }
+  }
   if (name != "heatmap" && name != "heatmap-lambda" && name != "spectrum")
     throw_input_error("figure '" + name + "' needs a run record (.h5 from 'mpi' or 'train'); " +
                       input + " is a checkpoint, which draws heatmap, heatmap-lambda or spectrum");

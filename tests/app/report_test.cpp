@@ -82,6 +82,12 @@ TEST(PlotCommand, WrongFigureForTheInputIsExitTwoNamingTheChoices) {
       {"plot", rec.string(), "--figure", "training", "--out", (dir / "x.png").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("convergence, alignment, lambda"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(rec.string()), std::string::npos) << "names the record file: " << r.err;
+  r = run_routerscope({"plot", rec.string(), "--figure", "convergence", "--layer", "3", "--out",
+                       (dir / "x.png").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(rec.string() + ": the record has no layer 3 (layers: 0)"), std::string::npos)
+      << r.err;
   EXPECT_FALSE(fs::exists(dir / "x.png"));
   r = run_routerscope(
       {"plot", demo().string(), "--figure", "heatmap", "--out", (dir / "x.bmp").string()});
