@@ -14,7 +14,8 @@ packages=(
   libimgui-dev libglfw3-dev libgl-dev libgl1-mesa-dri
   libgtest-dev libbenchmark-dev
   xvfb xauth fonts-dejavu-core poppler-utils
-  python3 python3-numpy python3-h5py
+  python3 python3-numpy python3-h5py python3-torch
+  libcli11-dev fortunes clang libclang-rt-14-dev dpkg-dev file ccache
 )
 
 missing=()
@@ -32,6 +33,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f "$build_dir/build.ninja" ]; then
-  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+  # ccache makes rebuilds in fresh clones and other build folders cheap; it changes no output.
+  launcher=()
+  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" "$@"
 fi
 cmake --build "$build_dir" -j "$(nproc)"
