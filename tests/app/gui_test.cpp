@@ -88,16 +88,14 @@ TEST_F(GuiSmoke, DemoOpensAndRendersANonBlankImageOfTheRequestedSize) {
 }
 
 TEST_F(GuiSmoke, HfTinyFixturesOpenWithTheirConfiguredExpertCount) {
-  const auto src = test::hf_tiny_dir();
-  if (!src)
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is absent";
+  const fs::path src = test::hf_tiny_dir();
   for (const auto& [name, key] : {std::pair{"mixtral_classic", "num_local_experts"},
                                   std::pair{"deepseek_full", "n_routed_experts"}}) {
     SCOPED_TRACE(name);
     const fs::path folder = dir_ / name;
     fs::create_directories(folder);
-    fs::copy_file(*src / (std::string(name) + ".safetensors"), folder / "model.safetensors");
-    const fs::path config = *src / (std::string(name) + "_config.json");
+    fs::copy_file(src / (std::string(name) + ".safetensors"), folder / "model.safetensors");
+    const fs::path config = src / (std::string(name) + "_config.json");
     fs::copy_file(config, folder / "config.json");
     const auto cfg = nlohmann::json::parse(read_text(config));
     ASSERT_EQ(run("select 0 1\nview expert\n", folder.string()), 0) << output();
@@ -223,13 +221,11 @@ TEST_F(GuiSmoke, KeyboardShortcutsActThroughTheGlfwKeyCallback) {
 }
 
 TEST_F(GuiSmoke, DroppedFolderOpensThroughTheGlfwDropCallback) {
-  const auto src = test::hf_tiny_dir();
-  if (!src)
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is absent";
+  const fs::path src = test::hf_tiny_dir();
   const fs::path folder = dir_ / "dropped model";
   fs::create_directories(folder);
-  fs::copy_file(*src / "mixtral_classic.safetensors", folder / "model.safetensors");
-  fs::copy_file(*src / "mixtral_classic_config.json", folder / "config.json");
+  fs::copy_file(src / "mixtral_classic.safetensors", folder / "model.safetensors");
+  fs::copy_file(src / "mixtral_classic_config.json", folder / "config.json");
   const auto cfg = nlohmann::json::parse(read_text(folder / "config.json"));
   ASSERT_EQ(run("drop " + folder.string() + "\n"), 0) << output();
   const auto s = state();

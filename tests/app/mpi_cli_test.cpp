@@ -14,29 +14,25 @@ namespace {
 namespace fs = std::filesystem;
 
 // The hf-tiny Mixtral fixture as a checkpoint folder (model.safetensors + config.json).
-std::optional<fs::path> mixtral_folder(const test::TempDir& dir) {
-  auto src = test::hf_tiny_dir();
-  if (!src)
-    return std::nullopt;
-  fs::copy_file(*src / "mixtral_classic.safetensors", dir / "model.safetensors");
-  fs::copy_file(*src / "mixtral_classic_config.json", dir / "config.json");
+fs::path mixtral_folder(const test::TempDir& dir) {
+  const fs::path src = test::hf_tiny_dir();
+  fs::copy_file(src / "mixtral_classic.safetensors", dir / "model.safetensors");
+  fs::copy_file(src / "mixtral_classic_config.json", dir / "config.json");
   return dir.path();
 }
 
 TEST(MpiCommand, RecordRowZeroMatchesExactSvdOfCheckpoint) {
   test::TempDir dir("cli");
-  auto ckpt = mixtral_folder(dir);
-  if (!ckpt)
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is not present";
+  const fs::path ckpt = mixtral_folder(dir);
   const fs::path rec = dir / "conv.h5";
   auto r = test::run_routerscope(
-      {"mpi", ckpt->string(), "--layers", "0", "--steps", "4", "--record", rec.string()});
+      {"mpi", ckpt.string(), "--layers", "0", "--steps", "4", "--record", rec.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   io::RunRecord record = io::read_run_record(rec);
   EXPECT_EQ(record.kind, "convergence");
   ASSERT_EQ(record.layers.size(), 1u);
   const MatrixD& cos = record.layers[0].series.at("cos");
-  auto model = io::open_checkpoint(*ckpt);
+  auto model = io::open_checkpoint(ckpt);
   MatrixF router = model->router(0);
   ASSERT_EQ(cos.rows(), 5);
   ASSERT_EQ(cos.cols(), router.rows());
@@ -57,17 +53,15 @@ TEST(MpiCommand, RecordRowZeroMatchesExactSvdOfCheckpoint) {
 
 TEST(TrainCommand, WritesEveryVariantAndStep) {
   test::TempDir dir("cli");
-  auto ckpt = mixtral_folder(dir);
-  if (!ckpt)
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is not present";
+  const fs::path ckpt = mixtral_folder(dir);
   const fs::path rec = dir / "train.h5";
-  auto r = test::run_routerscope({"train", ckpt->string(), "--layer", "1", "--steps", "6",
-                                  "--batch", "16", "--pool", "64", "--held-out", "16", "--variants",
+  auto r = test::run_routerscope({"train", ckpt.string(), "--layer", "1", "--steps", "6", "--batch",
+                                  "16", "--pool", "64", "--held-out", "16", "--variants",
                                   "vanilla,mpi", "--record", rec.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   io::RunRecord record = io::read_run_record(rec);
   ASSERT_EQ(record.variants.size(), 2u);
-  auto model = io::open_checkpoint(*ckpt);
+  auto model = io::open_checkpoint(ckpt);
   const int n = model->info().layer(1).experts;
   for (const auto& v : record.variants) {
     EXPECT_EQ(v.scalars.at("loss").size(), 6);
@@ -84,10 +78,8 @@ TEST(TrainCommand, WritesEveryVariantAndStep) {
 
 TEST(TrainCommand, RejectsUnknownVariantWithExitTwo) {
   test::TempDir dir("cli");
-  auto ckpt = mixtral_folder(dir);
-  if (!ckpt)
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is not present";
-  auto r = test::run_routerscope({"train", ckpt->string(), "--variants", "vanilla,mpii"});
+  const fs::path ckpt = mixtral_folder(dir);
+  auto r = test::run_routerscope({"train", ckpt.string(), "--variants", "vanilla,mpii"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("mpii"), std::string::npos) << r.err;
 }

@@ -115,7 +115,7 @@ TEST(ReportCommand, WritesEveryLinkedFileAndPdfsWithRealText) {
   for (std::string v : {"vanilla", "mpi", "no-power"})
     EXPECT_EQ(io::read_hdf5_matrix(out / "training.h5", "variants/" + v + "/loss").rows(), 4) << v;
   if (shell("command -v pdftotext").empty())
-    GTEST_SKIP() << "pdftotext (poppler-utils) not installed";
+    FAIL() << "pdftotext (poppler-utils, a test dependency) is not installed";
   const std::string text =
       shell("pdftotext " + (out / "figures/mpi-convergence.pdf").string() + " - 2>&1");
   EXPECT_NE(text.find("MPI convergence"), std::string::npos) << text;

@@ -550,15 +550,10 @@ TEST(CheckpointErrors, DenseLayerAndMissingExpertAccessAreBadInput) {
   EXPECT_THROW(o.model->router(7), Error);
 }
 
-// ../shared/fixtures/hf-tiny: real transformers tensor layouts (F32, random values).
+// tests/data/hf-tiny: real transformers tensor layouts (F32, random values).
 class HfTiny : public ::testing::Test {
 protected:
-  void SetUp() override {
-    auto d = test::hf_tiny_dir();
-    if (!d)
-      GTEST_SKIP() << "../shared/fixtures/hf-tiny is absent";
-    src_ = *d;
-  }
+  void SetUp() override { src_ = test::hf_tiny_dir(); }
   // Copies NAME.safetensors (+ CONFIG as config.json when given) into a fresh folder.
   fs::path stage(const std::string& name, const std::string& config) {
     fs::copy_file(src_ / (name + ".safetensors"), dir_ / "model.safetensors");

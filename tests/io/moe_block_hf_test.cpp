@@ -5,23 +5,21 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 namespace routerscope {
 namespace {
 
 // The MoE block forward (routing + experts + gated shared expert) against transformers' own
-// output for one token (hf_ref in ../shared/fixtures/hf-tiny/qwen2_moe_layer0.json).
+// output for one token (hf_ref in tests/data/hf-tiny/qwen2_moe_layer0.json).
 TEST(MoeBlockForward, ReproducesTransformersQwen2MoeLayer0) {
-  auto src = test::hf_tiny_dir();
-  if (!src || !std::filesystem::exists(*src / "qwen2_moe_layer0.json"))
-    GTEST_SKIP() << "../shared/fixtures/hf-tiny is not present";
+  const std::filesystem::path src = test::hf_tiny_dir();
   test::TempDir dir("qwen");
-  std::filesystem::copy_file(*src / "qwen2_moe_layer0.safetensors", dir / "model.safetensors");
+  std::filesystem::copy_file(src / "qwen2_moe_layer0.safetensors", dir / "model.safetensors");
   auto model = io::open_checkpoint(dir.path());
-  nlohmann::json ref = nlohmann::json::parse(std::ifstream(*src / "qwen2_moe_layer0.json"));
+  nlohmann::json ref = nlohmann::json::parse(std::ifstream(src / "qwen2_moe_layer0.json"));
   const int d = ref["d_model"];
   std::vector<float> x = ref["input"].get<std::vector<float>>();
   std::vector<double> want = ref["hf_ref"];
@@ -38,8 +36,7 @@ TEST(MoeBlockForward, ReproducesTransformersQwen2MoeLayer0) {
     diff += std::pow(double(y(0, i)) - want[size_t(i)], 2);
     norm += want[size_t(i)] * want[size_t(i)];
   }
-  EXPECT_LT(std::sqrt(diff), 1e-5 * std::sqrt(norm))
-      << "relative error " << std::sqrt(diff / norm);
+  EXPECT_LT(std::sqrt(diff), 1e-5 * std::sqrt(norm)) << "relative error " << std::sqrt(diff / norm);
 }
 
 } // namespace

@@ -296,7 +296,7 @@ bool have_h5py() {
 
 TEST(RunRecord, H5pyReadsWhatWeWrote) {
   if (!have_h5py())
-    GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";
+    FAIL() << "/usr/bin/python3 with h5py (a test dependency) is not available";
   test::TempDir dir("py");
   const auto path = dir / "py.h5";
   {
@@ -330,7 +330,7 @@ TEST(RunRecord, H5pyReadsWhatWeWrote) {
 
 TEST(HiddenStates, ReadsF16F32AndF64WrittenByH5py) {
   if (!have_h5py())
-    GTEST_SKIP() << "/usr/bin/python3 with h5py is not available";
+    FAIL() << "/usr/bin/python3 with h5py (a test dependency) is not available";
   test::TempDir dir("hs");
   for (const char* dtype : {"float16", "float32", "float64"}) {
     const auto path = dir / (std::string(dtype) + ".h5");

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,11 +29,15 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-std::optional<fs::path> hf_tiny_dir() {
-  fs::path p = fs::path(ROUTERSCOPE_SHARED_DIR) / "fixtures" / "hf-tiny";
-  if (fs::exists(p / "mixtral_classic.safetensors"))
-    return p;
-  return std::nullopt;
+fs::path hf_tiny_dir() {
+  const fs::path p = fs::path(ROUTERSCOPE_TEST_DATA_DIR) / "hf-tiny";
+  for (const char* name : {"mixtral_classic.safetensors", "mixtral_classic_config.json",
+                           "qwen2_moe_layer0.safetensors", "qwen2_moe_layer0.json",
+                           "deepseek_full.safetensors", "deepseek_full_config.json"})
+    if (!fs::exists(p / name))
+      throw std::runtime_error("test fixture " + (p / name).string() +
+                               " is missing (tests/data/hf-tiny belongs to the repository)");
+  return p;
 }
 
 fs::path routerscope_exe() {

@@ -1,6 +1,6 @@
 #pragma once
 // Shared test helpers: temporary folders, matrices with planted spectra, an in-memory MoeModel,
-// and access to ../shared/fixtures (tests skip with a message when it is absent).
+// and the reference fixtures in tests/data (a missing fixture fails the test).
 #include "core/model.h"
 #include "core/types.h"
 
@@ -28,8 +28,8 @@ private:
   std::filesystem::path path_;
 };
 
-// ../shared/fixtures/hf-tiny, or nullopt when the shared folder is not present.
-std::optional<std::filesystem::path> hf_tiny_dir();
+// tests/data/hf-tiny in the source tree; throws (so the calling test fails) when a file is missing.
+std::filesystem::path hf_tiny_dir();
 
 // The routerscope executable under test (from $ROUTERSCOPE_EXE or the build tree).
 std::filesystem::path routerscope_exe();
