@@ -512,9 +512,10 @@ LmLoss lm_loss(const LmParams<S>& p, const LmRouting& routing, const LmBatch& ba
   for (int t = 0; t < n; ++t) {
     auto row = logits.row(t);
     const S mx = row.maxCoeff();
+    const S target = row(batch.targets[size_t(t)]) - mx;
     row = (row.array() - mx).exp().matrix();
     const S sum = row.sum();
-    ce += double(std::log(sum) + mx - (std::log(row(batch.targets[size_t(t)])) + mx));
+    ce += double(std::log(sum) - target);
     row /= sum; // logits now hold the softmax, reused by the backward pass
   }
   loss.lm = ce / double(n);
