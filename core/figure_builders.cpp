@@ -81,6 +81,17 @@ Figure alignment_heatmap(const AlignmentGrid& grid, double width) {
   return f;
 }
 
+namespace {
+// Decimal digits as Unicode superscripts (the legend's exponent 2k).
+std::string superscript(const std::string& digits) {
+  static const char* const kSup[10] = {"⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"};
+  std::string out;
+  for (char c : digits)
+    out += kSup[c - '0'];
+  return out;
+}
+} // namespace
+
 Figure mpi_convergence_figure(const ConvergenceData& data, double width) {
   Figure f;
   f.title = "MPI convergence per layer";
@@ -146,7 +157,7 @@ Figure mpi_convergence_figure(const ConvergenceData& data, double width) {
                           " steps");
       }
       LineSeries b;
-      b.name = "bound (σ₂/σ₁)²ᵗ·tan θ₀";
+      b.name = "bound (σ₂/σ₁)" + superscript(std::to_string(2 * data.power_steps)) + "ᵗ·tan θ₀";
       b.x = data.steps;
       b.y = layer.bound;
       b.width = 1.0;

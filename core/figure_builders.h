@@ -33,6 +33,7 @@ struct ConvergenceData {
   std::vector<ConvergencePanel> layers;
   std::string quantity = "tan θ to u₁";
   bool log_y = true;
+  int power_steps = 1; // k power steps per MPI step: the bound is (σ₂/σ₁)^{2kt}·tan θ₀
 };
 // One panel per layer: mean across experts, min–max band, highlighted experts, dashed bound.
 Figure mpi_convergence_figure(const ConvergenceData& data, double width = kDoubleColumnWidth);

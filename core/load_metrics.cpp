@@ -3,15 +3,19 @@
 #include "core/error.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace routerscope {
 
 namespace {
 
+// The mean load, or NaN when any load is not finite (so every metric of it is NaN).
 double mean_load(const VectorD& loads) {
   if (loads.size() == 0)
     throw_internal_error("load metrics: no experts");
+  if (!loads.allFinite())
+    return std::numeric_limits<double>::quiet_NaN();
   return loads.mean();
 }
 
@@ -32,16 +36,22 @@ VectorD expert_loads(const IndexMatrix& experts, int n_experts) {
 
 double max_vio(const VectorD& loads) {
   double mean = mean_load(loads);
+  if (std::isnan(mean))
+    return mean;
   return mean > 0 ? (loads.maxCoeff() - mean) / mean : 0.0;
 }
 
 double load_imbalance(const VectorD& loads) {
   double mean = mean_load(loads);
+  if (std::isnan(mean))
+    return mean;
   return mean > 0 ? loads.maxCoeff() / mean : 0.0;
 }
 
 double load_cv(const VectorD& loads) {
   double mean = mean_load(loads);
+  if (std::isnan(mean))
+    return mean;
   if (!(mean > 0))
     return 0.0;
   double var = (loads.array() - mean).square().mean();
@@ -49,6 +59,8 @@ double load_cv(const VectorD& loads) {
 }
 
 double load_entropy(const VectorD& loads) {
+  if (std::isnan(mean_load(loads)))
+    return std::numeric_limits<double>::quiet_NaN();
   double total = loads.sum();
   if (loads.size() < 2 || !(total > 0))
     return 0.0;

@@ -1,6 +1,7 @@
 #pragma once
 // Load-balance metrics of a routing decision (DESIGN.md principle 2: one definition each).
 // Loads are counts of routed slots per expert (a token routed to k experts adds 1 to each).
+// Every metric of loads with a non-finite entry is NaN.
 #include "core/routing.h"
 #include "core/types.h"
 

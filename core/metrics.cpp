@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ double abs_cos(const VectorF& a, const VectorF& b) {
     throw_input_error("abs_cos: vectors of length " + std::to_string(a.size()) + " and " +
                       std::to_string(b.size()) + " differ");
   const VectorD ad = a.cast<double>(), bd = b.cast<double>();
+  // A non-finite input has no direction: NaN, never a perfect 1 (std::min(1.0, NaN) is 1).
+  if (!ad.allFinite() || !bd.allFinite())
+    return std::numeric_limits<double>::quiet_NaN();
   const double na = ad.norm(), nb = bd.norm();
   if (na == 0 || nb == 0)
     return 0.0;
@@ -25,6 +29,8 @@ double alignment_lambda(const VectorF& r, const MatrixF& g, double sigma1) {
     throw_input_error("alignment_lambda: router row has length " + std::to_string(r.size()) +
                       ", expected D = " + std::to_string(g.cols()) + " (G is [d, D])");
   const VectorD rd = r.cast<double>();
+  if (!rd.allFinite() || !std::isfinite(sigma1) || !g.allFinite())
+    return std::numeric_limits<double>::quiet_NaN();
   const double nr = rd.norm();
   if (nr == 0 || !(sigma1 > 0))
     return 0.0;

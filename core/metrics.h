@@ -6,10 +6,11 @@
 
 namespace routerscope {
 
-// |cos(a, b)| = |a·b| / (‖a‖‖b‖); 0 when either vector is zero.
+// |cos(a, b)| = |a·b| / (‖a‖‖b‖); 0 when either vector is zero, NaN when either is not finite.
 double abs_cos(const VectorF& a, const VectorF& b);
 
-// Alignment λ = ‖G r‖₂ / (‖r‖₂ · σ₁(G)) ∈ [0, 1] (paper Eq. 11 with W_g = Gᵀ, G stored [d, D]).
+// Alignment λ = ‖G r‖₂ / (‖r‖₂ · σ₁(G)) ∈ [0, 1] (paper Eq. 11 with W_g = Gᵀ, G stored [d, D]);
+// NaN when r, G or σ₁ is not finite.
 double alignment_lambda(const VectorF& r, const MatrixF& g, double sigma1);
 
 struct Summary {

@@ -28,15 +28,29 @@ enum class GateOrder { SoftmaxTopk, TopkSoftmax };
 struct RoutingRule {
   Scoring scoring = Scoring::Softmax;
   GateOrder order = GateOrder::SoftmaxTopk;
-  bool renormalize = false;    // divide the k selected weights by their sum
-  double scaling = 1.0;        // routed_scaling_factor (DeepSeek)
-  bool logit_bias = false;     // gpt-oss: router.bias added to logits
+  bool renormalize = false; // divide the k selected weights by their p-norm (p = renorm_p)
+  double renorm_p = 1.0;    // DBRX moe_normalize_expert_weights; 1 = their sum (positive weights)
+  double scaling = 1.0;     // routed_scaling_factor (DeepSeek)
+  bool logit_bias = false;  // gpt-oss: router.bias added to logits
   bool selection_bias = false; // DeepSeek-V3: e_score_correction_bias added for selection only
   int n_group = 1;             // DeepSeek group-limited routing
   int topk_group = 1;
   bool sparsemixer = false;         // Phi-3.5-MoE
   bool sigmoid_input_scale = false; // Llama-4: sigmoid(score) scales the expert input
 };
+
+// How an expert joins its gate g and up u projections. SiLU: SiLU(g)·u. gpt-oss clamps and
+// shifts (transformers GptOssExperts.forward): g ← min(g, limit), u ← clamp(u, ±limit),
+// h = (u + 1)·g·σ(α·g).
+struct GatedActivation {
+  bool clamped_swiglu = false;
+  double limit = 7.0;   // swiglu_limit
+  double alpha = 1.702; // swiglu_alpha
+};
+
+// The normalisation in front of the MoE block: RMSNorm (most families) or LayerNorm (DBRX norm_2,
+// PhiMoE post_attention_layernorm).
+enum class NormKind { Rms, Layer };
 
 struct LayerInfo {
   int layer = 0; // decoder layer index in the checkpoint
@@ -61,6 +75,9 @@ struct ModelInfo {
   std::uint64_t bytes_on_disk = 0;
   RoutingRule routing;
   std::string activation = "silu";
+  GatedActivation gated; // how activation is applied (clamped SwiGLU for gpt-oss)
+  NormKind pre_moe_norm = NormKind::Rms;
+  double norm_eps = 1e-6; // rms_norm_eps / layer_norm_epsilon of the pre-MoE norm
 
   const LayerInfo& layer(int index) const; // throws BadInput when absent
   std::vector<int> moe_layers() const;
@@ -86,8 +103,13 @@ public:
   virtual MatrixF shared_gate(int layer) const = 0;
   // Token embeddings [vocab, D]; empty when absent from the checkpoint.
   virtual MatrixF embeddings() const = 0;
-  // The RMSNorm weight applied before the MoE block (post_attention_layernorm) [D]; size 0 if none.
+  // The weight of the norm applied before the MoE block (post_attention_layernorm) [D]; size 0
+  // if none. ModelInfo::pre_moe_norm says whether it is an RMSNorm or a LayerNorm.
   virtual VectorF pre_moe_norm(int layer) const = 0;
+  // The LayerNorm bias of that norm [D] (PhiMoE); size 0 when none.
+  virtual VectorF pre_moe_norm_bias(int /*layer*/) const { return {}; }
+  // A bias added to the whole MoE block output [D] (JetMoE mlp.bias); size 0 when none.
+  virtual VectorF moe_output_bias(int /*layer*/) const { return {}; }
 };
 
 // The matrix G with D columns whose top right singular vector is the expert's principal direction

@@ -13,16 +13,31 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// tan∠(r, u) from |cos|: sqrt(1 − c²)/c (∞ when orthogonal).
+// tan∠(r, u) from |cos|: sqrt(1 − c²)/c (∞ when orthogonal, NaN when c is NaN).
 double tan_from_cos(double c) {
+  if (std::isnan(c))
+    return kNaN;
   if (!(c > 0))
     return std::numeric_limits<double>::infinity();
   return std::sqrt(std::max(0.0, 1 - c * c)) / c;
 }
 
-ConvergenceRow describe(int step, const MatrixF& r, const std::vector<MatrixF>& g,
-                        const LayerConvergence& layer, const VectorD& pre_norm, const VectorD& tan0,
-                        int power_per_step) {
+// Scales each row of r to unit length and adds log of its norm to log_scale (rows that are zero
+// or not finite are left as they are).
+void carry_scale(MatrixF& r, VectorD& log_scale) {
+  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+    const double n = r.row(i).cast<double>().norm();
+    if (n > 0 && std::isfinite(n)) {
+      r.row(i) = (r.row(i).cast<double>() / n).cast<float>();
+      log_scale(i) += std::log(n);
+    }
+  }
+}
+
+// The row for step `step`; the true router row i is r.row(i)·exp(log_scale(i)).
+ConvergenceRow describe(int step, const MatrixF& r, const VectorD& log_scale,
+                        const std::vector<MatrixF>& g, const LayerConvergence& layer,
+                        const VectorD& pre_norm, const VectorD& tan0, int power_per_step) {
   const Eigen::Index n = r.rows();
   ConvergenceRow row;
   row.step = step;
@@ -35,7 +50,7 @@ ConvergenceRow describe(int step, const MatrixF& r, const std::vector<MatrixF>& 
   for (Eigen::Index i = 0; i < n; ++i) {
     const auto& d = layer.directions[size_t(i)];
     VectorF ri = r.row(i).transpose();
-    row.router_norm(i) = ri.norm();
+    row.router_norm(i) = ri.cast<double>().norm() * std::exp(log_scale(i));
     if (d.status != DirectionStatus::Ok) {
       row.cos(i) = row.lambda(i) = row.tan_theta(i) = row.tan_bound(i) = kNaN;
       continue;
@@ -70,9 +85,16 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
   out.directions = backend->principal_directions(*ops, settings.spectral, progress);
   const int per_step =
       settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+  // Without retraction the rows grow or shrink like σ₁^{2kt}: in float they overflow (σ₁ ≈ 3)
+  // or underflow to zero (σ₁ ≈ 0.05) within tens of steps. They are carried at unit length with
+  // a separate log-scale instead; every metric except the norms is scale-invariant.
+  const bool carried = settings.mpi.ablation == MpiSettings::Ablation::NoRetract;
   MatrixF current = r;
+  VectorD log_scale = VectorD::Zero(r.rows());
+  if (carried)
+    carry_scale(current, log_scale);
   VectorD none = VectorD::Constant(r.rows(), kNaN);
-  out.rows.push_back(describe(0, current, g, out, none, none, per_step));
+  out.rows.push_back(describe(0, current, log_scale, g, out, none, none, per_step));
   const VectorD tan0 = out.rows.front().tan_theta;
   if (callback)
     callback(out, out.rows.back());
@@ -81,11 +103,21 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
       break;
     VectorD pre;
     current = backend->mpi_step(*ops, current, settings.mpi, &pre);
-    out.rows.push_back(describe(t, current, g, out, pre, tan0, per_step));
+    if (carried) {
+      pre.array() *= log_scale.array().exp();
+      carry_scale(current, log_scale);
+    }
+    out.rows.push_back(describe(t, current, log_scale, g, out, pre, tan0, per_step));
     if (callback)
       callback(out, out.rows.back());
   }
   return out;
+}
+
+bool within_bound(double tan_theta, double tan_bound) {
+  if (std::isnan(tan_theta) || std::isnan(tan_bound))
+    return false;
+  return tan_theta <= tan_bound * (1.0 + 1e-3) + 8.0 * std::numeric_limits<float>::epsilon();
 }
 
 std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,

@@ -49,6 +49,12 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
                                 const ConvergenceCallback& callback = {},
                                 const Progress& progress = {});
 
+// Whether an observed tan θ_t respects its bound (σ₂/σ₁)^{2kt}·tan θ₀, with a relative slack of
+// 1e-3 and an absolute floor of 8·ε_float (9.5e-7): a float router row cannot resolve a smaller
+// angle (its rounding alone is ~ε_float ≈ 1.2e-7), so below that the angle is rounding, not
+// convergence. NaN on either side is never within.
+bool within_bound(double tan_theta, double tan_bound);
+
 // Every chosen layer of a model, one layer's experts decoded at a time.
 std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
                                               const ConvergenceSettings& settings,

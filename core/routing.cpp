@@ -17,20 +17,28 @@ double sigmoid(double z) {
   return 1.0 / (1.0 + std::exp(-z));
 }
 
-// Indices of the k largest keys, best first; equal keys: the lower index wins.
+// Indices of the k largest keys, best first; equal keys: the lower index wins. NaN keys rank
+// last (a NaN in the comparison would break the sort's ordering contract).
 std::vector<int> top_k_indices(const std::vector<double>& key, int k) {
   std::vector<int> idx(key.size());
   std::iota(idx.begin(), idx.end(), 0);
+  auto rank = [&](int i) {
+    const double v = key[size_t(i)];
+    return std::isnan(v) ? -std::numeric_limits<double>::infinity() : v;
+  };
   std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-    if (key[size_t(a)] != key[size_t(b)])
-      return key[size_t(a)] > key[size_t(b)];
+    if (rank(a) != rank(b))
+      return rank(a) > rank(b);
     return a < b;
   });
   idx.resize(size_t(k));
   return idx;
 }
 
-// Masks every expert outside the topk_group best groups to −∞ (DeepSeek group-limited routing).
+// Masks every expert outside the topk_group best groups to 0, as transformers does before the
+// top-k (DeepseekV3TopkRouter.get_topk_indices, DeepseekV2Moe group_limited_greedy: masked_fill
+// 0.0). With DeepSeek-V3's selection bias an in-group key can be negative, so a masked expert can
+// still be selected; its weight is then its own (unbiased) score.
 void limit_groups(std::vector<double>& key, const RoutingRule& rule) {
   const int n = static_cast<int>(key.size());
   if (rule.n_group <= 1)
@@ -56,7 +64,7 @@ void limit_groups(std::vector<double>& key, const RoutingRule& rule) {
     kept[size_t(gi)] = true;
   for (int e = 0; e < n; ++e)
     if (!kept[size_t(e / size)])
-      key[size_t(e)] = -std::numeric_limits<double>::infinity();
+      key[size_t(e)] = 0.0;
 }
 
 // Row-wise softmax of a [T, N] matrix in double, returned as float.
@@ -74,6 +82,17 @@ MatrixF softmax_rows(const MatrixF& z) {
 void check_rule(const RoutingRule& rule) {
   if (rule.sparsemixer)
     throw_input_error("routing: Phi-3.5 sparsemixer routing is not supported");
+  if (rule.renormalize && !(rule.renorm_p > 0))
+    throw_input_error("routing: the renormalisation p-norm needs p > 0, found " +
+                      std::to_string(rule.renorm_p));
+}
+
+// (Σ|w|^p)^(1/p) (torch.norm(w, p) in DbrxRouter); p = 1 is the plain sum of positive weights.
+double p_norm(const std::vector<double>& w, double p) {
+  double s = 0;
+  for (double v : w)
+    s += p == 1.0 ? std::abs(v) : std::pow(std::abs(v), p);
+  return p == 1.0 ? s : std::pow(s, 1.0 / p);
 }
 
 } // namespace
@@ -138,7 +157,7 @@ Routing route_logits(MatrixF logits, const VectorF& bias, const RoutingRule& rul
       for (auto& v : w)
         v /= s;
     } else if (rule.renormalize) {
-      double s = std::accumulate(w.begin(), w.end(), 0.0);
+      const double s = p_norm(w, rule.renorm_p);
       for (auto& v : w)
         v /= s;
     }
@@ -169,16 +188,19 @@ MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
       for (Eigen::Index j = 0; j < k; ++j)
         dz(routing.experts(t, j)) += w(j) * (dw(j) - dot);
     } else {
-      // w = s_S (optionally / Σ_S s) with s = softmax(z) (before) or sigmoid(z).
+      // w = s_S (optionally / ‖s_S‖_p) with s = softmax(z) (before) or sigmoid(z). With
+      // P = ‖s_S‖_p: ∂w_j/∂s_i = δ_ij/P − w_j·w_i^{p−1}/P, so ds_i = (dw_i − w_i^{p−1}·w·dw)/P.
       Eigen::VectorXd ds = Eigen::VectorXd::Zero(n);
-      double sum = 0;
+      std::vector<double> selected(static_cast<size_t>(k));
       for (Eigen::Index j = 0; j < k; ++j)
-        sum += routing.scores(t, routing.experts(t, j));
+        selected[size_t(j)] = routing.scores(t, routing.experts(t, j));
       const bool renorm = rule.renormalize;
+      const double norm = renorm ? p_norm(selected, rule.renorm_p) : 1.0;
       double dot = w.dot(dw); // Σ_j dw_j w_j (w already normalised when renorm)
       for (Eigen::Index j = 0; j < k; ++j) {
         int e = routing.experts(t, j);
-        ds(e) += renorm ? (dw(j) - dot) / sum : dw(j);
+        const double wp = rule.renorm_p == 1.0 ? 1.0 : std::pow(std::abs(w(j)), rule.renorm_p - 1);
+        ds(e) += renorm ? (dw(j) - wp * dot) / norm : dw(j);
       }
       if (have_probs && rule.scoring == Scoring::Sigmoid) {
         // probs = s / Σ_all s.
@@ -227,6 +249,8 @@ MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<i
   w.top_k = *top_k;
   w.rule = info.routing;
   w.router_bias = model.router_bias(layer);
+  w.activation = info.gated;
+  w.output_bias = model.moe_output_bias(layer);
   for (int e = 0; e < li.experts; ++e) {
     w.gate.push_back(model.expert_weight(layer, e, ExpertMatrix::Gate));
     w.up.push_back(model.expert_weight(layer, e, ExpertMatrix::Up));
@@ -246,14 +270,24 @@ MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<i
 
 MatrixF expert_forward(const MatrixF& gate, const MatrixF& up, const MatrixF& down,
                        const MatrixF& x, const VectorF& gate_bias, const VectorF& up_bias,
-                       const VectorF& down_bias) {
+                       const VectorF& down_bias, const GatedActivation& act) {
   MatrixF g = x * gate.transpose();
   MatrixF u = x * up.transpose();
   if (gate_bias.size() > 0)
     g.rowwise() += gate_bias.transpose();
   if (up_bias.size() > 0)
     u.rowwise() += up_bias.transpose();
-  MatrixF h = g.unaryExpr([](float v) { return v / (1.0f + std::exp(-v)); }).cwiseProduct(u);
+  MatrixF h;
+  if (act.clamped_swiglu) {
+    const float limit = float(act.limit), alpha = float(act.alpha);
+    const MatrixF gc = g.cwiseMin(limit);
+    const MatrixF uc = u.cwiseMax(-limit).cwiseMin(limit);
+    h = gc.unaryExpr([alpha](float v) {
+            return v / (1.0f + std::exp(-alpha * v));
+          }).cwiseProduct((uc.array() + 1.0f).matrix());
+  } else {
+    h = g.unaryExpr([](float v) { return v / (1.0f + std::exp(-v)); }).cwiseProduct(u);
+  }
   MatrixF out = h * down.transpose();
   if (down_bias.size() > 0)
     out.rowwise() += down_bias.transpose();
@@ -301,8 +335,9 @@ MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const M
     auto bias = [e](const std::vector<VectorF>& b) {
       return size_t(e) < b.size() ? b[size_t(e)] : VectorF();
     };
-    outputs[size_t(e)] = expert_forward(w.gate[size_t(e)], w.up[size_t(e)], w.down[size_t(e)], xe,
-                                        bias(w.gate_bias), bias(w.up_bias), bias(w.down_bias));
+    outputs[size_t(e)] =
+        expert_forward(w.gate[size_t(e)], w.up[size_t(e)], w.down[size_t(e)], xe, bias(w.gate_bias),
+                       bias(w.up_bias), bias(w.down_bias), w.activation);
   });
   for (int e = 0; e < n; ++e) {
     const auto& s = slots[size_t(e)];
@@ -317,9 +352,15 @@ MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const M
   return out;
 }
 
+MatrixF moe_block_output(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x) {
+  MatrixF out = routed_forward(w, routing, x) + shared_expert_forward(w, x);
+  if (w.output_bias.size() > 0)
+    out.rowwise() += w.output_bias.transpose();
+  return out;
+}
+
 MatrixF moe_block_forward(const MoeLayerWeights& w, const MatrixF& router, const MatrixF& x) {
-  Routing r = route_tokens(x, router, w.router_bias, w.rule, w.top_k);
-  return routed_forward(w, r, x) + shared_expert_forward(w, x);
+  return moe_block_output(w, route_tokens(x, router, w.router_bias, w.rule, w.top_k), x);
 }
 
 } // namespace routerscope

@@ -44,16 +44,19 @@ struct MoeLayerWeights {
   std::vector<VectorF> gate_bias, up_bias, down_bias; // per expert; empty list or vectors = none
   MatrixF shared_gate_proj, shared_up, shared_down;   // empty when the layer has no shared expert
   MatrixF shared_gate;                                // [1, D] Qwen2-MoE; empty = ungated
+  GatedActivation activation;                         // SiLU, or gpt-oss's clamped SwiGLU
+  VectorF output_bias; // [D] added to the block output (JetMoE); empty = none
 };
 // Decodes every routed (and shared) expert of the layer; top_k overrides the model's (needed when
 // a checkpoint has no config.json). Throws BadInput for an activation other than SiLU or when no
 // top-k is known.
 MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<int> top_k = {});
 
-// One SwiGLU expert on tokens x [T, D]: (SiLU(x·Gᵀ + bg) ⊙ (x·Uᵀ + bu))·Downᵀ + bd -> [T, D].
+// One gated expert on tokens x [T, D]: act(x·Gᵀ + bg, x·Uᵀ + bu)·Downᵀ + bd -> [T, D], with
+// act = SiLU(g)·u or gpt-oss's clamped SwiGLU (see GatedActivation).
 MatrixF expert_forward(const MatrixF& gate, const MatrixF& up, const MatrixF& down,
                        const MatrixF& x, const VectorF& gate_bias = {}, const VectorF& up_bias = {},
-                       const VectorF& down_bias = {});
+                       const VectorF& down_bias = {}, const GatedActivation& act = {});
 
 // Shared-expert output [T, D] (zero when the layer has none); Qwen2-MoE scales it by
 // sigmoid(x·shared_gateᵀ), DeepSeek adds it ungated.
@@ -65,7 +68,11 @@ MatrixF shared_expert_forward(const MoeLayerWeights& w, const MatrixF& x);
 MatrixF routed_forward(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x,
                        MatrixF* slot_outputs = nullptr);
 
-// The MoE block: route with router [N, D] and w.rule, then routed + shared experts -> [T, D].
+// The MoE block output [T, D] for a given routing: routed + shared experts + the block's output
+// bias (JetMoE).
+MatrixF moe_block_output(const MoeLayerWeights& w, const Routing& routing, const MatrixF& x);
+
+// The MoE block: route with router [N, D] and w.rule, then moe_block_output -> [T, D].
 MatrixF moe_block_forward(const MoeLayerWeights& w, const MatrixF& router, const MatrixF& x);
 
 } // namespace routerscope

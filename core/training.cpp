@@ -44,12 +44,8 @@ void describe_router(const TrainingLayer& layer, const MatrixF& r, VectorD& cos,
   }
 }
 
-struct AdamState {
-  MatrixF m, v;
-  int t = 0;
-};
+} // namespace
 
-// One AdamW update of r in place; returns the gradient norm before clipping.
 double adamw_step(MatrixF& r, MatrixF grad, AdamState& st, const AdamWSettings& s, double lr) {
   double norm = grad.cast<double>().norm();
   if (s.grad_clip > 0 && norm > s.grad_clip)
@@ -67,8 +63,6 @@ double adamw_step(MatrixF& r, MatrixF grad, AdamState& st, const AdamWSettings& 
       float(lr) * ((st.m.array() / float(c1)) / ((st.v.array() / float(c2)).sqrt() + float(s.eps)));
   return norm;
 }
-
-} // namespace
 
 MatrixF synthetic_tokens(int count, int d_model, std::uint64_t seed, int clusters, double spread) {
   if (count < 1 || d_model < 1 || clusters < 1)
@@ -96,6 +90,34 @@ MatrixF rms_norm_rows(const MatrixF& x, const VectorF& weight, double eps) {
   return out;
 }
 
+MatrixF layer_norm_rows(const MatrixF& x, const VectorF& weight, const VectorF& bias, double eps) {
+  for (const VectorF* v : {&weight, &bias})
+    if (v->size() != 0 && v->size() != x.cols())
+      throw_input_error("LayerNorm: weight/bias has length " + std::to_string(v->size()) +
+                        ", expected " + std::to_string(x.cols()));
+  MatrixF out(x.rows(), x.cols());
+  for (Eigen::Index t = 0; t < x.rows(); ++t) {
+    const Eigen::RowVectorXd row = x.row(t).cast<double>();
+    const double mean = row.mean();
+    const double var = (row.array() - mean).square().mean();
+    Eigen::RowVectorXd y = ((row.array() - mean) / std::sqrt(var + eps)).matrix();
+    if (weight.size() != 0)
+      y = y.cwiseProduct(weight.transpose().cast<double>());
+    if (bias.size() != 0)
+      y += bias.transpose().cast<double>();
+    out.row(t) = y.cast<float>();
+  }
+  return out;
+}
+
+MatrixF pre_moe_normalize(const MoeModel& model, int layer, const MatrixF& x) {
+  const ModelInfo& info = model.info();
+  if (info.pre_moe_norm == NormKind::Layer)
+    return layer_norm_rows(x, model.pre_moe_norm(layer), model.pre_moe_norm_bias(layer),
+                           info.norm_eps);
+  return rms_norm_rows(x, model.pre_moe_norm(layer), info.norm_eps);
+}
+
 MatrixF embedding_tokens(const MoeModel& model, int layer, int count, std::uint64_t seed) {
   MatrixF table = model.embeddings();
   if (table.size() == 0)
@@ -113,7 +135,7 @@ MatrixF embedding_tokens(const MoeModel& model, int layer, int count, std::uint6
   MatrixF x(count, table.cols());
   for (int t = 0; t < count; ++t)
     x.row(t) = table.row(order[size_t(t) % order.size()]);
-  return rms_norm_rows(x, model.pre_moe_norm(layer));
+  return pre_moe_normalize(model, layer, x);
 }
 
 TrainVariant parse_variant(const std::string& name) {
@@ -165,6 +187,26 @@ RoutingRule variant_rule(const RoutingRule& vanilla, const TrainVariant& v,
     rule.scoring = mpi.scoring;
   }
   return rule;
+}
+
+std::vector<std::string> mpi_rule_caveats(const RoutingRule& vanilla, bool c_prime_given) {
+  std::vector<std::string> out;
+  // Appended to an empty element rather than pushed as temporaries: GCC 12 at -O3 reports a false
+  // -Warray-bounds for push_back of a long literal's std::string.
+  auto line = [&out](const char* text) { out.emplace_back() += text; };
+  if (vanilla.logit_bias)
+    line("the MPI router keeps the checkpoint's router logit bias (added to x·R'^T)");
+  if (vanilla.selection_bias)
+    line("the MPI router keeps the checkpoint's selection bias (e_score_correction_bias, added "
+         "for expert selection)");
+  if (vanilla.scaling != 1.0) {
+    line("the MPI router keeps the checkpoint's routed scaling factor ");
+    out.back() += std::to_string(vanilla.scaling);
+  }
+  if (c_prime_given && vanilla.scoring == Scoring::Sigmoid)
+    line("--c-prime is ignored: this family scores with a sigmoid, where the MPI retraction "
+         "radius is C = 1");
+  return out;
 }
 
 Objective router_objective(const TrainingLayer& layer, const MatrixF& r, const TrainVariant& v,
@@ -288,6 +330,13 @@ TrainResult train_router(const MoeModel& model, const MatrixF& tokens, const Mat
       const TrainVariant& v = result.variants[vi];
       MatrixF& r = result.routers[vi];
       Objective o = router_objective(layer, r, v, rules[vi], x, xt, settings);
+      // A NaN gradient would pass the clip (norm > clip is false for NaN) and poison the router.
+      if (!std::isfinite(o.total) || !o.grad.allFinite())
+        throw_input_error("train: step " + std::to_string(step) + ", variant " + v.name +
+                          ", layer " + std::to_string(settings.layer) + ": the " +
+                          (std::isfinite(o.total) ? "router gradient" : "loss") +
+                          " is not finite (loss " + std::to_string(o.total) +
+                          "); lower --lr or check the tokens and checkpoint for NaN/Inf");
       TrainStepRecord rec;
       rec.variant = int(vi);
       rec.name = v.name;

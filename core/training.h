@@ -27,9 +27,15 @@ MatrixF synthetic_tokens(int count, int d_model, std::uint64_t seed, int cluster
                          double spread = 0.5);
 // RMSNorm x / sqrt(mean(x²) + eps) ⊙ weight, row by row; weight of size 0 means all ones.
 MatrixF rms_norm_rows(const MatrixF& x, const VectorF& weight, double eps = 1e-6);
+// LayerNorm (x − mean)/sqrt(var + eps) ⊙ weight + bias, row by row (biased variance, as
+// torch.nn.LayerNorm); weight/bias of size 0 mean ones/zeros.
+MatrixF layer_norm_rows(const MatrixF& x, const VectorF& weight, const VectorF& bias, double eps);
+// Tokens x [T, D] through the norm in front of layer's MoE block (RMSNorm, or LayerNorm for
+// DBRX and PhiMoE; ModelInfo::pre_moe_norm and norm_eps).
+MatrixF pre_moe_normalize(const MoeModel& model, int layer, const MatrixF& x);
 // `count` rows of the checkpoint's token embeddings (seeded sample without replacement while
-// the vocabulary lasts) through the layer's pre-MoE RMSNorm weight. Throws BadInput when the
-// checkpoint has no embeddings. Note: MoeModel::embeddings() decodes the whole table.
+// the vocabulary lasts) through the layer's pre-MoE norm (pre_moe_normalize). Throws BadInput when
+// the checkpoint has no embeddings. Note: MoeModel::embeddings() decodes the whole table.
 MatrixF embedding_tokens(const MoeModel& model, int layer, int count, std::uint64_t seed);
 
 // ---- variants and settings ----
@@ -50,6 +56,16 @@ struct AdamWSettings {
   int warmup_steps = 20;     // linear warm-up from 0
   double min_lr_ratio = 0.1; // cosine decays to min_lr_ratio·lr at the last step
 };
+// AdamW moments of one parameter matrix; t counts the updates so far.
+struct AdamState {
+  MatrixF m, v;
+  int t = 0;
+};
+// One AdamW update of r in place (torch.optim.AdamW: decoupled decay r ← r(1 − lr·wd), then
+// r ← r − lr·m̂/(√v̂ + eps)), after clipping grad to grad_clip in Frobenius norm; returns the
+// gradient norm before clipping.
+double adamw_step(MatrixF& r, MatrixF grad, AdamState& st, const AdamWSettings& s, double lr);
+
 // The learning rate at step s in [0, total): linear warm-up, then cosine decay.
 double learning_rate(const AdamWSettings& s, int step, int total);
 
@@ -117,6 +133,11 @@ TrainingLayer prepare_training_layer(const MoeModel& model, const TrainSettings&
 // The routing rule a variant uses: the vanilla rule, or for MPI variants the same rule with the
 // MPI settings' gate order and scoring.
 RoutingRule variant_rule(const RoutingRule& vanilla, const TrainVariant& v, const MpiSettings& mpi);
+
+// What an MPI router of `vanilla`'s family keeps from the checkpoint or ignores, one sentence
+// each, for a warning line: the logit bias (gpt-oss), the selection bias (DeepSeek-V3), the
+// routed scaling factor, and C′ when the scoring is sigmoid (the radius is then 1).
+std::vector<std::string> mpi_rule_caveats(const RoutingRule& vanilla, bool c_prime_given);
 
 struct Objective {
   double total = 0, task = 0, lb = 0, z = 0;

@@ -88,6 +88,20 @@ public:
     return as_vector(read_matrix(store_, lp.norm));
   }
 
+  VectorF pre_moe_norm_bias(int layer) const override {
+    const LayerPlan& lp = any(layer);
+    if (lp.norm_bias.empty())
+      return {};
+    return as_vector(read_matrix(store_, lp.norm_bias));
+  }
+
+  VectorF moe_output_bias(int layer) const override {
+    const LayerPlan& lp = moe(layer);
+    if (lp.output_bias.empty())
+      return {};
+    return as_vector(read_matrix(store_, lp.output_bias));
+  }
+
 private:
   static VectorF as_vector(const MatrixF& m) {
     return Eigen::Map<const VectorF>(m.data(), m.size());

@@ -210,7 +210,9 @@ bool configured_moe(const Config& c, const std::string& family, int layer) {
     return (layer + 1) % step == 0;
   }
   if (family == "deepseek_v2" || family == "deepseek_v3") {
-    std::int64_t first = c.integer(s, {"first_k_dense_replace"}).value_or(0);
+    // DeepseekV3Config defaults first_k_dense_replace to 3, DeepseekV2Config to 0.
+    std::int64_t first =
+        c.integer(s, {"first_k_dense_replace"}).value_or(family == "deepseek_v3" ? 3 : 0);
     std::int64_t freq = c.integer(s, {"moe_layer_freq"}).value_or(1);
     if (freq <= 0)
       throw_input_error(c.path + ": key moe_layer_freq must be positive, found " +
@@ -241,30 +243,42 @@ RoutingRule routing_rule(const Config& c, const std::string& family) {
   } else if (family == "olmoe" || family == "qwen2_moe" || family == "qwen3_moe") {
     r.renormalize = c.boolean(s, "norm_topk_prob").value_or(false);
   } else if (family == "deepseek_v2") {
-    r.renormalize = c.boolean(s, "norm_topk_prob").value_or(false);
+    // DeepseekV2Moe.route_tokens_to_experts never renormalises (norm_topk_prob is unused); it
+    // only scales by routed_scaling_factor. DeepseekV2Config's topk_method default is "greedy".
     r.scaling = c.number(s, "routed_scaling_factor").value_or(1.0);
-    auto method = c.text(s, "topk_method");
-    if (!method || *method == "group_limited_greedy") {
+    auto method = c.text(s, "topk_method").value_or("greedy");
+    if (method == "group_limited_greedy") {
       r.n_group = static_cast<int>(c.integer(s, {"n_group"}).value_or(1));
       r.topk_group = static_cast<int>(c.integer(s, {"topk_group"}).value_or(r.n_group));
+    } else if (method != "greedy") {
+      throw_input_error(c.path + ": key topk_method: expected greedy or group_limited_greedy for " +
+                        "deepseek_v2, found " + method);
     }
   } else if (family == "deepseek_v3") {
+    // Missing keys take DeepseekV3Config's defaults (n_group 8, topk_group 4).
     r.scoring = c.text(s, "scoring_func").value_or("sigmoid") == "softmax" ? Scoring::Softmax
                                                                            : Scoring::Sigmoid;
     r.selection_bias = true;
     r.renormalize = c.boolean(s, "norm_topk_prob").value_or(true);
     r.scaling = c.number(s, "routed_scaling_factor").value_or(2.5);
-    r.n_group = static_cast<int>(c.integer(s, {"n_group"}).value_or(1));
-    r.topk_group = static_cast<int>(c.integer(s, {"topk_group"}).value_or(r.n_group));
+    r.n_group = static_cast<int>(c.integer(s, {"n_group"}).value_or(8));
+    r.topk_group = static_cast<int>(c.integer(s, {"topk_group"}).value_or(4));
   } else if (family == "gpt_oss") {
     r.order = GateOrder::TopkSoftmax;
     r.logit_bias = true;
   } else if (family == "granitemoe" || family == "jetmoe") {
     r.order = GateOrder::TopkSoftmax;
   } else if (family == "dbrx") {
-    // moe_normalize_expert_weights = p of the p-norm renormalisation (1 in released configs).
-    r.renormalize = !s || !s->is_object() || !s->contains("moe_normalize_expert_weights") ||
-                    !(*s)["moe_normalize_expert_weights"].is_null();
+    // moe_normalize_expert_weights = p of the p-norm renormalisation (DbrxRouter: top_weights /
+    // torch.norm(top_weights, p)); null turns it off, absent = DbrxFFNConfig's default 1.
+    const bool present = s && s->is_object() && s->contains("moe_normalize_expert_weights");
+    r.renormalize = !present || !(*s)["moe_normalize_expert_weights"].is_null();
+    if (r.renormalize) {
+      r.renorm_p = c.number(s, "moe_normalize_expert_weights").value_or(1.0);
+      if (!(r.renorm_p > 0))
+        throw_input_error(c.path + ": key ffn_config.moe_normalize_expert_weights must be a " +
+                          "positive p (or null), found " + std::to_string(r.renorm_p));
+    }
   } else if (family == "llama4") {
     r.scoring = Scoring::Sigmoid;
     r.order = GateOrder::TopkSoftmax;
@@ -575,12 +589,25 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
     if (split_layer_name(name, prefix, layer))
       prefixes[prefix].insert(layer);
   }
-  auto router_at = [&](const std::string& prefix, int layer) -> std::optional<Block> {
+  // The block kind and router tensor suffix of a layer. A configured model_type decides the
+  // family: a router stored under another family's name (some Qwen3-MoE checkpoints keep theirs as
+  // mlp.router.weight, gpt-oss's name) is read with the configured family's block.
+  auto router_hit = [&](const std::string& prefix,
+                        int layer) -> std::optional<std::pair<Block, std::string>> {
     std::string base = prefix + std::to_string(layer) + ".";
     for (const auto& r : kBlockRules)
-      if (store.contains(base + r.router))
-        return r.kind;
+      if (store.contains(base + r.router)) {
+        Block kind = r.kind;
+        if (kind == Block::GptOss && p.family_from_config &&
+            family_block(p.family) == Block::MlpGate)
+          kind = Block::MlpGate;
+        return std::pair{kind, std::string(r.router)};
+      }
     return std::nullopt;
+  };
+  auto router_at = [&](const std::string& prefix, int layer) -> std::optional<Block> {
+    auto hit = router_hit(prefix, layer);
+    return hit ? std::optional<Block>(hit->first) : std::nullopt;
   };
   std::string prefix;
   for (const char* preferred : {"model.layers.", "language_model.model.layers.",
@@ -665,6 +692,11 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
                                    : "post_attention_layernorm.weight");
     if (store.contains(norm))
       lp.norm = norm;
+    // PhiMoE's post_attention_layernorm is a LayerNorm with a bias (DBRX's norm_2 has none).
+    const std::string norm_bias =
+        norm.substr(0, norm.size() - std::string("weight").size()) + "bias";
+    if (store.contains(norm_bias))
+      lp.norm_bias = norm_bias;
     if (!moe) {
       plan.layers[l] = lp;
       info.layers.push_back(li);
@@ -672,7 +704,7 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
     }
     any_moe = true;
     lp.moe = li.moe = true;
-    lp.router = base + router_suffix(*kind);
+    lp.router = base + router_hit(prefix, l)->second;
     auto rs = p.shape_of(lp.router, l);
     require_rank(rs, 2, lp.router, opened);
     std::int64_t E = p.dims.experts.value_or(rs[0]);
@@ -698,6 +730,12 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
       int count = m->index == MatrixSource::Index::PerExpert ? static_cast<int>(E) : 1;
       for (int e = 0; e < count; ++e)
         dtypes.insert(logical_dtype(store, m->tensor_name(e)));
+    }
+
+    // JetMoE adds one bias [D] to the whole block output (JetMoeMoE.forward: + self.bias).
+    if (*kind == Block::JetMoe && p.has(base + "mlp.bias")) {
+      p.expect(base + "mlp.bias", {*D}, "D=" + std::to_string(*D), l);
+      lp.output_bias = base + "mlp.bias";
     }
 
     // Router bias: gpt-oss router.bias (added to logits), DeepSeek-V3 score correction bias.
@@ -785,6 +823,20 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
   }
   info.routing = routing_rule(routing_cfg, p.family);
   info.activation = activation(routing_cfg, p.family);
+  if (p.family == "gpt_oss") {
+    // GptOssExperts: clamped SwiGLU with limit = swiglu_limit, α = 1.702 (swiglu_alpha if given).
+    info.gated.clamped_swiglu = true;
+    info.gated.limit = routing_cfg.number(routing_cfg.scope, "swiglu_limit").value_or(7.0);
+    info.gated.alpha = routing_cfg.number(routing_cfg.scope, "swiglu_alpha").value_or(1.702);
+  }
+  // DBRX norm_2 and PhiMoE post_attention_layernorm are LayerNorms (eps 1e-5), the rest RMSNorm.
+  if (p.family == "dbrx" || p.family == "phimoe") {
+    info.pre_moe_norm = NormKind::Layer;
+    info.norm_eps = 1e-5;
+  }
+  if (p.family != "dbrx")
+    if (auto eps = routing_cfg.number(routing_cfg.scope, "rms_norm_eps"))
+      info.norm_eps = *eps;
 
   std::string stem = prefix;
   for (const char* tail : {"layers.", "blocks."})

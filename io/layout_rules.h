@@ -52,6 +52,8 @@ struct LayerPlan {
   std::string shared_gate_proj, shared_up_proj, shared_down_proj; // Linear tensors or empty
   std::string shared_gate;                                        // [1, D] or empty
   std::string norm;                                               // [D] or empty
+  std::string norm_bias;   // [D] LayerNorm bias of the pre-MoE norm (PhiMoE) or empty
+  std::string output_bias; // [D] bias added to the MoE block output (JetMoE mlp.bias) or empty
 };
 
 struct CheckpointPlan {

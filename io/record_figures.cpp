@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <span>
 
 namespace routerscope::io {
@@ -86,6 +87,14 @@ Figure convergence_figure(const RunRecord& record, const std::string& name,
                   : name == "alignment" ? "|cos(Rᵢ, u₁)|"
                                         : "λ (Eq. 11)";
   data.log_y = name == "convergence";
+  // The bound's exponent 2kt: k = power_steps of the run (0 for the no-power ablation).
+  const nlohmann::json cfg = nlohmann::json::parse(record.config, nullptr, false);
+  if (cfg.is_object()) {
+    if (cfg.value("ablation", std::string()) == "no-power")
+      data.power_steps = 0;
+    else if (cfg.contains("power_steps") && cfg["power_steps"].is_number_integer())
+      data.power_steps = cfg["power_steps"].get<int>();
+  }
   for (const ConvergenceRecord* c : chosen_layers(record, layer)) {
     const MatrixD& m = series(*c, key);
     if (data.steps.empty())

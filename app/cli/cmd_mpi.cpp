@@ -86,8 +86,7 @@ int run_mpi(const Argv& argv) {
       degenerate += good ? 0 : 1;
       if (good) {
         ++ok;
-        // Float rounding floors the observed angle near 1e-3.
-        if (last.tan_theta(Eigen::Index(i)) <= last.tan_bound(Eigen::Index(i)) * 1.001 + 1e-3)
+        if (within_bound(last.tan_theta(Eigen::Index(i)), last.tan_bound(Eigen::Index(i))))
           ++within;
       }
     }

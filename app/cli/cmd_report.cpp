@@ -99,10 +99,10 @@ int run_report(const Argv& argv) {
     return rc;
   std::fprintf(stderr, "report: 3/3 router training (%s), layer %d, %d steps\n", variants.c_str(),
                layer, train_steps);
-  if (int rc =
-          run_subcommand("train", {path, "--layer", std::to_string(layer), "--variants", variants,
-                                   "--steps", std::to_string(train_steps), "--tokens", tokens,
-                                   "--record", train.string(), "--device", device}))
+  if (int rc = run_subcommand("train",
+                              {path, "--layer", std::to_string(layer), "--variants", variants,
+                               "--steps", std::to_string(train_steps), "--tokens", tokens, "--init",
+                               "random", "--record", train.string(), "--device", device}))
     return rc;
 
   const io::RunRecord conv_rec = io::read_run_record(conv);
@@ -125,9 +125,14 @@ int run_report(const Argv& argv) {
                      io::record_figure(conv_rec, "convergence")});
   figures.push_back({{"mpi-alignment", "|cos(R_t[i], u₁)| over MPI steps."},
                      io::record_figure(conv_rec, "alignment")});
+  // --init random: every variant starts from the same seeded random router. From the
+  // checkpoint's router vanilla would start at its own target, so a lower vanilla task loss
+  // would be built in rather than learned.
   figures.push_back({{"training", "Router training on the same tokens: " + variants +
-                                      " (loss, load-balancing loss, MaxVio per batch, mean λ "
-                                      "of the routing router)."},
+                                      ", every variant from the same random router (--init "
+                                      "random), trained to reproduce the checkpoint's block "
+                                      "output (loss, load-balancing loss, MaxVio per batch, "
+                                      "mean λ of the routing router)."},
                      io::record_figure(train_rec, "training")});
   figures.push_back({{"training-load", "Expert load share over training steps per variant, "
                                        "with MaxVio."},
@@ -153,7 +158,8 @@ int run_report(const Argv& argv) {
           "convergence.h5</a>)</li><li>training: layer " +
           std::to_string(layer) + ", variants " + html_escape(variants) + ", " +
           std::to_string(train_steps) + " steps, tokens " + html_escape(tokens) +
-          ", AdamW lr 1e-3, LB α = 0.01 (<a href=\"training.h5\">training.h5</a>)</li></ul>\n"
+          ", same random starting router for every variant, AdamW lr 1e-3, LB α = 0.01 (<a "
+          "href=\"training.h5\">training.h5</a>)</li></ul>\n"
           "<h2>Alignment summary</h2>\n<table><tr><th>layer</th><th>mean |cos|</th><th>mean "
           "λ</th><th>p95 λ</th><th>mean σ₂/σ₁</th></tr>\n";
   for (const auto& l : alignment) {

@@ -78,6 +78,12 @@ int run_train(const Argv& argv) {
   s.mpi.scoring = info.routing.scoring;
   if (auto o = args.get("gate-order"))
     s.mpi.order = parse_gate_order(*o);
+  for (const auto& v : s.variants)
+    if (parse_variant(v).reparametrised) {
+      for (const std::string& c : mpi_rule_caveats(info.routing, args.get("c-prime").has_value()))
+        std::fprintf(stderr, "warning: %s\n", c.c_str());
+      break;
+    }
   const std::string init = args.get_or("init", "checkpoint");
   if (init != "checkpoint" && init != "random")
     throw_input_error("--init: expected checkpoint or random, got '" + init + "'");
@@ -163,7 +169,11 @@ const Registrar kRegistrar(
      "         [--seed S (0)] [--global-every N (10)] [--record RUN.h5]\n"
      "The router learns to reproduce the checkpoint's own MoE block output (MSE) plus the Switch\n"
      "LB loss, with AdamW (0.9, 0.95), weight decay 0.1, clip 1.0, warm-up + cosine. Every\n"
-     "variant starts from the same router and sees the same batches. FILE.h5 holds a dataset\n"
+     "variant starts from the same router and sees the same batches. --init checkpoint starts\n"
+     "from the checkpoint's router (vanilla then starts at its own target, so its task loss\n"
+     "starts at 0); --init random starts every variant from one seeded N(0, 0.02^2) router, the\n"
+     "fair comparison (what `report` uses). MPI variants keep the family's logit bias,\n"
+     "selection bias and routed scaling (a warning says so). FILE.h5 holds a dataset\n"
      "'hidden_states' [T, D] (docs/FORMATS.md). Ctrl-C stops after the current step.",
      run_train});
 

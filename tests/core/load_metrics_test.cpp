@@ -71,5 +71,17 @@ TEST(LoadMetrics, ZLossIsMeanSquaredLogSumExp) {
   EXPECT_NEAR(router_z_loss(z), (l0 * l0 + l1 * l1) / 2, 1e-6);
 }
 
+TEST(LoadMetrics, NonFiniteLoadsGiveNaN) {
+  VectorD loads(4);
+  loads << 3, std::nan(""), 1, 0;
+  EXPECT_TRUE(std::isnan(max_vio(loads)));
+  EXPECT_TRUE(std::isnan(load_imbalance(loads)));
+  EXPECT_TRUE(std::isnan(load_cv(loads)));
+  EXPECT_TRUE(std::isnan(load_entropy(loads)));
+  loads(1) = INFINITY;
+  EXPECT_TRUE(std::isnan(max_vio(loads)));
+  EXPECT_TRUE(std::isnan(load_entropy(loads)));
+}
+
 } // namespace
 } // namespace routerscope

@@ -112,5 +112,23 @@ TEST(Summarize, SingleAndEmpty) {
   EXPECT_TRUE(std::isnan(e.mean));
 }
 
+// std::min(1.0, NaN) is 1.0: a NaN router row must not read as perfectly aligned.
+TEST(AbsCos, NonFiniteInputIsNaNNeverOne) {
+  VectorF a(3), b(3);
+  a << 1, 2, 3;
+  b << 1, 2, 3;
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    VectorF c = a;
+    c(1) = bad;
+    EXPECT_TRUE(std::isnan(abs_cos(c, b))) << bad;
+    EXPECT_TRUE(std::isnan(abs_cos(b, c))) << bad;
+    MatrixF g = MatrixF::Identity(3, 3);
+    EXPECT_TRUE(std::isnan(alignment_lambda(c, g, 1.0))) << bad;
+  }
+  MatrixF g = MatrixF::Identity(3, 3);
+  EXPECT_TRUE(std::isnan(alignment_lambda(a, g, std::nan(""))));
+  EXPECT_NEAR(abs_cos(a, b), 1.0, 1e-12); // a finite input still works
+}
+
 } // namespace
 } // namespace routerscope

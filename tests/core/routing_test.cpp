@@ -120,6 +120,38 @@ TEST(Routing, GroupLimitedSoftmaxScoresGroupsByBestExpert) {
   EXPECT_EQ(r.experts(0, 1), 7);
 }
 
+// DbrxRouter: top_weights / torch.norm(top_weights, p): the k weights get unit p-norm.
+TEST(Routing, PNormRenormalisationGivesUnitPNorm) {
+  RoutingRule rule;
+  rule.renormalize = true;
+  rule.renorm_p = 2.0;
+  Routing r = route_logits({0.5f, 2, -1, 1}, rule, 2);
+  const double z = std::exp(0.5) + std::exp(2) + std::exp(-1) + std::exp(1);
+  const double p1 = std::exp(2) / z, p3 = std::exp(1) / z, n2 = std::sqrt(p1 * p1 + p3 * p3);
+  EXPECT_EQ(r.experts(0, 0), 1);
+  EXPECT_EQ(r.experts(0, 1), 3);
+  EXPECT_NEAR(r.weights(0, 0), p1 / n2, 1e-6);
+  EXPECT_NEAR(r.weights(0, 1), p3 / n2, 1e-6);
+}
+
+// DeepseekV3TopkRouter.get_topk_indices masks out-of-group choices to 0.0, not −∞: when the
+// kept group's biased choices are negative, a masked expert (choice 0) is selected before them,
+// and its weight is its own unbiased sigmoid score.
+TEST(Routing, OutOfGroupExpertsAreMaskedToZeroNotMinusInfinity) {
+  RoutingRule rule;
+  rule.scoring = Scoring::Sigmoid;
+  rule.selection_bias = true;
+  rule.n_group = 2;
+  rule.topk_group = 1;
+  // Groups {0,1} {2,3}. Biased choices: σ(z) + b = {−0.6, −0.7, −0.9, −0.95}: group 0 wins;
+  // masked: {−0.6, −0.7, 0, 0} -> top-2 = experts 2 and 3 (ties at 0: lower index first).
+  std::vector<float> z = {0, 0, 0, 0}, bias = {-1.1f, -1.2f, -1.4f, -1.45f};
+  Routing r = route_logits(z, rule, 2, bias);
+  EXPECT_EQ(r.experts(0, 0), 2);
+  EXPECT_EQ(r.experts(0, 1), 3);
+  EXPECT_NEAR(r.weights(0, 0), 0.5, 1e-7);
+}
+
 TEST(Routing, RejectsSparsemixerAndBadK) {
   RoutingRule rule;
   EXPECT_THROW(route_logits({1, 2}, rule, 3), Error);
@@ -147,7 +179,7 @@ Eigen::VectorXd oracle_weights(const Eigen::VectorXd& z, const std::vector<int>&
     for (int j = 0; j < k; ++j)
       w(j) = sc(sel[size_t(j)]);
     if (rule.renormalize)
-      w /= w.sum();
+      w /= std::pow(w.array().pow(rule.renorm_p).sum(), 1 / rule.renorm_p);
   }
   return w * rule.scaling;
 }
@@ -166,11 +198,14 @@ TEST(RoutingBackward, MatchesFiniteDifferencesForEveryOrderAndScoring) {
   MatrixF gp = test::random_matrix(tokens, n, 13, 1.0f);
   for (auto order : {GateOrder::SoftmaxTopk, GateOrder::TopkSoftmax})
     for (auto scoring : {Scoring::Softmax, Scoring::Sigmoid})
-      for (bool renorm : {false, true}) {
+      for (double renorm_p : {0.0, 1.0, 2.0, 3.5}) {
+        // renorm_p 0: no renormalisation; else divide by the p-norm (DBRX's p).
+        const bool renorm = renorm_p > 0;
         RoutingRule rule;
         rule.order = order;
         rule.scoring = scoring;
         rule.renormalize = renorm;
+        rule.renorm_p = renorm ? renorm_p : 1.0;
         rule.scaling = 1.5;
         Routing r = route_tokens(x, MatrixF::Identity(n, n), {}, rule, k);
         MatrixF dz = routing_backward(r, rule, gw, gp);
@@ -189,7 +224,8 @@ TEST(RoutingBackward, MatchesFiniteDifferencesForEveryOrderAndScoring) {
             zm(i) -= 1e-6;
             double fd = (loss(zp) - loss(zm)) / 2e-6;
             EXPECT_NEAR(dz(t, i), fd, 1e-4 * (1 + std::abs(fd)))
-                << "order " << int(order) << " scoring " << int(scoring) << " renorm " << renorm;
+                << "order " << int(order) << " scoring " << int(scoring) << " renorm p "
+                << renorm_p;
           }
         }
       }

@@ -62,17 +62,25 @@ struct Oracle {
       z += lse * lse;
       Eigen::VectorXd p = (logits.array() - lse).exp();
       pmean += p / double(t_count);
+      // SoftmaxTopk selects on p and weighs by p (renormalised or not); TopkSoftmax selects on
+      // the logits and weighs by the softmax over the k selected logits.
+      const bool topk_first = rule.order == GateOrder::TopkSoftmax;
       std::vector<int> idx(static_cast<size_t>(n));
       std::iota(idx.begin(), idx.end(), 0);
       std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return p(a) > p(b); });
-      double sum = 0;
-      for (int j = 0; j < k; ++j)
+      double sum = 0, sum_exp = 0;
+      for (int j = 0; j < k; ++j) {
         sum += p(idx[size_t(j)]);
+        sum_exp += std::exp(logits(idx[size_t(j)]) - m);
+      }
       Eigen::VectorXd y = Eigen::VectorXd::Zero(x.cols());
       for (int j = 0; j < k; ++j) {
         int e = idx[size_t(j)];
         counts(e) += 1;
-        y += (rule.renormalize ? p(e) / sum : p(e)) * expert(e, xt);
+        const double w = topk_first         ? std::exp(logits(e) - m) / sum_exp
+                         : rule.renormalize ? p(e) / sum
+                                            : p(e);
+        y += w * expert(e, xt);
       }
       task += (y - target.row(t).transpose()).squaredNorm();
     }
@@ -95,28 +103,95 @@ TEST(RouterObjective, GradientMatchesFiniteDifferencesOfWholeLoss) {
   MatrixF x = test::random_matrix(5, 6, 41, 1.0f);
   MatrixF target = test::random_matrix(5, 6, 42, 0.3f);
   MatrixF r = test::random_matrix(4, 6, 43, 0.8f);
-  for (bool renorm : {false, true})
-    for (const char* name : {"vanilla", "mpi", "no-power", "no-retract"}) {
-      TrainVariant v = parse_variant(name);
-      RoutingRule rule;
-      rule.renormalize = renorm;
-      Objective o = router_objective(layer, r, v, rule, x, target, s);
-      Oracle oracle{
-          &model.layer_data(0), x.cast<double>(), target.cast<double>(), 2, rule, v, s.mpi,
-          s.lb_alpha,           s.z_weight};
-      MatrixD rd = r.cast<double>();
-      EXPECT_NEAR(o.total, oracle(rd), 1e-5 * (1 + o.total)) << name;
-      const double h = 1e-6;
-      for (Eigen::Index i = 0; i < r.rows(); ++i)
-        for (Eigen::Index j = 0; j < r.cols(); ++j) {
-          MatrixD p = rd, m = rd;
-          p(i, j) += h;
-          m(i, j) -= h;
-          double fd = (oracle(p) - oracle(m)) / (2 * h);
-          EXPECT_NEAR(o.grad(i, j), fd, 2e-4 * (1 + std::abs(fd)))
-              << name << " renorm " << renorm << " at " << i << "," << j;
-        }
-    }
+  // Every order (softmax→top-k with and without renormalisation, top-k→softmax) and k = 1..3.
+  struct Order {
+    GateOrder order;
+    bool renorm;
+  };
+  for (int k : {1, 2, 3})
+    for (Order ord : {Order{GateOrder::SoftmaxTopk, false}, Order{GateOrder::SoftmaxTopk, true},
+                      Order{GateOrder::TopkSoftmax, false}})
+      for (const char* name : {"vanilla", "mpi", "no-power", "no-retract"}) {
+        const bool renorm = ord.renorm;
+        layer.weights.top_k = k;
+        TrainVariant v = parse_variant(name);
+        RoutingRule rule;
+        rule.renormalize = renorm;
+        rule.order = ord.order;
+        s.mpi.order = ord.order;
+        Objective o = router_objective(layer, r, v, rule, x, target, s);
+        Oracle oracle{
+            &model.layer_data(0), x.cast<double>(), target.cast<double>(), k, rule, v, s.mpi,
+            s.lb_alpha,           s.z_weight};
+        MatrixD rd = r.cast<double>();
+        EXPECT_NEAR(o.total, oracle(rd), 1e-5 * (1 + o.total)) << name;
+        const double h = 1e-6;
+        for (Eigen::Index i = 0; i < r.rows(); ++i)
+          for (Eigen::Index j = 0; j < r.cols(); ++j) {
+            MatrixD p = rd, m = rd;
+            p(i, j) += h;
+            m(i, j) -= h;
+            double fd = (oracle(p) - oracle(m)) / (2 * h);
+            EXPECT_NEAR(o.grad(i, j), fd, 2e-4 * (1 + std::abs(fd)))
+                << name << " k " << k << " order " << int(ord.order) << " renorm " << renorm
+                << " at " << i << "," << j;
+          }
+      }
+}
+
+// adamw_step against torch.optim.AdamW's definition, re-derived here in float64: decoupled
+// decay p ← p(1 − lr·wd), m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², then
+// p ← p − (lr/(1 − β₁ᵗ))·m/(√v/√(1 − β₂ᵗ) + eps); the gradient is first clipped to grad_clip in
+// Frobenius norm (torch.nn.utils.clip_grad_norm_).
+TEST(AdamW, MatchesPyTorchAdamWDefinitionOverSeveralSteps) {
+  AdamWSettings s;
+  s.lr = 1e-2;
+  s.weight_decay = 0.1;
+  s.grad_clip = 1.0;
+  MatrixF r = test::random_matrix(3, 4, 60, 1.0f);
+  MatrixD p = r.cast<double>(), m = MatrixD::Zero(3, 4), v = MatrixD::Zero(3, 4);
+  AdamState st;
+  const double lrs[] = {1e-2, 5e-3, 2e-2, 1e-3, 7e-3};
+  for (int t = 1; t <= 5; ++t) {
+    // Step 3's gradient is large, so clipping is exercised; the others are below the clip.
+    MatrixF grad = test::random_matrix(3, 4, 70 + std::uint64_t(t), t == 3 ? 3.0f : 0.1f);
+    const double lr = lrs[t - 1];
+    const double returned = adamw_step(r, grad, st, s, lr);
+    MatrixD g = grad.cast<double>();
+    const double norm = g.norm();
+    EXPECT_NEAR(returned, norm, 1e-6 * norm);
+    if (norm > s.grad_clip)
+      g *= s.grad_clip / norm;
+    p *= 1 - lr * s.weight_decay;
+    m = s.beta1 * m + (1 - s.beta1) * g;
+    v = s.beta2 * v + (1 - s.beta2) * g.cwiseProduct(g);
+    const double bc1 = 1 - std::pow(s.beta1, t), bc2 = 1 - std::pow(s.beta2, t);
+    p.array() -= (lr / bc1) * m.array() / (v.array().sqrt() / std::sqrt(bc2) + s.eps);
+    EXPECT_LT((r.cast<double>() - p).cwiseAbs().maxCoeff(), 1e-6) << "step " << t;
+  }
+  EXPECT_EQ(st.t, 5);
+}
+
+// A non-finite loss or gradient stops training at once, naming step, variant and layer (a NaN
+// gradient norm would pass the clip, since NaN > clip is false).
+TEST(TrainRouter, NonFiniteLossStopsWithStepVariantAndLayer) {
+  auto model = test::InMemoryModel::random(1, 4, 8, 6, 2, 5);
+  MatrixF tokens = test::random_matrix(16, 8, 6, 1.0f);
+  tokens(3, 2) = std::nanf("");
+  TrainSettings s;
+  s.steps = 3;
+  s.batch = 16;
+  s.variants = {"mpi", "vanilla"};
+  try {
+    train_router(model, tokens, {}, s);
+    FAIL() << "training went on with a NaN loss";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("step 0"), std::string::npos) << what;
+    EXPECT_NE(what.find("variant mpi"), std::string::npos) << what;
+    EXPECT_NE(what.find("layer 0"), std::string::npos) << what;
+    EXPECT_NE(what.find("not finite"), std::string::npos) << what;
+  }
 }
 
 TEST(LearningRate, WarmsUpLinearlyThenDecaysByCosine) {

@@ -41,15 +41,17 @@ struct Writer {
   std::vector<std::string> names;
   int counter = 0;
 
-  io::SafetensorsWriter& next(const std::string& name) {
+  io::SafetensorsWriter& next(std::string& name) {
+    if (auto r = spec.rename.find(name); r != spec.rename.end())
+      name = r->second;
     names.push_back(name);
     int i = spec.sharded ? (counter++ % 2) : 0;
     weight_map[name] =
         i == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
     return shards[i];
   }
-  void put(const std::string& name, std::vector<std::int64_t> shape,
-           const std::vector<float>& values, io::DType dtype) {
+  void put(std::string name, std::vector<std::int64_t> shape, const std::vector<float>& values,
+           io::DType dtype) {
     if (spec.omit.count(name))
       return;
     next(name).add(name, dtype, std::move(shape), values);
@@ -62,7 +64,7 @@ struct Writer {
   void put(const std::string& name, const VectorF& v, io::DType dtype) {
     put(name, {v.size()}, std::vector<float>(v.data(), v.data() + v.size()), dtype);
   }
-  void put_raw(const std::string& name, io::DType dtype, std::vector<std::int64_t> shape,
+  void put_raw(std::string name, io::DType dtype, std::vector<std::int64_t> shape,
                std::vector<std::byte> bytes) {
     if (spec.omit.count(name))
       return;
@@ -353,8 +355,10 @@ FamilyCheckpoint write_family_checkpoint(const fs::path& dir, const FamilySpec& 
       }
       w.put(P + "input_linear.weight", {E, 2 * I, D}, in, s.dtype);
       w.put(P + "output_linear.weight", {E, D, I}, outw, s.dtype);
-      if (f == "jetmoe")
-        w.put(P + "bias", rvec(s.d_model, 0.1f), s.dtype);
+      if (f == "jetmoe") {
+        L.moe_bias = rvec(s.d_model, 0.1f);
+        w.put(P + "bias", L.moe_bias, s.dtype);
+      }
     } else if (f == "dbrx") {
       std::string P = base + "ffn.";
       w.put(P + "router.layer.weight", L.router);

@@ -33,6 +33,7 @@ struct FamilySpec {
   bool sharded = false;                   // two shards + model.safetensors.index.json
   std::set<std::string> omit;             // tensor names not to write (error tests)
   std::map<std::string, MatrixF> replace; // written instead of the generated matrix (error tests)
+  std::map<std::string, std::string> rename; // tensor name -> name written (Hub naming variants)
   nlohmann::json config_patch = nlohmann::json::object(); // RFC 7386 merge patch (null deletes)
   std::uint64_t seed = 1;
 };
@@ -49,6 +50,7 @@ struct ExpectedLayer {
   std::vector<ExpectedExpert> experts;
   MatrixF shared_gate_proj, shared_up, shared_down, shared_gate;
   VectorF norm;
+  VectorF moe_bias; // JetMoE mlp.bias [D], added to the block output
 };
 
 struct FamilyCheckpoint {
