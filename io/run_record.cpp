@@ -1,6 +1,7 @@
 #include "io/run_record.h"
 
 #include "core/error.h"
+#include "io/hdf5_handle.h"
 
 #include <hdf5.h>
 #include <nlohmann/json.hpp>
@@ -20,15 +21,7 @@ std::string where(const std::filesystem::path& path, const std::string& name) {
   return path.string() + (name.empty() ? "" : ": " + name);
 }
 
-// Closes an HDF5 handle at scope exit.
-struct Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  ~Handle() {
-    if (id >= 0)
-      close(id);
-  }
-};
+using Handle = Hdf5Handle;
 
 void write_string_attribute(hid_t obj, const std::string& name, const std::string& value) {
   Handle type{H5Tcopy(H5T_C_S1), H5Tclose};

@@ -404,7 +404,8 @@ TEST(CheckpointLayouts, RoutingRulesFollowConfigKeys) {
   EXPECT_EQ(v2.n_group, 2);
   EXPECT_EQ(v2.topk_group, 1);
   EXPECT_DOUBLE_EQ(v2.scaling, 16.0);
-  EXPECT_TRUE(v2.renormalize);
+  // DeepseekV2Moe never renormalises: norm_topk_prob is not read by transformers' V2 block.
+  EXPECT_FALSE(v2.renormalize);
   EXPECT_EQ(rule("deepseek_v2", {{"n_group", 2}, {"topk_group", 1}}).n_group, 1); // greedy
 }
 
