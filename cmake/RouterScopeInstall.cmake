@@ -5,7 +5,6 @@
 include(GNUInstallDirs)
 # Lower-case like the package and the binary (GNUInstallDirs would use the project name).
 set(ROUTERSCOPE_INSTALL_DOCDIR ${CMAKE_INSTALL_DATAROOTDIR}/doc/routerscope)
-set(ROUTERSCOPE_INSTALL_FULL_DOCDIR ${CMAKE_INSTALL_PREFIX}/${ROUTERSCOPE_INSTALL_DOCDIR})
 
 install(TARGETS routerscope RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_BINARY_DIR}/assets/demo/
