@@ -1,6 +1,7 @@
 #include "io/router_export.h"
 
 #include "core/error.h"
+#include "core/version.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -152,6 +153,7 @@ RouterExportReport export_mpi_routers(const MoeModel& model, const fs::path& out
   j["power_steps"] = options.mpi.power_steps;
   j["ablation"] = std::string(to_string(options.mpi.ablation));
   j["routers"] = report.routers;
+  j["routerscope_version"] = routerscope_version();
   std::string text = j.dump(2) + "\n";
   AtomicFile meta(out_dir / "routerscope_export.json");
   meta.write(text.data(), text.size());

@@ -1,6 +1,7 @@
 #include "io/run_record.h"
 
 #include "core/error.h"
+#include "core/version.h"
 #include "io/hdf5_handle.h"
 
 #include <hdf5.h>
@@ -148,6 +149,7 @@ RunRecordWriter::RunRecordWriter(const std::filesystem::path& path, const std::s
   write_string_attribute(file_, "checkpoint_path", identity.path);
   write_string_attribute(file_, "checkpoint_family", identity.family);
   write_string_attribute(file_, "checkpoint_files", files.dump());
+  write_string_attribute(file_, "routerscope_version", routerscope_version());
   flush();
 }
 

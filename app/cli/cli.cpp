@@ -1,7 +1,9 @@
 #include "app/cli/cli.h"
 
 #include "app/cli/commands.h"
+#include "app/cli/run_support.h"
 #include "core/error.h"
+#include "core/version.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -51,9 +53,25 @@ void print_help() {
             [](const Command& a, const Command& b) { return std::string(a.name) < b.name; });
   for (const auto& c : commands)
     std::printf("  %-15s %s\n", c.name, c.summary);
-  std::printf(
-      "\n'routerscope help COMMAND' shows a command's options. Exit codes: 0 success, 2 bad "
-      "input or usage, 1 internal error.\n");
+  std::printf("\n'routerscope help COMMAND' or 'routerscope COMMAND --help' shows a command's "
+              "options;\n'routerscope --version' prints the version. PATH may be a checkpoint "
+              "folder or file,\na Hugging Face repo id ORG/NAME[@REVISION] found in the local Hub "
+              "cache, or a\nmodels--ORG--NAME cache folder. Exit codes: 0 success, 2 bad input "
+              "or usage,\n1 internal error, 130 interrupted (Ctrl-C).\n");
+}
+
+bool is_help(const std::string& a) {
+  return a == "--help" || a == "-h";
+}
+
+// A command's help: its usage text, or (commands parsed with CLI11, usage == nullptr) the
+// parser's own help, which it prints when given --help.
+int print_command_help(const Command& c) {
+  if (c.usage) {
+    std::printf("%s\n", c.usage);
+    return 0;
+  }
+  return c.run({"--help"});
 }
 
 } // namespace
@@ -70,13 +88,15 @@ int run(int argc, char** argv) {
     }
     const std::string name = args.front();
     args.erase(args.begin());
-    if (name == "help" || name == "--help" || name == "-h") {
+    if (name == "--version" || name == "version") {
+      std::printf("routerscope %s\n", routerscope_version());
+      return 0;
+    }
+    if (name == "help" || is_help(name)) {
       if (!args.empty()) {
-        if (const Command* c = find_command(args.front())) {
-          std::printf("%s\n", c->usage);
-          return 0;
-        }
-        throw_input_error("unknown command '" + args.front() + "'");
+        if (const Command* c = find_command(args.front()))
+          return print_command_help(*c);
+        throw_input_error("unknown command '" + args.front() + "' (see 'routerscope help')");
       }
       print_help();
       return 0;
@@ -84,12 +104,16 @@ int run(int argc, char** argv) {
     const Command* c = find_command(name);
     if (!c)
       throw_input_error("unknown command '" + name + "' (see 'routerscope help')");
-    if (std::find(args.begin(), args.end(), "--help") != args.end()) {
-      std::printf("%s\n", c->usage);
-      return 0;
-    }
-    return c->run(args);
+    // Commands still on cli::Args get -h/--help here; CLI11 commands answer it themselves.
+    if (c->usage && std::find_if(args.begin(), args.end(), is_help) != args.end())
+      return print_command_help(*c);
+    const int rc = c->run(args);
+    return rc == 0 && was_interrupted() ? 130 : rc;
   } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Cancelled) {
+      std::fprintf(stderr, "routerscope: interrupted\n");
+      return 130;
+    }
     std::fprintf(stderr, "routerscope: %s\n", e.what());
     return e.kind() == ErrorKind::BadInput ? 2 : 1;
   } catch (const std::exception& e) {

@@ -1,10 +1,11 @@
 // routerscope align: per layer and expert, how well each router row aligns with its expert's
 // principal direction (|cos|, λ), with σ₁, σ₂/σ₁ and router norms.
 #include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/align.h"
+#include "core/error.h"
 #include "io/checkpoint.h"
 
 #include <cstdio>
@@ -19,32 +20,58 @@ nlohmann::ordered_json number_or_null(double v, bool ok) {
 }
 
 int run_align(const Argv& argv) {
-  Args args("align", argv, {"layers", "matrix", "method", "csv", "threads", "tolerance", "device"},
-            {"json"});
-  args.require_positionals(0, 1);
-  std::string path = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
+  CommandLine cl(
+      "align", "Router-expert alignment per layer and expert: |cos|, lambda, sigma2/sigma1.",
+      "For every routed expert: u1, the top right singular vector of the chosen matrix (gate by\n"
+      "default, as in the MPI paper; down uses its direction in R^D), sigma1, sigma2, and for the\n"
+      "stored router row R_i: |cos(R_i, u1)|, lambda = |G R_i| / (|R_i| sigma1) (paper Eq. 11)\n"
+      "and |R_i|. A per-layer table goes to stdout; --csv writes one row per expert (--csv -:\n"
+      "to stdout, instead of the table); --json prints a machine-readable report (MoE layers\n"
+      "only). Ctrl-C stops (exit 130).");
+  std::string path, layers, matrix = "gate", method = "lanczos", csv, device = "auto";
   AlignOptions opt;
-  opt.matrix = parse_expert_matrix(args.get_or("matrix", "gate"));
-  opt.spectral.method = parse_spectral_method(args.get_or("method", "lanczos"));
-  opt.spectral.tolerance = args.get_double("tolerance", opt.spectral.tolerance);
-  opt.threads = args.get_int("threads", 0, 0, 1024);
-  if (auto l = args.get("layers"))
-    opt.layers = parse_index_list(*l, "--layers");
+  bool json = false;
+  cl.add_checkpoint(path);
+  cl.app().add_option("--layers", layers, "layers to analyse, e.g. 0-3,7 (default: all)");
+  cl.app().add_option("--matrix", matrix, "expert matrix")->check(one_of({"gate", "up", "down"}));
+  cl.app()
+      .add_option("--method", method, "principal-direction method")
+      ->check(one_of({"exact", "lanczos", "power"}));
+  cl.app().add_option("--csv", csv, "write one row per expert to FILE (- for stdout)");
+  cl.add_json(json);
+  cl.app()
+      .add_option("--threads", opt.threads, "worker threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
+  cl.app()
+      .add_option("--tolerance", opt.spectral.tolerance, "iterative methods' stopping tolerance")
+      ->check(CLI::PositiveNumber);
+  cl.add_device(device);
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  if (json && csv == "-")
+    throw_input_error("align: --json and --csv - both write to stdout; give --csv a FILE");
+  opt.matrix = parse_expert_matrix(matrix);
+  opt.spectral.method = parse_spectral_method(method);
+  if (!layers.empty())
+    opt.layers = parse_index_list(layers, "--layers");
 
-  auto model = io::open_checkpoint(path);
-  const auto backend = device_backend(args, opt.threads);
+  auto model = io::open_checkpoint(cl.checkpoint(path));
+  const auto backend = device_backend("align", device, opt.threads);
   opt.backend = backend.get();
   std::vector<LayerAlignment> result;
   {
+    InterruptGuard guard;
     ProgressBar bar("align");
-    result = align_model(*model, opt, bar.progress());
+    result = align_model(*model, opt, bar.progress(guard.flag()));
   }
 
-  if (auto csv = args.get("csv"))
-    write_alignment_csv(result, *csv);
+  if (!csv.empty())
+    write_alignment_csv(result, csv);
+  if (csv == "-")
+    return 0;
 
-  if (args.flag("json")) {
-    nlohmann::ordered_json j;
+  if (json) {
+    nlohmann::ordered_json j = versioned_json();
     j["path"] = model->info().path;
     j["family"] = model->info().family;
     j["matrix"] = std::string(to_string(opt.matrix));
@@ -109,17 +136,9 @@ int run_align(const Argv& argv) {
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"align", "router-expert alignment report (|cos|, lambda, sigma2/sigma1) per layer",
-     "usage: routerscope align [PATH] [--layers 0-3,7] [--matrix gate|up|down]\n"
-     "                         [--method exact|lanczos|power] [--csv FILE] [--json]\n"
-     "                         [--threads N] [--tolerance T] [--device auto|cpu|cuda]\n\n"
-     "For every routed expert: u1, the top right singular vector of the chosen matrix (gate by\n"
-     "default, as in the MPI paper; down uses its direction in R^D), sigma1, sigma2, and for the\n"
-     "stored router row R_i: |cos(R_i, u1)|, lambda = |G R_i| / (|R_i| sigma1) (paper Eq. 11)\n"
-     "and |R_i|. A per-layer table goes to stdout; --csv writes one row per expert; --json\n"
-     "prints a machine-readable report (MoE layers only).",
-     run_align});
+const Registrar
+    kRegistrar({"align", "router-expert alignment report (|cos|, lambda, sigma2/sigma1) per layer",
+                nullptr, run_align});
 
 } // namespace
 } // namespace routerscope::cli

@@ -1,7 +1,6 @@
 // routerscope export-router PATH --out DIR: a checkpoint folder whose routers are MPI routers
 // R′ = (C′/√N)·normalize(R·GᵀG), computed once as at load time, for standard loaders.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/error.h"
@@ -15,22 +14,33 @@ namespace routerscope::cli {
 namespace {
 
 int run_export_router(const Argv& argv) {
-  Args args("export-router", argv, {"out", "c-prime", "matrix", "power-steps", "ablation"},
-            {"copy"});
-  args.require_positionals(0, 1);
-  std::string path = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
-  auto out = args.get("out");
-  if (!out)
-    throw_input_error("export-router: --out DIR is required");
+  CommandLine cl(
+      "export-router", "Write a checkpoint whose routers are MPI routers (for any loader).",
+      "Every router tensor keeps its name, shape and dtype and holds R' = C * normalize(\n"
+      "(G_i^T G_i)^k R[i]) with C = C'/sqrt(N): the MPI paper's 'computed once at load time'\n"
+      "router, so standard loaders (transformers, safetensors) read it unchanged. Files that hold\n"
+      "routers are streamed to DIR with the router bytes replaced; every other weight file is\n"
+      "symlinked to the source (or copied with --copy); config.json, the shard index and other\n"
+      "side files are copied. DIR/routerscope_export.json records the settings.");
+  std::string path_arg, out_dir, matrix = "gate", ablation = "none";
   io::RouterExportOptions opt;
-  opt.mpi.matrix = parse_expert_matrix(args.get_or("matrix", "gate"));
-  opt.mpi.c_prime = args.get_double("c-prime", 4.0);
-  opt.mpi.power_steps = args.get_int("power-steps", 1, 1, 1000);
-  opt.mpi.ablation = parse_ablation(args.get_or("ablation", "none"));
-  if (!(opt.mpi.c_prime > 0))
-    throw_input_error("export-router: --c-prime must be positive, got " +
-                      args.get_or("c-prime", ""));
-  opt.copy_unchanged = args.flag("copy");
+  opt.mpi.c_prime = 4.0;
+  opt.mpi.power_steps = 1;
+  CLI::App& app = cl.app();
+  cl.add_checkpoint(path_arg);
+  app.add_option("--out", out_dir, "output folder DIR")->required();
+  app.add_option("--c-prime", opt.mpi.c_prime, "C' of the MPI router")->check(CLI::PositiveNumber);
+  app.add_option("--matrix", matrix, "expert matrix")->check(one_of({"gate", "up", "down"}));
+  app.add_option("--power-steps", opt.mpi.power_steps, "power steps k")->check(CLI::Range(1, 1000));
+  app.add_option("--ablation", ablation, "ablation")
+      ->check(one_of({"none", "no-power", "no-retract"}));
+  app.add_flag("--copy", opt.copy_unchanged, "copy unchanged weight files instead of linking");
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  opt.mpi.matrix = parse_expert_matrix(matrix);
+  opt.mpi.ablation = parse_ablation(ablation);
+  const std::string path = cl.checkpoint(path_arg);
+  const std::string* out = &out_dir;
 
   auto model = io::open_checkpoint(path);
   InterruptGuard guard;
@@ -47,18 +57,9 @@ int run_export_router(const Argv& argv) {
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"export-router", "write a checkpoint whose routers are MPI routers (for any loader)",
-     "usage: routerscope export-router [PATH] --out DIR [--c-prime 4] [--matrix gate|up|down]\n"
-     "                                 [--power-steps 1] [--ablation none|no-power|no-retract]\n"
-     "                                 [--copy]\n\n"
-     "Every router tensor keeps its name, shape and dtype and holds R' = C * normalize(\n"
-     "(G_i^T G_i)^k R[i]) with C = C'/sqrt(N): the MPI paper's 'computed once at load time'\n"
-     "router, so standard loaders (transformers, safetensors) read it unchanged. Files that hold\n"
-     "routers are streamed to DIR with the router bytes replaced; every other weight file is\n"
-     "symlinked to the source (or copied with --copy); config.json, the shard index and other\n"
-     "side files are copied. DIR/routerscope_export.json records the settings.",
-     run_export_router});
+const Registrar kRegistrar({"export-router",
+                            "write a checkpoint whose routers are MPI routers (for any loader)",
+                            nullptr, run_export_router});
 
 } // namespace
 } // namespace routerscope::cli

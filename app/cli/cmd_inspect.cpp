@@ -1,6 +1,5 @@
 // routerscope inspect PATH [--json]: the structure of a checkpoint, from headers and config only.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "io/checkpoint.h"
 
 #include <cstdio>
@@ -24,13 +23,18 @@ std::string human_bytes(std::uint64_t b) {
 }
 
 int run_inspect(const Argv& argv) {
-  Args args("inspect", argv, {}, {"json"});
-  args.require_positionals(0, 1);
-  std::string path = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
-  auto model = io::open_checkpoint(path);
+  CommandLine cl("inspect", "Family, layout, dtypes and per-layer MoE structure of a checkpoint, "
+                            "from headers and config only.");
+  std::string path;
+  bool json = false;
+  cl.add_checkpoint(path);
+  cl.add_json(json);
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  auto model = io::open_checkpoint(cl.checkpoint(path));
   const ModelInfo& info = model->info();
-  if (args.flag("json")) {
-    nlohmann::ordered_json j;
+  if (json) {
+    nlohmann::ordered_json j = versioned_json();
     j["path"] = info.path;
     j["family"] = info.family;
     j["layout"] = info.layout;
@@ -75,13 +79,8 @@ int run_inspect(const Argv& argv) {
   return 0;
 }
 
-const Registrar
-    kRegistrar({"inspect", "family, layout, dtypes and per-layer MoE structure",
-                "usage: routerscope inspect [PATH] [--json]\n\n"
-                "PATH: checkpoint folder, .safetensors file or *.safetensors.index.json\n"
-                "      (default: the bundled demo checkpoint). Reads headers and config "
-                "only.\n  --json   machine-readable output",
-                run_inspect});
+const Registrar kRegistrar({"inspect", "family, layout, dtypes and per-layer MoE structure",
+                            nullptr, run_inspect});
 
 } // namespace
 } // namespace routerscope::cli

@@ -1,6 +1,6 @@
 // `routerscope mpi`: MPI convergence stepping R_{t+1} = MPI(R_t) on a checkpoint's routers.
 #include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/metrics.h"
@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -26,45 +27,77 @@ double mean_finite(const VectorD& v) {
 }
 
 int run_mpi(const Argv& argv) {
-  Args args("mpi", argv,
-            {"layers", "steps", "matrix", "c-prime", "power-steps", "ablation", "method", "record",
-             "device"},
-            {});
-  args.require_positionals(0, 1);
-  const std::string path =
-      args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
+  CommandLine cl("mpi", "MPI convergence stepping R <- MPI(R) per expert on a checkpoint.",
+                 "Per layer and expert: |cos(R_t, u1)|, lambda, ||R_t||, and the bound\n"
+                 "tan theta_t <= (s2/s1)^(2kt) tan theta_0 beside the observed angle.\n"
+                 "Ctrl-C stops after the current step (exit 130); the record stays readable.");
+  std::string path_arg, layers_arg, matrix = "gate", ablation = "none", method = "lanczos",
+                                    record_path, device = "auto";
+  bool json = false;
   ConvergenceSettings s;
-  s.steps = args.get_int("steps", 20, 0, 1000000);
-  s.mpi.matrix = parse_expert_matrix(args.get_or("matrix", "gate"));
-  s.mpi.c_prime = args.get_double("c-prime", 4.0);
-  s.mpi.power_steps = args.get_int("power-steps", 1, 1, 1000);
-  s.mpi.ablation = parse_ablation(args.get_or("ablation", "none"));
-  s.spectral.method = parse_spectral_method(args.get_or("method", "lanczos"));
-  if (auto l = args.get("layers"))
-    s.layers = parse_index_list(*l, "--layers");
+  s.steps = 20;
+  s.mpi.c_prime = 4.0;
+  s.mpi.power_steps = 1;
+  cl.add_checkpoint(path_arg);
+  cl.app().add_option("--layers", layers_arg, "layers, e.g. 0-3,7 (default: every MoE layer)");
+  cl.app().add_option("--steps", s.steps, "MPI steps")->check(CLI::Range(0, 1000000));
+  cl.app().add_option("--matrix", matrix, "expert matrix")->check(one_of({"gate", "up", "down"}));
+  cl.app()
+      .add_option("--c-prime", s.mpi.c_prime, "C' of the MPI router")
+      ->check(CLI::PositiveNumber);
+  cl.app()
+      .add_option("--power-steps", s.mpi.power_steps, "power steps k")
+      ->check(CLI::Range(1, 1000));
+  cl.app()
+      .add_option("--ablation", ablation, "ablation")
+      ->check(one_of({"none", "no-power", "no-retract"}));
+  cl.app()
+      .add_option("--method", method, "principal-direction method")
+      ->check(one_of({"exact", "lanczos", "power"}));
+  cl.app().add_option("--record", record_path, "write the run record RUN.h5");
+  cl.add_json(json);
+  cl.add_device(device);
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  s.mpi.matrix = parse_expert_matrix(matrix);
+  s.mpi.ablation = parse_ablation(ablation);
+  s.spectral.method = parse_spectral_method(method);
+  if (!layers_arg.empty())
+    s.layers = parse_index_list(layers_arg, "--layers");
+  const std::string path = cl.checkpoint(path_arg);
 
   std::unique_ptr<MoeModel> model = io::open_checkpoint(path);
-  const auto backend = device_backend(args);
+  const auto backend = device_backend("mpi", device);
   s.backend = backend.get();
   const ModelInfo& info = model->info();
   std::unique_ptr<io::RunRecordWriter> record;
-  if (auto out = args.get("record")) {
+  if (!record_path.empty()) {
     const nlohmann::json extra = {{"command", "mpi"},
                                   {"steps", s.steps},
                                   {"spectral_method", std::string(to_string(s.spectral.method))},
                                   {"layers", s.layers}};
-    record = std::make_unique<io::RunRecordWriter>(
-        *out, "convergence", io::mpi_config(s.mpi, extra.dump()), checkpoint_identity(path, info));
+    record = std::make_unique<io::RunRecordWriter>(record_path, "convergence",
+                                                   io::mpi_config(s.mpi, extra.dump()),
+                                                   checkpoint_identity(path, info));
   }
   InterruptGuard guard;
   ProgressBar bar("mpi");
   Progress progress = bar.progress(guard.flag());
+  // Layers run one after another: the fraction covers all of them, so progress never goes back.
+  const double layer_count = double(
+      std::max<std::size_t>(s.layers.empty() ? info.moe_layers().size() : s.layers.size(), 1));
+  int layers_done = -1, current_layer = -1;
   auto layers = mpi_convergence(
       *model, s,
       [&](const LayerConvergence& layer, const ConvergenceRow& row) {
         if (record)
           record->add_convergence_row(layer, row);
-        progress(s.steps ? double(row.step) / s.steps : 1.0,
+        if (layer.layer != current_layer) {
+          current_layer = layer.layer;
+          ++layers_done;
+        }
+        const double within = s.steps ? double(row.step) / s.steps : 1.0;
+        progress((layers_done + within) / layer_count,
                  "layer " + std::to_string(layer.layer) + " step " + std::to_string(row.step));
       },
       progress);
@@ -72,8 +105,20 @@ int run_mpi(const Argv& argv) {
   if (record)
     record->close();
 
-  std::printf("%-6s %-7s %-6s %-17s %-17s %-10s %-9s %s\n", "layer", "experts", "steps",
-              "mean |cos| 0 -> T", "mean lambda 0 -> T", "s2/s1", "<= bound", "degenerate");
+  nlohmann::ordered_json j = versioned_json();
+  if (json) {
+    j["path"] = path;
+    j["family"] = info.family;
+    j["matrix"] = matrix;
+    j["c_prime"] = s.mpi.c_prime;
+    j["power_steps"] = s.mpi.power_steps;
+    j["ablation"] = ablation;
+    j["interrupted"] = guard.flag()->load();
+    j["layers"] = nlohmann::ordered_json::array();
+  } else {
+    std::printf("%-6s %-7s %-6s %-17s %-17s %-10s %-9s %s\n", "layer", "experts", "steps",
+                "mean |cos| 0 -> T", "mean lambda 0 -> T", "s2/s1", "<= bound", "degenerate");
+  }
   for (const auto& l : layers) {
     const auto& first = l.rows.front();
     const auto& last = l.rows.back();
@@ -90,11 +135,31 @@ int run_mpi(const Argv& argv) {
           ++within;
       }
     }
+    if (json) {
+      // NaN (no expert with a direction) has no JSON number: null.
+      auto num = [](double v) {
+        return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+      };
+      j["layers"].push_back({{"layer", l.layer},
+                             {"experts", l.directions.size()},
+                             {"steps", last.step},
+                             {"cos_mean_first", num(mean_finite(first.cos))},
+                             {"cos_mean_last", num(mean_finite(last.cos))},
+                             {"lambda_mean_first", num(mean_finite(first.lambda))},
+                             {"lambda_mean_last", num(mean_finite(last.lambda))},
+                             {"gap_ratio_mean", num(mean_finite(gap))},
+                             {"within_bound", within},
+                             {"with_direction", ok},
+                             {"degenerate", degenerate}});
+      continue;
+    }
     std::printf("%-6d %-7zu %-6d %7.4f -> %-7.4f %7.4f -> %-7.4f %-10.4f %3d/%-5d %d\n", l.layer,
                 l.directions.size(), last.step, mean_finite(first.cos), mean_finite(last.cos),
                 mean_finite(first.lambda), mean_finite(last.lambda), mean_finite(gap), within, ok,
                 degenerate);
   }
+  if (json)
+    std::printf("%s\n", j.dump(2).c_str());
   if (guard.flag()->load()) {
     std::fprintf(stderr, "interrupted%s\n", record ? "; the record holds every finished step" : "");
     return 130;
@@ -102,17 +167,8 @@ int run_mpi(const Argv& argv) {
   return 0;
 }
 
-const Registrar
-    kRegistrar({"mpi", "step MPI convergence R <- MPI(R) per expert on a checkpoint",
-                "usage: routerscope mpi [PATH] [--layers LIST] [--steps N (20)]\n"
-                "         [--matrix gate|up|down] [--c-prime C (4)] [--power-steps K (1)]\n"
-                "         [--ablation none|no-power|no-retract]\n"
-                "         [--method exact|lanczos|power] [--record RUN.h5]\n"
-                "         [--device auto|cpu|cuda]\n"
-                "Per layer and expert: |cos(R_t, u1)|, lambda, ||R_t||, and the bound\n"
-                "tan theta_t <= (s2/s1)^(2kt) tan theta_0 beside the observed angle.\n"
-                "Ctrl-C stops after the current step; the record stays readable.",
-                run_mpi});
+const Registrar kRegistrar({"mpi", "step MPI convergence R <- MPI(R) per expert on a checkpoint",
+                            nullptr, run_mpi});
 
 } // namespace
 

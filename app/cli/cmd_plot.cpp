@@ -1,7 +1,6 @@
 // routerscope plot INPUT --figure NAME --out FILE.{png,svg,pdf}: one publication figure from a run
 // record or a checkpoint, plus the CSV of exactly the data drawn.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/figure_output.h"
 #include "core/error.h"
 #include "io/figure_export.h"
@@ -14,47 +13,64 @@ namespace routerscope::cli {
 namespace {
 
 int run_plot(const Argv& argv) {
-  Args args("plot", argv, {"figure", "layer", "out", "dpi", "size", "matrix", "csv"}, {});
-  args.require_positionals(0, 1);
-  std::string input = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
-  auto out = args.get("out");
-  if (!out)
-    throw_input_error("plot: --out FILE.png|FILE.svg|FILE.pdf is required");
-  std::string ext = std::filesystem::path(*out).extension().string();
+  CommandLine cl(
+      "plot", "One publication figure (PNG/SVG/PDF + CSV) from a run record or a checkpoint.",
+      "INPUT is a run record (.h5 written by 'mpi', 'train' or the GUI) or a checkpoint\n"
+      "(default: the demo). Figures:\n"
+      "  convergence records: convergence (tan of the angle to u1, with the dashed\n"
+      "                       (s2/s1)^(2kt) bound), alignment (|cos|), lambda\n"
+      "  training records:    training (loss, LB loss, MaxVio, lambda per variant), load\n"
+      "                       (experts x steps per variant, MaxVio), norms\n"
+      "  checkpoints:         heatmap (|cos|, layers x experts), heatmap-lambda, spectrum\n"
+      "The CSV (default: FILE with .csv; --csv - for stdout) holds every value drawn, at full\n"
+      "resolution.");
+  std::string input_arg, figure, out, size, matrix = "gate", csv;
+  int layer = 0;
+  double dpi = 200;
+  CLI::App& app = cl.app();
+  app.add_option("INPUT", input_arg,
+                 "run record (.h5) or checkpoint: folder, file, Hub repo id or cache folder "
+                 "(default: the bundled demo)");
+  app.add_option("--figure", figure, "figure name (see below)");
+  app.add_option("--out", out, "FILE.png, FILE.svg or FILE.pdf")->required();
+  CLI::Option* layer_opt = app.add_option("--layer", layer,
+                                          "layer to show (default: every layer / the first MoE "
+                                          "layer)")
+                               ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--size", size, "figure width")->check(one_of({"column", "page"}));
+  app.add_option("--dpi", dpi, "PNG resolution")->check(CLI::Range(36.0, 2400.0));
+  app.add_option("--csv", csv, "the figure's data as CSV (- for stdout)");
+  app.add_option("--matrix", matrix, "expert matrix")->check(one_of({"gate", "up", "down"}));
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  std::string ext = std::filesystem::path(out).extension().string();
   if (ext != ".png" && ext != ".svg" && ext != ".pdf")
-    throw_input_error("plot: --out " + *out + " must end in .png, .svg or .pdf");
-  std::optional<int> layer;
-  if (args.get("layer"))
-    layer = args.get_int("layer", 0, 0, 1 << 20);
-  const double dpi = args.get_double("dpi", 200);
-  if (!(dpi >= 36 && dpi <= 2400))
-    throw_input_error("plot: --dpi must be between 36 and 2400");
-  Figure f = build_figure(input, args.get_or("figure", is_run_record(input) ? "" : "heatmap"),
-                          layer, parse_expert_matrix(args.get_or("matrix", "gate")));
-  if (auto size = args.get("size"))
-    apply_size(f, *size);
+    throw_input_error("plot: --out " + out + " must end in .png, .svg or .pdf");
+  // A record is read as given; anything else is a checkpoint PATH (Hub ids, the demo).
+  const std::string input =
+      !input_arg.empty() && is_run_record(input_arg) ? input_arg : cl.checkpoint(input_arg);
+  std::optional<int> shown;
+  if (layer_opt->count())
+    shown = layer;
+  Figure f = build_figure(input, figure.empty() && !is_run_record(input) ? "heatmap" : figure,
+                          shown, parse_expert_matrix(matrix));
+  if (!size.empty())
+    apply_size(f, size);
   io::ExportOptions opt;
   opt.dpi = dpi;
-  io::export_figure(f, *out, opt);
-  std::string csv = args.get_or("csv", std::filesystem::path(*out).replace_extension(".csv"));
-  io::export_figure_csv(f, csv);
-  std::printf("wrote %s and %s\n", out->c_str(), csv.c_str());
+  io::export_figure(f, out, opt);
+  if (csv.empty())
+    csv = std::filesystem::path(out).replace_extension(".csv").string();
+  write_output(csv, io::figure_csv(f));
+  std::fprintf(csv == "-" ? stderr : stdout, "wrote %s and %s\n", out.c_str(),
+               csv == "-" ? "the CSV to stdout" : csv.c_str());
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"plot", "one publication figure (PNG/SVG/PDF + CSV) from a run record or checkpoint",
-     "usage: routerscope plot [INPUT] --figure NAME --out FILE.{png,svg,pdf} [--layer L]\n"
-     "                        [--size column|page] [--dpi 200] [--csv FILE] [--matrix gate]\n\n"
-     "INPUT is a run record (.h5 written by 'mpi', 'train' or the GUI) or a checkpoint\n"
-     "(default: the demo).\n"
-     "  convergence records: convergence (tan of the angle to u1, with the dashed\n"
-     "                       (s2/s1)^(2kt) bound), alignment (|cos|), lambda\n"
-     "  training records:    training (loss, LB loss, MaxVio, lambda per variant), load\n"
-     "                       (experts x steps per variant, MaxVio), norms\n"
-     "  checkpoints:         heatmap (|cos|, layers x experts), heatmap-lambda, spectrum\n"
-     "The CSV (default: FILE with .csv) holds every value drawn, at full resolution.",
-     run_plot});
+const Registrar kRegistrar({"plot",
+                            "one publication figure (PNG/SVG/PDF + CSV) from a run record or "
+                            "checkpoint",
+                            nullptr, run_plot});
 
 } // namespace
 } // namespace routerscope::cli

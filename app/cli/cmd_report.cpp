@@ -1,8 +1,7 @@
 // routerscope report [PATH] --out DIR: the whole pipeline on one checkpoint — alignment analysis,
 // an MPI convergence run and a short vanilla-vs-MPI training run — with every figure as PNG, SVG
 // and PDF, their CSVs, the HDF5 records and an index.html that shows them with the settings.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/figure_output.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -15,6 +14,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 namespace routerscope::cli {
 
@@ -52,43 +53,88 @@ int run_subcommand(const std::string& name, const Argv& args) {
   throw_internal_error("report: subcommand " + name + " is not registered");
 }
 
+// Sends stdout to stderr while alive (or until restore()) when `active`.
+class StdoutToStderr {
+public:
+  explicit StdoutToStderr(bool active) {
+    if (!active)
+      return;
+    std::fflush(stdout);
+    saved_ = ::dup(1);
+    ::dup2(2, 1);
+  }
+  ~StdoutToStderr() { restore(); }
+  StdoutToStderr(const StdoutToStderr&) = delete;
+  StdoutToStderr& operator=(const StdoutToStderr&) = delete;
+  void restore() {
+    if (saved_ < 0)
+      return;
+    std::fflush(stdout);
+    ::dup2(saved_, 1);
+    ::close(saved_);
+    saved_ = -1;
+  }
+
+private:
+  int saved_ = -1;
+};
+
 struct Entry {
   std::string name, caption;
 };
 
 int run_report(const Argv& argv) {
-  Args args("report", argv,
-            {"out", "steps", "train-steps", "layer", "variants", "tokens", "dpi", "device"}, {});
-  args.require_positionals(0, 1);
-  const std::string path =
-      args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
-  const std::string device = args.get_or("device", "auto");
-  parse_device(device); // usage errors before any work
-  auto out_arg = args.get("out");
-  if (!out_arg)
-    throw_input_error("report: --out DIR is required");
-  const fs::path out = *out_arg;
-  const int steps = args.get_int("steps", 20, 1, 100000);
-  const int train_steps = args.get_int("train-steps", 300, 1, 10000000);
-  const std::string variants = args.get_or("variants", "vanilla,mpi,no-power");
-  const std::string tokens = args.get_or("tokens", "synthetic");
-  const double dpi = args.get_double("dpi", 200);
+  CommandLine cl(
+      "report", "Alignment, MPI convergence and router training: every figure and an index.html.",
+      "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
+      "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
+      "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
+      "records DIR/convergence.h5 and DIR/training.h5. With --json the tables of the steps go\n"
+      "to stderr and stdout holds only the JSON summary. Ctrl-C stops (exit 130).");
+  std::string path_arg, out_arg, variants = "vanilla,mpi,no-power", tokens = "synthetic",
+                                 device = "auto";
+  int steps = 20, train_steps = 300, layer_arg = 0;
+  double dpi = 200;
+  bool json = false;
+  CLI::App& app = cl.app();
+  cl.add_checkpoint(path_arg);
+  app.add_option("--out", out_arg, "output folder DIR")->required();
+  app.add_option("--steps", steps, "MPI convergence steps")->check(CLI::Range(1, 100000));
+  app.add_option("--train-steps", train_steps, "router training steps")
+      ->check(CLI::Range(1, 10000000));
+  CLI::Option* layer_opt =
+      app.add_option("--layer", layer_arg, "MoE layer to train (default: the first MoE layer)")
+          ->check(CLI::NonNegativeNumber);
+  app.add_option("--variants", variants, "training variants, comma-separated");
+  app.add_option("--tokens", tokens, "synthetic, embeddings or FILE.h5");
+  app.add_option("--dpi", dpi, "PNG resolution")->check(CLI::Range(36.0, 2400.0));
+  cl.add_json(json);
+  cl.add_device(device);
+  if (auto rc = cl.parse(argv))
+    return *rc;
+  const std::string path = cl.checkpoint(path_arg);
+  const fs::path out = out_arg;
 
   auto model = io::open_checkpoint(path);
   const ModelInfo& info = model->info();
-  const int layer = args.get_int("layer", info.moe_layers().front(), 0, 1 << 20);
+  if (info.moe_layers().empty())
+    throw_input_error("report: " + path + " has no MoE layer");
+  const int layer = layer_opt->count() ? layer_arg : info.moe_layers().front();
   if (!info.layer(layer).moe)
     throw_input_error("report: --layer " + std::to_string(layer) + " is a dense layer");
   fs::create_directories(out / "figures");
-  const auto backend = device_backend(args);
+  const auto backend = device_backend("report", device);
+  // With --json the steps' own tables go to stderr, so stdout holds one JSON document.
+  StdoutToStderr quiet(json);
 
   std::fprintf(stderr, "report: 1/3 alignment of %s\n", path.c_str());
   std::vector<LayerAlignment> alignment;
   {
+    InterruptGuard guard;
     ProgressBar bar("align");
     AlignOptions options;
     options.backend = backend.get();
-    alignment = align_model(*model, options, bar.progress());
+    alignment = align_model(*model, options, bar.progress(guard.flag()));
   }
   write_alignment_csv(alignment, (out / "alignment.csv").string());
 
@@ -184,21 +230,36 @@ int run_report(const Argv& argv) {
   io::AtomicFile index(out / "index.html");
   index.write(html.data(), html.size());
   index.commit();
-  std::printf("report: wrote %s (%zu figures, records, CSVs)\n",
-              (out / "index.html").string().c_str(), figures.size());
+  quiet.restore();
+  if (!json) {
+    std::printf("report: wrote %s (%zu figures, records, CSVs)\n",
+                (out / "index.html").string().c_str(), figures.size());
+    return 0;
+  }
+  nlohmann::ordered_json j = versioned_json();
+  j["path"] = path;
+  j["family"] = info.family;
+  j["out"] = out.string();
+  j["index"] = (out / "index.html").string();
+  j["records"] = {conv.string(), train.string()};
+  j["alignment_csv"] = (out / "alignment.csv").string();
+  j["figures"] = nlohmann::ordered_json::array();
+  for (const auto& f : figures)
+    j["figures"].push_back(f.first.name);
+  j["alignment"] = nlohmann::ordered_json::array();
+  for (const auto& l : alignment)
+    j["alignment"].push_back({{"layer", l.layer},
+                              {"cos_mean", l.cos.mean},
+                              {"lambda_mean", l.lambda.mean},
+                              {"lambda_p95", l.lambda.p95},
+                              {"gap_ratio_mean", l.gap_ratio.mean}});
+  std::printf("%s\n", j.dump(2).c_str());
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"report", "alignment + MPI convergence + training, all figures and an index.html",
-     "usage: routerscope report [PATH] --out DIR [--steps 20] [--train-steps 300] [--layer L]\n"
-     "                          [--variants vanilla,mpi,no-power] [--tokens synthetic|\n"
-     "                          embeddings|FILE.h5] [--dpi 200] [--device auto|cpu|cuda]\n\n"
-     "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
-     "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
-     "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
-     "records DIR/convergence.h5 and DIR/training.h5.",
-     run_report});
+const Registrar kRegistrar({"report",
+                            "alignment + MPI convergence + training, all figures and an index.html",
+                            nullptr, run_report});
 
 } // namespace
 } // namespace routerscope::cli

@@ -11,7 +11,9 @@ using Argv = std::vector<std::string>;
 struct Command {
   const char* name;
   const char* summary; // one line for `routerscope help`
-  const char* usage;   // full usage text for `routerscope help NAME`
+  // Full usage text for `routerscope help NAME` (commands parsed with cli::Args), or nullptr for
+  // commands parsed with CommandLine (command_line.h), which print their own help on --help.
+  const char* usage;
   int (*run)(const Argv& args);
 };
 

@@ -2,13 +2,21 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace routerscope::cli {
 
 ProgressBar::ProgressBar(std::string title)
     : title_(std::move(title)), tty_(::isatty(2) != 0), start_(std::chrono::steady_clock::now()),
-      last_(start_ - std::chrono::seconds(1)) {}
+      last_(start_ - std::chrono::hours(1)) {
+  if (const char* v = std::getenv("ROUTERSCOPE_PROGRESS_SECONDS"); v && *v) {
+    char* end = nullptr;
+    const double s = std::strtod(v, &end);
+    if (end && *end == '\0' && s >= 0)
+      line_interval_s_ = s;
+  }
+}
 
 ProgressBar::~ProgressBar() {
   finish();
@@ -27,9 +35,26 @@ Progress ProgressBar::progress(const std::atomic<bool>* cancel) {
   return p;
 }
 
-void ProgressBar::update(double fraction, const std::string& label) {
-  if (!tty_ || finished_)
+void ProgressBar::plain_line(double fraction, const std::string& label) {
+  const auto now = std::chrono::steady_clock::now();
+  const int percent = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 100 + 0.5);
+  const bool last = percent == 100 && last_percent_ != 100;
+  if (!last && (percent == last_percent_ ||
+                std::chrono::duration<double>(now - last_).count() < line_interval_s_))
     return;
+  last_ = now;
+  last_percent_ = percent;
+  std::fprintf(stderr, "%s: %3d%% %s\n", title_.c_str(), percent, label.c_str());
+  std::fflush(stderr);
+}
+
+void ProgressBar::update(double fraction, const std::string& label) {
+  if (finished_)
+    return;
+  if (!tty_) {
+    plain_line(fraction, label);
+    return;
+  }
   auto now = std::chrono::steady_clock::now();
   if (fraction < 1.0 && now - last_ < std::chrono::milliseconds(100))
     return;

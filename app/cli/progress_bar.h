@@ -1,5 +1,7 @@
 #pragma once
-// A one-line progress bar with ETA on stderr, drawn only when stderr is a terminal.
+// Progress on stderr: a one-line bar with ETA redrawn in place when stderr is a terminal; plain
+// lines ("train: 40% layer 1 step 80") at most every ROUTERSCOPE_PROGRESS_SECONDS (default 10)
+// plus the first and the last when it is not (batch-job logs, pipes).
 #include "core/progress.h"
 
 #include <chrono>
@@ -20,9 +22,12 @@ public:
 private:
   std::string title_;
   bool tty_;
+  double line_interval_s_ = 10; // plain-line mode only
+  int last_percent_ = -1;
   bool drawn_ = false;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_, last_;
+  void plain_line(double fraction, const std::string& label);
 };
 
 } // namespace routerscope::cli

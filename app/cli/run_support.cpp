@@ -37,6 +37,10 @@ const std::atomic<bool>* InterruptGuard::flag() const {
   return &g_interrupted;
 }
 
+bool was_interrupted() {
+  return g_interrupted.load();
+}
+
 io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info) {
   namespace fs = std::filesystem;
   io::RecordIdentity id;
@@ -68,12 +72,20 @@ void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::s
                  io::format_number(e.lambda), io::format_number(e.sigma1),
                  io::format_number(e.sigma2), io::format_number(e.gap_ratio),
                  io::format_number(e.router_norm)});
-  t.write(path);
+  if (path == "-")
+    std::fputs(t.str().c_str(), stdout);
+  else
+    t.write(path);
 }
 
 std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads) {
-  BackendChoice choice = choose_backend(parse_device(args.get_or("device", "auto")), threads);
-  std::fprintf(stderr, "%s: %s\n", args.command().c_str(), choice.note.c_str());
+  return device_backend(args.command(), args.get_or("device", "auto"), threads);
+}
+
+std::unique_ptr<ComputeBackend> device_backend(const std::string& command,
+                                               const std::string& device, int threads) {
+  BackendChoice choice = choose_backend(parse_device(device), threads);
+  std::fprintf(stderr, "%s: %s\n", command.c_str(), choice.note.c_str());
   return std::move(choice.backend);
 }
 

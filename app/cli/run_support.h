@@ -24,15 +24,21 @@ public:
   const std::atomic<bool>* flag() const;
 };
 
+// True once Ctrl-C was pressed under an InterruptGuard (cli::run then exits 130).
+bool was_interrupted();
+
 // Path, family and the sizes of the checkpoint's files (safetensors shards, config.json).
 io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
 
 // One CSV row per expert: layer, expert, status, cos, lambda, sigma1, sigma2, gap_ratio,
-// router_norm.
+// router_norm; `path` "-" writes to stdout.
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path);
 
 // The backend of --device auto|cpu|cuda (default auto). Prints one line to stderr saying which
 // device runs (or why the GPU does not); --device cuda without a usable GPU is BadInput (exit 2).
 std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads = 0);
+// The same for commands parsed with CommandLine: `command` names the line, `device` the choice.
+std::unique_ptr<ComputeBackend> device_backend(const std::string& command,
+                                               const std::string& device, int threads = 0);
 
 } // namespace routerscope::cli

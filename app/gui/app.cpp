@@ -1399,6 +1399,7 @@ std::string App::state_json() const {
   j["device"] = backend_->name();
   j["device_note"] = device_note_;
   j["browser_open"] = popup_open("Open checkpoint or record");
+  j["browser"] = browser_.state();
   j["export_dialog_open"] = popup_open("Export");
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
   j["training_layer"] = train_layer_;

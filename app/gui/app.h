@@ -59,6 +59,7 @@ public:
   void start_training(int steps);
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
   void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
+  FileBrowser& browser() { return browser_; } // File > Open itself (scripts drive its places)
   // Input exactly as GLFW delivers it (scripts use these to exercise shortcuts and drag-and-drop).
   void key(int glfw_key, bool ctrl, bool press);
   void drop(const std::string& path);

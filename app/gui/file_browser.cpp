@@ -1,11 +1,15 @@
 #include "app/gui/file_browser.h"
 
+#include "core/error.h"
+#include "io/hub_cache.h"
+
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <utility>
 
 namespace routerscope::gui {
 
@@ -63,13 +67,13 @@ bool is_openable_file(const std::string& name) {
   return ends(".safetensors") || ends(".index.json") || ends(".h5");
 }
 
-std::vector<BrowserEntry> list_openable(const fs::path& folder) {
+std::vector<BrowserEntry> list_openable(const fs::path& folder, bool show_hidden) {
   std::vector<BrowserEntry> out;
   std::error_code ec;
   for (fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
        !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.empty() || name[0] == '.')
+    if (name.empty() || (name[0] == '.' && !show_hidden))
       continue;
     std::error_code e2;
     if (it->is_directory(e2))
@@ -85,7 +89,8 @@ std::vector<BrowserEntry> list_openable(const fs::path& folder) {
 
 bool is_checkpoint_folder(const fs::path& folder) {
   std::error_code ec;
-  if (fs::exists(folder / "config.json", ec))
+  if (fs::exists(folder / "config.json", ec) ||
+      folder.filename().string().rfind("models--", 0) == 0)
     return true;
   for (const auto& e : list_openable(folder))
     if (!e.folder)
@@ -102,12 +107,75 @@ void FileBrowser::open(const fs::path& start) {
   navigate(fs::absolute(folder, ec).lexically_normal());
 }
 
+void FileBrowser::open_hub() {
+  request_open_ = true;
+  show_hub();
+}
+
+void FileBrowser::set_show_hidden(bool show) {
+  show_hidden_ = show;
+  if (place_ == Place::Folder)
+    navigate(folder_);
+}
+
 void FileBrowser::navigate(const fs::path& folder) {
+  place_ = Place::Folder;
   folder_ = folder;
-  entries_ = list_openable(folder);
+  entries_ = list_openable(folder, show_hidden_);
+  hub_folders_.clear();
   path_text_ = folder.string();
   selected_ = -1;
   error_.clear();
+}
+
+void FileBrowser::show_hub() {
+  place_ = Place::Hub;
+  entries_.clear();
+  hub_folders_.clear();
+  for (const auto& m : io::list_cached_models()) {
+    entries_.push_back({m.repo_id, true, 0});
+    hub_folders_.push_back(m.folder);
+  }
+  const auto dirs = io::hub_cache_dirs();
+  folder_ = dirs.empty() ? fs::path() : dirs.front();
+  path_text_.clear();
+  selected_ = -1;
+  error_.clear();
+}
+
+void FileBrowser::activate(int index) {
+  selected_ = index;
+  const BrowserEntry& e = entries_[std::size_t(index)];
+  if (place_ == Place::Hub) {
+    chosen_ = hub_folders_[std::size_t(index)].string(); // opened at its refs/main snapshot
+    return;
+  }
+  const fs::path p = folder_ / e.name;
+  // A folder holding a checkpoint opens; any other folder is entered.
+  if (e.folder && !is_checkpoint_folder(p))
+    navigate(p);
+  else
+    chosen_ = p.string();
+}
+
+void FileBrowser::activate(const std::string& name) {
+  for (int i = 0; i < int(entries_.size()); ++i)
+    if (entries_[std::size_t(i)].name == name)
+      return activate(i);
+  throw_input_error(
+      "file browser: no entry '" + name + "' in " +
+      (place_ == Place::Hub ? std::string("the Hugging Face cache place") : folder_.string()));
+}
+
+nlohmann::ordered_json FileBrowser::state() const {
+  nlohmann::ordered_json j;
+  j["place"] = place_ == Place::Hub ? "hub" : "folder";
+  j["folder"] = folder_.string();
+  j["show_hidden"] = show_hidden_;
+  j["entries"] = nlohmann::ordered_json::array();
+  for (const auto& e : entries_)
+    j["entries"].push_back(e.name);
+  return j;
 }
 
 std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
@@ -125,8 +193,9 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
   bool open = true;
   if (!ImGui::BeginPopupModal("Open checkpoint or record", &open))
     return chosen;
+  chosen = std::exchange(chosen_, std::nullopt); // an entry activated by a script
   const float em = ImGui::GetFontSize();
-  if (ImGui::Button("Up") && folder_.has_parent_path())
+  if (ImGui::Button("Up") && place_ == Place::Folder && folder_.has_parent_path())
     navigate(folder_.parent_path());
   ImGui::SameLine();
   ImGui::SetNextItemWidth(-em * 6);
@@ -134,23 +203,52 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
     std::error_code ec;
     if (fs::is_directory(path_text_, ec) && !is_checkpoint_folder(path_text_))
       navigate(path_text_);
-    else if (fs::exists(path_text_, ec))
-      chosen = path_text_;
     else
-      error_ = "no such file or folder: " + path_text_;
+      try {
+        io::resolve_model_path(path_text_); // a path, a Hub repo id or a models--… folder
+        if (fs::exists(path_text_, ec) || path_text_.find('/') != std::string::npos)
+          chosen = path_text_;
+        else
+          error_ = "no such file or folder: " + path_text_;
+      } catch (const Error& e) {
+        error_ = e.what();
+      }
   }
   ImGui::SameLine();
-  if (ImGui::Button("Open", ImVec2(-1, 0)))
-    chosen = selected_ >= 0 ? (folder_ / entries_[selected_].name).string() : folder_.string();
+  if (ImGui::Button("Open", ImVec2(-1, 0))) {
+    if (selected_ >= 0)
+      activate(selected_);
+    else if (place_ == Place::Folder)
+      chosen = folder_.string();
+    if (chosen_)
+      chosen = std::exchange(chosen_, std::nullopt);
+  }
   if (!error_.empty())
     ImGui::TextColored(ImVec4(0.9f, 0.3f, 0.3f, 1), "%s", error_.c_str());
 
   const float footer = ImGui::GetFrameHeightWithSpacing() * 1.2f;
   if (ImGui::BeginTable("##browser", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV,
                         ImVec2(0, -footer))) {
-    ImGui::TableSetupColumn("Recent", ImGuiTableColumnFlags_WidthStretch, 0.35f);
+    ImGui::TableSetupColumn("Places", ImGuiTableColumnFlags_WidthStretch, 0.35f);
     ImGui::TableSetupColumn("Folder", ImGuiTableColumnFlags_WidthStretch, 0.65f);
     ImGui::TableNextColumn();
+    ImGui::TextDisabled("Places");
+    if (ImGui::Selectable("Home", false)) {
+      if (const char* home = std::getenv("HOME"); home && *home)
+        navigate(home);
+    }
+    if (ImGui::Selectable("Hugging Face cache", place_ == Place::Hub))
+      show_hub();
+    if (ImGui::IsItemHovered()) {
+      std::string where;
+      for (const auto& d : io::hub_cache_dirs())
+        where += d.string() + "\n";
+      ImGui::SetTooltip("Models in the local Hub cache, by repo id:\n%s", where.c_str());
+    }
+    bool hidden = show_hidden_;
+    if (ImGui::Checkbox("Show hidden", &hidden))
+      set_show_hidden(hidden);
+    ImGui::Separator();
     ImGui::TextDisabled("Recent");
     ImGui::BeginChild("##recent");
     for (const auto& item : recent.items()) {
@@ -165,31 +263,36 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
       ImGui::TextDisabled("(none yet)");
     ImGui::EndChild();
     ImGui::TableNextColumn();
-    ImGui::TextDisabled("%s", folder_.string().c_str());
+    if (place_ == Place::Hub)
+      ImGui::TextDisabled("Hugging Face cache: %s", folder_.string().c_str());
+    else
+      ImGui::TextDisabled("%s", folder_.string().c_str());
     ImGui::BeginChild("##entries");
     for (int i = 0; i < int(entries_.size()); ++i) {
       const BrowserEntry& e = entries_[i];
-      const std::string label = (e.folder ? "[dir]  " : "       ") + e.name;
+      const char* kind = place_ == Place::Hub ? "[model]  " : e.folder ? "[dir]    " : "         ";
+      const std::string label = kind + e.name + "##" + std::to_string(i);
       if (ImGui::Selectable(label.c_str(), selected_ == i, ImGuiSelectableFlags_AllowDoubleClick)) {
         selected_ = i;
-        if (ImGui::IsMouseDoubleClicked(0)) {
-          const fs::path p = folder_ / e.name;
-          // A folder holding a checkpoint opens; any other folder is entered.
-          if (e.folder && !is_checkpoint_folder(p))
-            navigate(p);
-          else
-            chosen = p.string();
-        }
+        if (ImGui::IsMouseDoubleClicked(0))
+          activate(i);
       }
+      if (place_ == Place::Hub && ImGui::IsItemHovered())
+        ImGui::SetTooltip("%s", hub_folders_[std::size_t(i)].string().c_str());
       if (!e.folder) {
         ImGui::SameLine(ImGui::GetContentRegionAvail().x - em * 5);
         ImGui::TextDisabled("%8.1f MB", double(e.size) / 1e6);
       }
     }
+    if (place_ == Place::Hub && entries_.empty())
+      ImGui::TextDisabled("(no models--* folder in the cache folders)");
+    if (chosen_)
+      chosen = std::exchange(chosen_, std::nullopt);
     ImGui::EndChild();
     ImGui::EndTable();
   }
-  ImGui::TextDisabled("Folders, *.safetensors, *.index.json, *.h5 records. Double-click to open.");
+  ImGui::TextDisabled("Folders, *.safetensors, *.index.json, *.h5 records, cached Hub models. "
+                      "Double-click to open.");
   ImGui::SameLine(ImGui::GetWindowWidth() - em * 6);
   if (ImGui::Button("Cancel", ImVec2(-1, 0)) ||
       ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape)))

@@ -1,6 +1,9 @@
 #pragma once
 // The in-app File > Open browser: folders, *.safetensors, *.index.json and *.h5 entries, a path
-// field, parent navigation, and the recent-files list persisted under the config folder.
+// field, parent navigation, places (Home, the Hugging Face cache listed by repo id), a show-hidden
+// toggle, and the recent-files list persisted under the config folder.
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -25,30 +28,47 @@ private:
 };
 
 // Entries of `folder` that the browser shows: sub-folders first, then openable files, each sorted
-// by name; hidden entries (leading '.') skipped.
+// by name; hidden entries (leading '.') skipped unless `show_hidden`.
 struct BrowserEntry {
   std::string name;
   bool folder = false;
   std::uintmax_t size = 0;
 };
-std::vector<BrowserEntry> list_openable(const std::filesystem::path& folder);
+std::vector<BrowserEntry> list_openable(const std::filesystem::path& folder,
+                                        bool show_hidden = false);
 // True for *.safetensors, *.index.json and *.h5 names.
 bool is_openable_file(const std::string& name);
 
-// A folder that opens as a checkpoint: it holds config.json or an openable file.
+// A folder that opens as a checkpoint: it holds config.json or an openable file, or it is a Hub
+// cache models--ORG--NAME folder (opened at its refs/main snapshot).
 bool is_checkpoint_folder(const std::filesystem::path& folder);
 
 class FileBrowser {
 public:
   void open(const std::filesystem::path& start); // shows the modal from the next frame
-  // Draws the modal when open; returns the chosen path once (a file or a checkpoint folder).
+  void open_hub();                               // the same, at the Hugging Face cache place
+  void set_show_hidden(bool show);
+  // Acts on the entry called `name` of the current listing as a double-click does (enters a
+  // folder, or chooses a checkpoint, file or cached model); BadInput when there is none.
+  void activate(const std::string& name);
+  // Draws the modal when open; returns the chosen path once (a file, a checkpoint folder or a
+  // models--… folder of the Hub cache).
   std::optional<std::string> draw(RecentFiles& recent);
+  // Place, folder, show-hidden and the names listed (for scripted tests).
+  nlohmann::ordered_json state() const;
 
 private:
+  enum class Place { Folder, Hub };
   void navigate(const std::filesystem::path& folder);
+  void show_hub();
+  void activate(int index);
   bool request_open_ = false;
+  Place place_ = Place::Folder;
+  bool show_hidden_ = false;
   std::filesystem::path folder_;
   std::vector<BrowserEntry> entries_;
+  std::vector<std::filesystem::path> hub_folders_; // Hub place: models--… folder per entry
+  std::optional<std::string> chosen_;
   std::string path_text_;
   std::string error_;
   int selected_ = -1;

@@ -3,6 +3,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/script.h"
 #include "core/error.h"
+#include "io/app_icon.h"
 #include "io/png_image.h"
 
 #define GLFW_INCLUDE_NONE
@@ -18,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 namespace routerscope::gui {
 
@@ -84,6 +86,16 @@ int run_gui(const GuiOptions& options) {
     throw_input_error("cannot start the GUI: no OpenGL 3.3 core context could be created");
   glfwMakeContextCurrent(window);
   glfwSwapInterval(offscreen ? 0 : 1);
+  {
+    // The same drawing as the installed icon set; the window manager picks the size it needs.
+    std::vector<io::RgbaImage> icons;
+    std::vector<GLFWimage> images;
+    for (int size : {16, 32, 48, 64, 128})
+      icons.push_back(io::app_icon_image(size));
+    for (auto& icon : icons)
+      images.push_back({icon.width, icon.height, icon.pixels.data()});
+    glfwSetWindowIcon(window, int(images.size()), images.data());
+  }
 
   // HiDPI: fonts and sizes follow the monitor's content scale (1 in screenshot mode, so images
   // have the requested size and tests see the same layout everywhere).
@@ -243,6 +255,12 @@ int run_gui(const GuiOptions& options) {
         app->start_training(std::stoi(a.args[0]));
       } else if (v == "browse") {
         app->browse(a.args[0]);
+      } else if (v == "browse-hub") {
+        app->browser().open_hub();
+      } else if (v == "browse-hidden") {
+        app->browser().set_show_hidden(a.args[0] == "on");
+      } else if (v == "browse-open") {
+        app->browser().activate(a.args[0]);
       } else if (v == "key") {
         const std::string& k = a.args[0];
         const bool ctrl = k.rfind("ctrl+", 0) == 0;

@@ -29,6 +29,9 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"metric", {1, "metric cos|lambda"}},
       {"train", {1, "train STEPS"}},
       {"browse", {1, "browse FOLDER"}},
+      {"browse-hub", {0, "browse-hub"}},
+      {"browse-hidden", {1, "browse-hidden on|off"}},
+      {"browse-open", {1, "browse-open NAME"}},
       {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
       {"drop", {1, "drop PATH"}},
   };
@@ -61,8 +64,9 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     if (it == verbs().end())
       throw_input_error(where + "unknown action '" + a.verb +
                         "' (expected open, select, step, play, train, export, view, theme, size, "
-                        "metric, browse, key, drop)");
-    if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop") {
+                        "metric, browse, browse-hub, browse-hidden, browse-open, key, drop)");
+    if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
+        a.verb == "browse-open") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;
       if (a.verb == "export")
@@ -98,6 +102,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       one_of({"light", "dark"});
     if (a.verb == "metric")
       one_of({"cos", "lambda"});
+    if (a.verb == "browse-hidden")
+      one_of({"on", "off"});
     if (a.verb == "key")
       one_of({"space", "right", "ctrl+o", "ctrl+e", "ctrl+q"});
     out.push_back(std::move(a));

@@ -3,7 +3,9 @@
 //   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE |
 //   view model|expert|mpi | theme light|dark | size W H | metric cos|lambda |
 //   train STEPS (router training of the selected layer; waits until it finishes) |
-//   browse FOLDER (shows File > Open at FOLDER) |
+//   browse FOLDER (shows File > Open at FOLDER) | browse-hub (File > Open at the Hugging Face
+//   cache place) | browse-hidden on|off | browse-open NAME (the entry NAME of File > Open's
+//   listing, as a double-click: enters a folder or opens a checkpoint or cached model) |
 //   key space|right|ctrl+o|ctrl+e|ctrl+q (a key press and release through GLFW's key callback) |
 //   drop PATH (a file or folder dropped on the window, through GLFW's drop callback)
 #include <filesystem>

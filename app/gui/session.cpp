@@ -8,6 +8,7 @@
 #include "core/training.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
+#include "io/hub_cache.h"
 #include "io/run_record.h"
 
 #include <nlohmann/json.hpp>
@@ -47,9 +48,9 @@ std::shared_ptr<const OpenedModel> open_and_align(const std::string& path, Exper
                                                   const ComputeBackend* backend) {
   progress(0.0, "reading headers");
   auto out = std::make_shared<OpenedModel>();
-  out->path = path;
+  out->path = io::resolve_model_path(path); // Hub repo ids and models--… folders
   out->matrix = matrix;
-  std::shared_ptr<MoeModel> model = io::open_checkpoint(path);
+  std::shared_ptr<MoeModel> model = io::open_checkpoint(out->path);
   out->info = model->info();
   progress.check();
   AlignOptions options;

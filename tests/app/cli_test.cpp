@@ -1,5 +1,8 @@
 // End-to-end tests of the routerscope executable: structure from `inspect`, numbers from `align`
-// against an independent NumPy float64 SVD (tests/app/align_oracle.py), exit codes for bad input.
+// against an independent NumPy float64 SVD (tests/app/align_oracle.py), exit codes for bad input,
+// and the command-line conventions (help, --version, choices and ranges, `-` for stdout, plain
+// progress lines off a terminal, Hub repo ids, the demo note).
+#include "tests/support/hub_fixture.h"
 #include "tests/support/test_support.h"
 
 #include <cstdio>
@@ -7,6 +10,8 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 
 namespace routerscope::test {
 namespace {
@@ -190,6 +195,285 @@ TEST(CliAlign, HfTinyFixturesAlignWithOracle) {
     auto r2 = run_routerscope({"align", t2.path().string(), "--json"});
     EXPECT_EQ(r2.exit_code, 0) << f << ": " << r2.err;
   }
+}
+
+// Runs routerscope through the shell with extra environment assignments ("A=1 B=2"); stdout and
+// stderr are kept apart.
+CommandResult run_with_env(const std::string& env, const std::vector<std::string>& args) {
+  TempDir dir("env");
+  std::string cmd = env + " " + shell_quote(routerscope_exe().string());
+  for (const auto& a : args)
+    cmd.append(" ").append(shell_quote(a));
+  cmd.append(" 2>").append(shell_quote((dir / "err").string())).append(" </dev/null");
+  CommandResult r = run_shell(cmd);
+  r.err = read_text(dir / "err");
+  return r;
+}
+
+std::vector<std::string> command_names() {
+  const auto r = run_routerscope({"help"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> names;
+  std::istringstream in(r.out.substr(0, r.out.find("\n\n'routerscope help")));
+  static const std::regex line(R"(^  ([a-z][a-z0-9-]*) +\S.*$)");
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, line))
+      names.push_back(m[1].str());
+  }
+  return names;
+}
+
+TEST(CliConventions, EveryCommandAnswersDashHHelpAndHelpCommandAlike) {
+  const auto names = command_names();
+  for (const std::string must :
+       {"inspect", "align", "mpi", "train", "plot", "report", "export-router"})
+    EXPECT_NE(std::find(names.begin(), names.end(), must), names.end()) << must;
+  for (const auto& name : names) {
+    const auto a = run_routerscope({name, "-h"});
+    const auto b = run_routerscope({name, "--help"});
+    const auto c = run_routerscope({"help", name});
+    EXPECT_EQ(a.exit_code, 0) << name << ": " << a.err;
+    EXPECT_EQ(b.exit_code, 0) << name << ": " << b.err;
+    EXPECT_EQ(c.exit_code, 0) << name << ": " << c.err;
+    EXPECT_NE(a.out.find("routerscope " + name), std::string::npos) << a.out;
+    EXPECT_EQ(a.out, b.out) << name;
+    EXPECT_EQ(a.out, c.out) << name;
+    // -h is help, never a PATH: nothing was opened, so nothing on stderr.
+    EXPECT_TRUE(a.err.empty()) << name << ": " << a.err;
+  }
+  // Options of a CLI11 command are listed with their choices.
+  const auto align = run_routerscope({"align", "-h"});
+  for (const std::string o : {"--layers", "--matrix", "gate|up|down", "--csv", "--json", "--device",
+                              "auto|cpu|cuda", "PATH"})
+    EXPECT_NE(align.out.find(o), std::string::npos) << o << "\n" << align.out;
+}
+
+TEST(CliConventions, VersionIsCmakesProjectVersionEverywhere) {
+  const std::string expected = ROUTERSCOPE_EXPECTED_VERSION;
+  const auto v = run_routerscope({"--version"});
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out, "routerscope " + expected + "\n");
+  // JSON outputs.
+  const auto inspect = run_routerscope({"inspect", demo_dir().string(), "--json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(nlohmann::json::parse(inspect.out)["routerscope_version"], expected);
+  // Run records, read back with h5py (an independent reader).
+  TempDir dir("ver");
+  const auto rec = dir / "run.h5";
+  const auto mpi = run_routerscope(
+      {"mpi", demo_dir().string(), "--layers", "0", "--steps", "1", "--record", rec.string()});
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.err;
+  const auto py = run_shell("/usr/bin/python3 -c \"import h5py,sys; "
+                            "a=h5py.File(sys.argv[1],'r').attrs['routerscope_version']; "
+                            "print(a.decode() if isinstance(a, bytes) else a, end='')\" " +
+                            shell_quote(rec.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  EXPECT_EQ(py.out, expected);
+}
+
+TEST(CliConventions, ParseErrorsAreExitTwoNamingTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    std::vector<std::string> needles;
+  };
+  const std::string demo = demo_dir().string();
+  const std::vector<Case> cases = {
+      {{"mpi", demo, "--steps", "-1"}, {"--steps", "-1"}},
+      {{"mpi", demo, "--steps", "many"}, {"--steps", "many"}},
+      {{"mpi", demo, "--power-steps", "0"}, {"--power-steps"}},
+      {{"mpi", demo, "--ablation", "half"}, {"--ablation", "half", "no-power"}},
+      {{"train", demo, "--init", "sometimes"}, {"--init", "sometimes", "checkpoint|random"}},
+      {{"train", demo, "--gate-order", "sideways"}, {"--gate-order", "sideways"}},
+      {{"train", demo, "--batch", "0"}, {"--batch"}},
+      {{"plot", demo}, {"--out"}},
+      {{"plot", demo, "--out", "x.png", "--size", "poster"}, {"--size", "poster"}},
+      {{"plot", demo, "--out", "x.png", "--dpi", "5"}, {"--dpi"}},
+      {{"export-router", demo}, {"--out"}},
+      {{"report", demo, "--out", "r", "--steps", "0"}, {"--steps"}},
+      {{"align", demo, demo}, {demo}},
+      {{"align", demo, "--threads"}, {"--threads"}},
+      {{"inspect", "--jsn"}, {"--jsn"}},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_routerscope(c.args);
+    std::string what;
+    for (const auto& a : c.args)
+      what += a + " ";
+    EXPECT_EQ(r.exit_code, 2) << what << ": " << r.err;
+    for (const auto& n : c.needles)
+      EXPECT_NE(r.err.find(n), std::string::npos) << what << ": '" << n << "' in " << r.err;
+    EXPECT_TRUE(r.out.empty()) << what << ": " << r.out;
+  }
+}
+
+TEST(CliConventions, DashWritesTheCsvToStdoutExactlyAsToAFile) {
+  TempDir dir("dash");
+  const auto file = dir / "a.csv";
+  const auto to_file =
+      run_routerscope({"align", demo_dir().string(), "--layers", "2", "--csv", file.string()});
+  ASSERT_EQ(to_file.exit_code, 0) << to_file.err;
+  const auto to_stdout =
+      run_routerscope({"align", demo_dir().string(), "--layers", "2", "--csv", "-"});
+  ASSERT_EQ(to_stdout.exit_code, 0) << to_stdout.err;
+  EXPECT_EQ(to_stdout.out, read_text(file)); // only the CSV: no table mixed in
+  EXPECT_FALSE(fs::exists("-"));
+  // plot: the figure's CSV.
+  const auto png = dir / "h.png";
+  const auto plot_file =
+      run_routerscope({"plot", demo_dir().string(), "--figure", "heatmap", "--out", png.string()});
+  ASSERT_EQ(plot_file.exit_code, 0) << plot_file.err;
+  const auto plot_dash = run_routerscope(
+      {"plot", demo_dir().string(), "--figure", "heatmap", "--out", png.string(), "--csv", "-"});
+  ASSERT_EQ(plot_dash.exit_code, 0) << plot_dash.err;
+  EXPECT_EQ(plot_dash.out, read_text(dir / "h.csv"));
+  // --json and --csv - would both claim stdout.
+  const auto both = run_routerscope({"align", demo_dir().string(), "--json", "--csv", "-"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.err.find("--csv"), std::string::npos) << both.err;
+}
+
+TEST(CliConventions, ProgressOffATerminalIsPlainLinesEndingAtOneHundredPercent) {
+  // Stderr is a file here, as in a batch job's log.
+  const auto r = run_with_env("ROUTERSCOPE_PROGRESS_SECONDS=0",
+                              {"mpi", demo_dir().string(), "--layers", "0-1", "--steps", "8"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\033'), std::string::npos) << r.err;
+  static const std::regex line(R"(^mpi: +([0-9]+)% .*$)");
+  std::istringstream in(r.err);
+  std::vector<int> percents;
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_match(l, m, line))
+      percents.push_back(std::stoi(m[1].str()));
+  }
+  ASSERT_GE(percents.size(), 3u) << r.err; // with no minimum interval: a line per new percent
+  EXPECT_TRUE(std::is_sorted(percents.begin(), percents.end())) << r.err;
+  EXPECT_EQ(percents.back(), 100) << r.err;
+  // With the default interval (10 s) a short run still logs its first and last line.
+  const auto quiet = run_routerscope({"mpi", demo_dir().string(), "--layers", "0", "--steps", "2"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_NE(quiet.err.find("mpi: 100%"), std::string::npos) << quiet.err;
+}
+
+TEST(CliConventions, MissingPathUsesTheDemoAndSaysSo) {
+  const auto r = run_routerscope({"inspect", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(fs::canonical(j["path"].get<std::string>()), fs::canonical(demo_dir()));
+  EXPECT_NE(r.err.find("inspect: no PATH given, using the bundled demo checkpoint"),
+            std::string::npos)
+      << r.err;
+  const auto given = run_routerscope({"inspect", demo_dir().string(), "--json"});
+  EXPECT_TRUE(given.err.empty()) << given.err;
+}
+
+TEST(CliJson, MpiSummaryMatchesTheNumpyOracleAtStepZero) {
+  const std::string oracle_text = run_python_oracle(demo_dir() / "model.safetensors");
+  ASSERT_FALSE(oracle_text.empty() || oracle_text.rfind("ERROR", 0) == 0) << oracle_text;
+  const auto oracle = nlohmann::json::parse(oracle_text);
+  const auto r = run_routerscope({"mpi", demo_dir().string(), "--layers", "1,4", "--steps", "3",
+                                  "--method", "exact", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["routerscope_version"], ROUTERSCOPE_EXPECTED_VERSION);
+  ASSERT_EQ(j["layers"].size(), 2u);
+  for (const auto& l : j["layers"]) {
+    const auto& ol = oracle[std::to_string(l["layer"].get<int>())];
+    double cos = 0, lambda = 0;
+    for (const auto& e : ol) {
+      cos += e["cos"].get<double>();
+      lambda += e["lambda"].get<double>();
+    }
+    EXPECT_EQ(l["experts"], ol.size());
+    EXPECT_EQ(l["steps"], 3);
+    EXPECT_NEAR(l["cos_mean_first"].get<double>(), cos / double(ol.size()), 1e-4);
+    EXPECT_NEAR(l["lambda_mean_first"].get<double>(), lambda / double(ol.size()), 1e-4);
+    // MPI moves every router towards u1 (the paper's convergence result).
+    EXPECT_GT(l["cos_mean_last"].get<double>(), l["cos_mean_first"].get<double>());
+  }
+}
+
+TEST(CliJson, TrainSummaryIsTheRecordsLastStep) {
+  TempDir dir("trainjson");
+  const auto rec = dir / "t.h5";
+  const auto r =
+      run_routerscope({"train", demo_dir().string(), "--steps", "5", "--batch", "64", "--pool",
+                       "256", "--held-out", "64", "--record", rec.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["routerscope_version"], ROUTERSCOPE_EXPECTED_VERSION);
+  EXPECT_EQ(j["steps_done"], 5);
+  ASSERT_EQ(j["variants"].size(), 2u);
+  // h5py reads the loss of the last step of every variant from the record.
+  const auto py =
+      run_shell("/usr/bin/python3 -c \"import h5py,sys,json; f=h5py.File(sys.argv[1],'r'); "
+                "out={}\nfor k in f['variants']: out[k]=float(f['variants'][k]['loss'][-1])\n"
+                "print(json.dumps(out))\" " +
+                shell_quote(rec.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  const auto losses = nlohmann::json::parse(py.out);
+  for (const auto& v : j["variants"]) {
+    const std::string name = v["variant"];
+    ASSERT_TRUE(losses.contains(name)) << py.out;
+    EXPECT_NEAR(v["loss"].get<double>(), losses[name].get<double>(),
+                1e-6 * std::abs(losses[name].get<double>()));
+  }
+}
+
+TEST(CliHub, RepoIdOpensTheCachedSnapshotLikeItsFolder) {
+  TempDir dir("clihub");
+  const fs::path cache = dir / "hub";
+  const fs::path snapshot = add_hub_snapshot(
+      cache, "routerscope/demo-moe", "0123456789abcdef0123456789abcdef01234567", demo_dir());
+  const std::string env = "HF_HUB_CACHE=" + shell_quote(cache.string()) +
+                          " HF_HOME= XDG_CACHE_HOME= HOME=" + shell_quote((dir / "home").string());
+  const auto by_id = run_with_env(env, {"inspect", "routerscope/demo-moe", "--json"});
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.err;
+  const auto direct = run_routerscope({"inspect", demo_dir().string(), "--json"});
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  auto a = nlohmann::json::parse(by_id.out), b = nlohmann::json::parse(direct.out);
+  EXPECT_EQ(fs::path(a["path"].get<std::string>()), snapshot);
+  a.erase("path");
+  b.erase("path");
+  EXPECT_EQ(a, b); // the same checkpoint, read through the cache's symlinks
+  // The models--… folder itself, and align on a repo id with a revision.
+  const auto folder =
+      run_with_env(env, {"inspect", (cache / "models--routerscope--demo-moe").string(), "--json"});
+  ASSERT_EQ(folder.exit_code, 0) << folder.err;
+  EXPECT_EQ(fs::path(nlohmann::json::parse(folder.out)["path"].get<std::string>()), snapshot);
+  const auto align =
+      run_with_env(env, {"align", "routerscope/demo-moe@main", "--layers", "0", "--json"});
+  ASSERT_EQ(align.exit_code, 0) << align.err;
+  // Not in the cache: exit 2 naming where it looked, nothing on stdout.
+  const auto missing = run_with_env(env, {"align", "allenai/OLMoE-1B-7B-0924"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find((cache / "models--allenai--OLMoE-1B-7B-0924").string()),
+            std::string::npos)
+      << missing.err;
+  EXPECT_NE(missing.err.find((dir / "home/.cache/huggingface/hub").string()), std::string::npos)
+      << missing.err;
+  EXPECT_TRUE(missing.out.empty()) << missing.out;
+}
+
+TEST(CliInterrupt, CtrlCDuringReportIsExit130WithTheRecordReadable) {
+  TempDir dir("sigint");
+  const fs::path out = dir / "report", err = dir / "err";
+  // Ctrl-C once the MPI stage runs (its stage line is on stderr), as a user would press it.
+  const std::string script =
+      shell_quote(routerscope_exe().string()) + " report " + shell_quote(demo_dir().string()) +
+      " --out " + shell_quote(out.string()) + " --steps 100000 --device cpu 2>" +
+      shell_quote(err.string()) +
+      " >/dev/null & pid=$!; for i in $(seq 600); do grep -qE 'mpi: +[0-9]+%' " +
+      shell_quote(err.string()) + " && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo $?";
+  const auto r = run_shell("bash -c " + shell_quote(script));
+  EXPECT_EQ(r.out, "130\n") << read_text(err);
+  EXPECT_NE(read_text(err).find("interrupted"), std::string::npos) << read_text(err);
+  const auto py = run_shell("/usr/bin/python3 -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); "
+                            "print(f['layers/0/cos'].shape[0] >= 1, end='')\" " +
+                            shell_quote((out / "convergence.h5").string()) + " 2>&1");
+  EXPECT_EQ(py.out, "True");
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // the GUI is not built or xvfb-run is missing). Oracles: the requested image size, the fixture's
 // own config.json, the number of steps the script asked for, and files read back independently.
 #include "io/png_image.h"
+#include "tests/support/hub_fixture.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -21,18 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s)
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using test::read_text;
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+std::string quote(const std::string& s) {
+  return test::shell_quote(s);
 }
 
 class GuiSmoke : public ::testing::Test {
@@ -47,7 +40,7 @@ protected:
   // Runs the GUI in screenshot mode with `script`; returns the exit code.
   int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700) {
     std::ofstream(dir_ / "script.txt") << script;
-    std::string cmd = "XDG_CONFIG_HOME=" + quote((dir_ / "config").string()) +
+    std::string cmd = env_ + " XDG_CONFIG_HOME=" + quote((dir_ / "config").string()) +
                       " xvfb-run -a -s '-screen 0 1600x1000x24' " +
                       quote(test::routerscope_exe().string()) + " gui ";
     if (!path.empty())
@@ -64,6 +57,7 @@ protected:
   nlohmann::json state() const { return nlohmann::json::parse(read_text(state_path())); }
   std::string output() const { return read_text(dir_ / "out.txt"); }
   test::TempDir dir_{"gui"};
+  std::string env_; // extra VAR=value assignments for the GUI process
 };
 
 // Distinct colours in the image (a blank frame has one).
@@ -249,6 +243,55 @@ TEST_F(GuiSmoke, BadFileShowsTheErrorDialogAndTheAppSurvives) {
 TEST_F(GuiSmoke, MalformedScriptIsAUsageErrorNamingTheLine) {
   ASSERT_EQ(run("view model\nfrobnicate 3\n"), 2);
   EXPECT_NE(output().find("script.txt:2"), std::string::npos) << output();
+}
+
+// A Hub cache holding the demo as routerscope/demo-moe; the GUI process sees only that cache.
+fs::path demo_in_hub_cache(const fs::path& cache, std::string& env) {
+  const fs::path snapshot = test::add_hub_snapshot(
+      cache, "routerscope/demo-moe", "0123456789abcdef0123456789abcdef01234567",
+      fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo");
+  env = "HF_HUB_CACHE=" + quote(cache.string()) +
+        " HF_HOME= XDG_CACHE_HOME= HOME=" + quote((cache.parent_path() / "home").string());
+  return snapshot;
+}
+
+TEST_F(GuiSmoke, OpensACachedModelByItsRepoId) {
+  const fs::path snapshot = demo_in_hub_cache(dir_ / "hub", env_);
+  ASSERT_EQ(run("open routerscope/demo-moe\n"), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), snapshot);
+  EXPECT_EQ(s["moe_layers"].get<int>(), 6); // the demo generator's layer count
+}
+
+TEST_F(GuiSmoke, BrowserHubPlaceListsCachedModelsByRepoIdAndOpensOne) {
+  const fs::path snapshot = demo_in_hub_cache(dir_ / "hub", env_);
+  fs::create_directories(dir_ / "hub" / "models--allenai--OLMoE-1B-7B-0924" / "snapshots");
+  ASSERT_EQ(run("browse-hub\n"), 0) << output();
+  auto s = state();
+  EXPECT_TRUE(s["browser_open"].get<bool>());
+  EXPECT_EQ(s["browser"]["place"], "hub");
+  EXPECT_EQ(s["browser"]["entries"],
+            nlohmann::json::array({"allenai/OLMoE-1B-7B-0924", "routerscope/demo-moe"}));
+  // Opening the entry opens the model at its refs/main snapshot.
+  ASSERT_EQ(run("browse-hub\nbrowse-open routerscope/demo-moe\n"), 0) << output();
+  s = state();
+  EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), snapshot);
+  EXPECT_FALSE(s["browser_open"].get<bool>());
+}
+
+TEST_F(GuiSmoke, BrowserShowsHiddenFoldersOnlyWhenAskedAndOpensModelsFolders) {
+  const fs::path snapshot = demo_in_hub_cache(dir_ / "place" / ".cache" / "hub", env_);
+  ASSERT_EQ(run("browse " + (dir_ / "place").string() + "\n"), 0) << output();
+  EXPECT_EQ(state()["browser"]["entries"], nlohmann::json::array());
+  ASSERT_EQ(run("browse " + (dir_ / "place").string() +
+                "\nbrowse-hidden on\nbrowse-open .cache\nbrowse-open hub\n"
+                "browse-open models--routerscope--demo-moe\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_TRUE(s["browser"]["show_hidden"].get<bool>());
+  EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), snapshot);
 }
 
 } // namespace

@@ -42,6 +42,10 @@ CommandResult run_routerscope(const std::vector<std::string>& args);
 
 // Runs a shell command line (tests use it for python3, pdftotext, ...): exit code and stdout.
 CommandResult run_shell(const std::string& command);
+// `s` as one single-quoted shell word.
+std::string shell_quote(const std::string& s);
+// The whole content of a text file ("" when it cannot be read).
+std::string read_text(const std::filesystem::path& path);
 
 // Random [rows, cols] matrix G = U diag(s) Vᵀ with chosen singular values s (descending, length
 // min(rows, cols) or fewer: the rest are 0). Returns G and the exact top right singular vector.
