@@ -52,6 +52,9 @@ const Registrar kRegistrar(
      "                       (s2/s1)^(2kt) bound), alignment (|cos|), lambda\n"
      "  training records:    training (loss, LB loss, MaxVio, lambda per variant), load\n"
      "                       (experts x steps per variant, MaxVio), norms\n"
+     "  pretraining records: pretraining (validation bits per byte, MaxVio global, mean\n"
+     "                       lambda per variant), pretraining-load (experts x steps per layer\n"
+     "                       and variant), pretraining-alignment (lambda per layer)\n"
      "  checkpoints:         heatmap (|cos|, layers x experts), heatmap-lambda, spectrum\n"
      "The CSV (default: FILE with .csv) holds every value drawn, at full resolution.",
      run_plot});

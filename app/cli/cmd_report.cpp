@@ -58,7 +58,9 @@ struct Entry {
 
 int run_report(const Argv& argv) {
   Args args("report", argv,
-            {"out", "steps", "train-steps", "layer", "variants", "tokens", "dpi", "device"}, {});
+            {"out", "steps", "train-steps", "pretrain-steps", "layer", "variants", "tokens", "dpi",
+             "device"},
+            {});
   args.require_positionals(0, 1);
   const std::string path =
       args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
@@ -70,6 +72,7 @@ int run_report(const Argv& argv) {
   const fs::path out = *out_arg;
   const int steps = args.get_int("steps", 20, 1, 100000);
   const int train_steps = args.get_int("train-steps", 300, 1, 10000000);
+  const int pretrain_steps = args.get_int("pretrain-steps", 150, 0, 10000000);
   const std::string variants = args.get_or("variants", "vanilla,mpi,no-power");
   const std::string tokens = args.get_or("tokens", "synthetic");
   const double dpi = args.get_double("dpi", 200);
@@ -82,7 +85,8 @@ int run_report(const Argv& argv) {
   fs::create_directories(out / "figures");
   const auto backend = device_backend(args);
 
-  std::fprintf(stderr, "report: 1/3 alignment of %s\n", path.c_str());
+  const int parts = pretrain_steps ? 4 : 3;
+  std::fprintf(stderr, "report: 1/%d alignment of %s\n", parts, path.c_str());
   std::vector<LayerAlignment> alignment;
   {
     ProgressBar bar("align");
@@ -92,18 +96,28 @@ int run_report(const Argv& argv) {
   }
   write_alignment_csv(alignment, (out / "alignment.csv").string());
 
-  std::fprintf(stderr, "report: 2/3 MPI convergence, %d steps\n", steps);
+  std::fprintf(stderr, "report: 2/%d MPI convergence, %d steps\n", parts, steps);
   const fs::path conv = out / "convergence.h5", train = out / "training.h5";
   if (int rc = run_subcommand("mpi", {path, "--steps", std::to_string(steps), "--record",
                                       conv.string(), "--device", device}))
     return rc;
-  std::fprintf(stderr, "report: 3/3 router training (%s), layer %d, %d steps\n", variants.c_str(),
-               layer, train_steps);
+  std::fprintf(stderr, "report: 3/%d router training (%s), layer %d, %d steps\n", parts,
+               variants.c_str(), layer, train_steps);
   if (int rc =
           run_subcommand("train", {path, "--layer", std::to_string(layer), "--variants", variants,
                                    "--steps", std::to_string(train_steps), "--tokens", tokens,
                                    "--record", train.string(), "--device", device}))
     return rc;
+
+  // Pretraining from scratch at the --quick size (a few minutes on 2 cores at 150 steps).
+  const fs::path pretrain = out / "pretraining.h5";
+  if (pretrain_steps) {
+    std::fprintf(stderr, "report: 4/4 pretraining from scratch (vanilla, mpi), %d steps\n",
+                 pretrain_steps);
+    if (int rc = run_subcommand("pretrain", {"--quick", "--steps", std::to_string(pretrain_steps),
+                                             "--record", pretrain.string()}))
+      return rc;
+  }
 
   const io::RunRecord conv_rec = io::read_run_record(conv);
   const io::RunRecord train_rec = io::read_run_record(train);
@@ -135,6 +149,19 @@ int run_report(const Argv& argv) {
   figures.push_back({{"training-norms", "Mean router row norm during training (routing router "
                                         "and, for MPI variants, the stored R)."},
                      io::record_figure(train_rec, "norms")});
+  if (pretrain_steps) {
+    const io::RunRecord rec = io::read_run_record(pretrain);
+    figures.push_back({{"pretraining", "A small Mixtral LM trained from scratch on the fortunes "
+                                       "corpus, vanilla vs MPI routers on the same batches: "
+                                       "validation bits per byte, MaxVio on the validation "
+                                       "windows and mean λ."},
+                       io::record_figure(rec, "pretraining")});
+    figures.push_back({{"pretraining-load", "Expert load share per layer and variant over the "
+                                            "pretraining steps."},
+                       io::record_figure(rec, "pretraining-load")});
+    figures.push_back({{"pretraining-alignment", "Alignment λ per layer during pretraining."},
+                       io::record_figure(rec, "pretraining-alignment")});
+  }
 
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RouterScope "
@@ -153,7 +180,12 @@ int run_report(const Argv& argv) {
           "convergence.h5</a>)</li><li>training: layer " +
           std::to_string(layer) + ", variants " + html_escape(variants) + ", " +
           std::to_string(train_steps) + " steps, tokens " + html_escape(tokens) +
-          ", AdamW lr 1e-3, LB α = 0.01 (<a href=\"training.h5\">training.h5</a>)</li></ul>\n"
+          ", AdamW lr 1e-3, LB α = 0.01 (<a href=\"training.h5\">training.h5</a>)</li>" +
+          (pretrain_steps ? "<li>pretraining: pretrain --quick, vanilla and mpi, " +
+                                std::to_string(pretrain_steps) +
+                                " steps (<a href=\"pretraining.h5\">pretraining.h5</a>)</li>"
+                          : std::string()) +
+          "</ul>\n"
           "<h2>Alignment summary</h2>\n<table><tr><th>layer</th><th>mean |cos|</th><th>mean "
           "λ</th><th>p95 λ</th><th>mean σ₂/σ₁</th></tr>\n";
   for (const auto& l : alignment) {
@@ -186,12 +218,14 @@ int run_report(const Argv& argv) {
 const Registrar kRegistrar(
     {"report", "alignment + MPI convergence + training, all figures and an index.html",
      "usage: routerscope report [PATH] --out DIR [--steps 20] [--train-steps 300] [--layer L]\n"
+     "                          [--pretrain-steps 150 (0: none)]\n"
      "                          [--variants vanilla,mpi,no-power] [--tokens synthetic|\n"
      "                          embeddings|FILE.h5] [--dpi 200] [--device auto|cpu|cuda]\n\n"
      "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
      "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
      "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
-     "records DIR/convergence.h5 and DIR/training.h5.",
+     "records DIR/convergence.h5 and DIR/training.h5; with --pretrain-steps, a pretraining run\n"
+     "from scratch (pretrain --quick) and its figures, record DIR/pretraining.h5.",
      run_report});
 
 } // namespace

@@ -20,16 +20,6 @@ namespace routerscope::cli {
 
 namespace {
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty())
-      out.push_back(item);
-  return out;
-}
-
 GateOrder parse_gate_order(const std::string& text) {
   if (text == "softmax-topk")
     return GateOrder::SoftmaxTopk;
