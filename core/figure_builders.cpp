@@ -393,4 +393,40 @@ Figure training_comparison_figure(const std::vector<TrainingRun>& runs, double w
   return f;
 }
 
+Figure curve_panels_figure(const std::vector<CurvePanel>& panels, int columns, double width) {
+  Figure f;
+  f.width = width;
+  f.columns = columns;
+  f.share_x = true;
+  f.shared_legend = true;
+  for (const CurvePanel& cp : panels) {
+    Panel p;
+    p.title = cp.title;
+    p.x.label = "step";
+    p.y.min = cp.y_min;
+    p.y.max = cp.y_max;
+    p.legend = LegendPlacement::None;
+    for (std::size_t i = 0; i < cp.curves.size(); ++i) {
+      const Curve& c = cp.curves[i];
+      if (c.x.size() != c.y.size())
+        throw_input_error("curve '" + c.name + "' in panel '" + cp.title + "' has " +
+                          std::to_string(c.x.size()) + " steps for " + std::to_string(c.y.size()) +
+                          " values");
+      if (c.x.empty())
+        continue;
+      LineSeries l;
+      l.name = c.name;
+      l.x = c.x;
+      l.y = c.y;
+      l.width = 1.2;
+      l.color = categorical_color(static_cast<int>(i));
+      if (c.x.size() <= 40)
+        l.marker = Marker::Circle;
+      p.lines.push_back(std::move(l));
+    }
+    f.panels.push_back(std::move(p));
+  }
+  return f;
+}
+
 } // namespace routerscope

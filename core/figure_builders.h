@@ -4,6 +4,7 @@
 // field of the result before rendering.
 #include "core/figure.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,17 @@ struct TrainingRun {
 };
 Figure training_comparison_figure(const std::vector<TrainingRun>& runs,
                                   double width = kDoubleColumnWidth);
+
+// g. Small multiples of curves over steps (pretraining runs compared): in every panel curve i
+// takes categorical colour i, so a variant keeps its colour across panels; an empty curve is
+// skipped (its colour stays reserved). Sparse curves (at most 40 points) get markers.
+struct CurvePanel {
+  std::string title;
+  std::vector<Curve> curves;
+  std::optional<double> y_min, y_max;
+};
+Figure curve_panels_figure(const std::vector<CurvePanel>& panels, int columns,
+                           double width = kDoubleColumnWidth);
 
 // Equal-width histogram of the finite values: `bins` bins over [lo, hi] (lo == hi widened);
 // returns bar centres, counts and bin width. Values outside [lo, hi] are ignored.

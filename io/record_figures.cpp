@@ -4,6 +4,7 @@
 #include "core/figure_builders.h"
 #include "core/metrics.h"
 #include "core/spectral.h"
+#include "io/pretrain_figures.h"
 
 #include <algorithm>
 #include <cmath>
@@ -304,6 +305,8 @@ Figure spectrum_figure_for_layer(const MoeModel& model, int layer, ExpertMatrix 
 std::vector<std::string> record_figure_names(const RunRecord& record) {
   if (record.kind == "convergence")
     return {"convergence", "alignment", "lambda"};
+  if (record.kind == "pretraining")
+    return pretrain_figure_names();
   return {"training", "load", "norms"};
 }
 
@@ -314,6 +317,8 @@ Figure record_figure(const RunRecord& record, const std::string& name, std::opti
                       " record; choose one of: " + names_text(names));
   if (record.kind == "convergence")
     return convergence_figure(record, name, layer);
+  if (record.kind == "pretraining")
+    return pretrain_figure(record, name, layer);
   if (record.variants.empty())
     throw_input_error("the training record holds no variant");
   return training_figure(record, name, layer);

@@ -455,11 +455,12 @@ RunRecord read_run_record(const std::filesystem::path& path) {
   return rec;
 }
 
-std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
-                                            int* layer) {
-  if (record.kind != "training" || record.variants.empty())
-    throw_input_error(origin +
-                      ": expected a training run record with at least one variant, "
+std::vector<const TrainingVariantRecord*> variants_in_config_order(const RunRecord& record,
+                                                                   const std::string& kind,
+                                                                   const std::string& origin) {
+  if (record.kind != kind || record.variants.empty())
+    throw_input_error(origin + ": expected a " + kind +
+                      " run record with at least one variant, "
                       "found kind '" +
                       record.kind + "' with " + std::to_string(record.variants.size()) +
                       " variants");
@@ -478,7 +479,13 @@ std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::
   for (const auto& v : record.variants)
     if (std::find(order.begin(), order.end(), &v) == order.end())
       order.push_back(&v);
+  return order;
+}
 
+std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
+                                            int* layer) {
+  const std::vector<const TrainingVariantRecord*> order =
+      variants_in_config_order(record, "training", origin);
   const TrainingVariantRecord& first = *order.front();
   if (first.layers.empty())
     throw_input_error(origin + ": variants/" + first.name + "/layers holds no layer");

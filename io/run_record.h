@@ -105,6 +105,13 @@ RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
 std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
                                             int* layer = nullptr);
 
+// The variants of a record of `kind` ("training", "pretraining") in its config's `variants` order,
+// then any others by name. BadInput naming `origin` for another kind, no variant or a config
+// that is not JSON.
+std::vector<const TrainingVariantRecord*> variants_in_config_order(const RunRecord& record,
+                                                                   const std::string& kind,
+                                                                   const std::string& origin);
+
 // The MPI settings (matrix, c_prime, power_steps, ablation, gate_order) as the JSON text of a
 // record's `config` attribute, with the keys of `extra` (a JSON object text) added.
 std::string mpi_config(const MpiSettings& mpi, const std::string& extra = "{}");

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <sstream>
 
 namespace routerscope::cli {
 
@@ -115,6 +116,16 @@ std::vector<int> parse_index_list(const std::string& text, const std::string& op
       break;
     start = comma + 1;
   }
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty())
+      out.push_back(item);
   return out;
 }
 

@@ -33,6 +33,9 @@ private:
   std::set<std::string> flags_set_;
 };
 
+// "vanilla,mpi" -> {"vanilla", "mpi"} (empty items dropped).
+std::vector<std::string> split_list(const std::string& text);
+
 // "0-3,7" -> {0,1,2,3,7}; BadInput naming the text on malformed input.
 std::vector<int> parse_index_list(const std::string& text, const std::string& option);
 

@@ -15,12 +15,16 @@ namespace {
 int run_plot(const Argv& argv) {
   CommandLine cl(
       "plot", "One publication figure (PNG/SVG/PDF + CSV) from a run record or a checkpoint.",
-      "INPUT is a run record (.h5 written by 'mpi', 'train' or the GUI) or a checkpoint\n"
-      "(default: the demo). Figures:\n"
+      "INPUT is a run record (.h5 written by 'mpi', 'train', 'pretrain' or the GUI) or a\n"
+      "checkpoint"
+      " (default: the demo). Figures:\n"
       "  convergence records: convergence (tan of the angle to u1, with the dashed\n"
       "                       (s2/s1)^(2kt) bound), alignment (|cos|), lambda\n"
       "  training records:    training (loss, LB loss, MaxVio, lambda per variant), load\n"
       "                       (experts x steps per variant, MaxVio), norms\n"
+      "  pretraining records: pretraining (validation bits per byte, MaxVio global, mean\n"
+      "                       lambda per variant), pretraining-load (experts x steps per layer\n"
+      "                       and variant), pretraining-alignment (lambda per layer)\n"
       "  checkpoints:         heatmap (|cos|, layers x experts), heatmap-lambda, spectrum\n"
       "The CSV (default: FILE with .csv; --csv - for stdout) holds every value drawn, at full\n"
       "resolution.");

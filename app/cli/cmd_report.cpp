@@ -89,11 +89,13 @@ int run_report(const Argv& argv) {
       "Runs the alignment analysis, an MPI convergence run over every MoE layer and a\n"
       "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
       "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
-      "records DIR/convergence.h5 and DIR/training.h5. With --json the tables of the steps go\n"
+      "records DIR/convergence.h5 and DIR/training.h5; with --pretrain-steps > 0 (default 150)\n"
+      "a pretraining run from scratch (pretrain --quick), its figures and DIR/pretraining.h5.\n"
+      "With --json the tables of the steps go\n"
       "to stderr and stdout holds only the JSON summary. Ctrl-C stops (exit 130).");
   std::string path_arg, out_arg, variants = "vanilla,mpi,no-power", tokens = "synthetic",
                                  device = "auto";
-  int steps = 20, train_steps = 300, layer_arg = 0;
+  int steps = 20, train_steps = 300, pretrain_steps = 150, layer_arg = 0;
   double dpi = 200;
   bool json = false;
   CLI::App& app = cl.app();
@@ -102,6 +104,9 @@ int run_report(const Argv& argv) {
   app.add_option("--steps", steps, "MPI convergence steps")->check(CLI::Range(1, 100000));
   app.add_option("--train-steps", train_steps, "router training steps")
       ->check(CLI::Range(1, 10000000));
+  app.add_option("--pretrain-steps", pretrain_steps,
+                 "steps of the pretraining section (pretrain --quick); 0 leaves it out")
+      ->check(CLI::Range(0, 10000000));
   CLI::Option* layer_opt =
       app.add_option("--layer", layer_arg, "MoE layer to train (default: the first MoE layer)")
           ->check(CLI::NonNegativeNumber);
@@ -127,7 +132,8 @@ int run_report(const Argv& argv) {
   // With --json the steps' own tables go to stderr, so stdout holds one JSON document.
   StdoutToStderr quiet(json);
 
-  std::fprintf(stderr, "report: 1/3 alignment of %s\n", path.c_str());
+  const int parts = pretrain_steps ? 4 : 3;
+  std::fprintf(stderr, "report: 1/%d alignment of %s\n", parts, path.c_str());
   std::vector<LayerAlignment> alignment;
   {
     InterruptGuard guard;
@@ -138,18 +144,28 @@ int run_report(const Argv& argv) {
   }
   write_alignment_csv(alignment, (out / "alignment.csv").string());
 
-  std::fprintf(stderr, "report: 2/3 MPI convergence, %d steps\n", steps);
+  std::fprintf(stderr, "report: 2/%d MPI convergence, %d steps\n", parts, steps);
   const fs::path conv = out / "convergence.h5", train = out / "training.h5";
   if (int rc = run_subcommand("mpi", {path, "--steps", std::to_string(steps), "--record",
                                       conv.string(), "--device", device}))
     return rc;
-  std::fprintf(stderr, "report: 3/3 router training (%s), layer %d, %d steps\n", variants.c_str(),
-               layer, train_steps);
+  std::fprintf(stderr, "report: 3/%d router training (%s), layer %d, %d steps\n", parts,
+               variants.c_str(), layer, train_steps);
   if (int rc = run_subcommand("train",
                               {path, "--layer", std::to_string(layer), "--variants", variants,
                                "--steps", std::to_string(train_steps), "--tokens", tokens, "--init",
                                "random", "--record", train.string(), "--device", device}))
     return rc;
+
+  // Pretraining from scratch at the --quick size (a few minutes on 2 cores at 150 steps).
+  const fs::path pretrain = out / "pretraining.h5";
+  if (pretrain_steps) {
+    std::fprintf(stderr, "report: 4/4 pretraining from scratch (vanilla, mpi), %d steps\n",
+                 pretrain_steps);
+    if (int rc = run_subcommand("pretrain", {"--quick", "--steps", std::to_string(pretrain_steps),
+                                             "--record", pretrain.string()}))
+      return rc;
+  }
 
   const io::RunRecord conv_rec = io::read_run_record(conv);
   const io::RunRecord train_rec = io::read_run_record(train);
@@ -186,6 +202,19 @@ int run_report(const Argv& argv) {
   figures.push_back({{"training-norms", "Mean router row norm during training (routing router "
                                         "and, for MPI variants, the stored R)."},
                      io::record_figure(train_rec, "norms")});
+  if (pretrain_steps) {
+    const io::RunRecord rec = io::read_run_record(pretrain);
+    figures.push_back({{"pretraining", "A small Mixtral LM trained from scratch on the fortunes "
+                                       "corpus, vanilla vs MPI routers on the same batches: "
+                                       "validation bits per byte, MaxVio on the validation "
+                                       "windows and mean λ."},
+                       io::record_figure(rec, "pretraining")});
+    figures.push_back({{"pretraining-load", "Expert load share per layer and variant over the "
+                                            "pretraining steps."},
+                       io::record_figure(rec, "pretraining-load")});
+    figures.push_back({{"pretraining-alignment", "Alignment λ per layer during pretraining."},
+                       io::record_figure(rec, "pretraining-alignment")});
+  }
 
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>RouterScope "
@@ -205,7 +234,12 @@ int run_report(const Argv& argv) {
           std::to_string(layer) + ", variants " + html_escape(variants) + ", " +
           std::to_string(train_steps) + " steps, tokens " + html_escape(tokens) +
           ", same random starting router for every variant, AdamW lr 1e-3, LB α = 0.01 (<a "
-          "href=\"training.h5\">training.h5</a>)</li></ul>\n"
+          "href=\"training.h5\">training.h5</a>)</li>" +
+          (pretrain_steps ? "<li>pretraining: pretrain --quick, vanilla and mpi, " +
+                                std::to_string(pretrain_steps) +
+                                " steps (<a href=\"pretraining.h5\">pretraining.h5</a>)</li>"
+                          : std::string()) +
+          "</ul>\n"
           "<h2>Alignment summary</h2>\n<table><tr><th>layer</th><th>mean |cos|</th><th>mean "
           "λ</th><th>p95 λ</th><th>mean σ₂/σ₁</th></tr>\n";
   for (const auto& l : alignment) {

@@ -1,4 +1,5 @@
 // `routerscope train`: vanilla vs MPI router training on one layer with frozen experts.
+#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -18,16 +19,6 @@
 namespace routerscope::cli {
 
 namespace {
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty())
-      out.push_back(item);
-  return out;
-}
 
 double mean_of(const VectorD& v) {
   return v.size() ? v.mean() : std::nan("");

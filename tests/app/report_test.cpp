@@ -99,7 +99,7 @@ TEST(ReportCommand, WritesEveryLinkedFileAndPdfsWithRealText) {
   TempDir dir("report");
   auto out = dir / "rep";
   auto r = run_routerscope({"report", demo().string(), "--out", out.string(), "--steps", "3",
-                            "--train-steps", "4", "--dpi", "72"});
+                            "--train-steps", "4", "--pretrain-steps", "4", "--dpi", "72"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::ifstream in(out / "index.html");
   std::stringstream ss;
