@@ -3,8 +3,8 @@
 // same batches, 20 AdamW steps; and lm-eval's bits per byte on a file.
 #include "core/lm/lm_trainer.h"
 #include "io/safetensors_writer.h"
-#include "lm_test_config.h"
-#include "support/test_support.h"
+#include "tests/core/lm_test_config.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
