@@ -3,7 +3,7 @@
 // or non-finite values with an error that names where.
 #include "core/error.h"
 #include "core/lm/lm_trainer.h"
-#include "lm_test_config.h"
+#include "tests/core/lm_test_config.h"
 
 #include <gtest/gtest.h>
 
