@@ -34,9 +34,10 @@ std::vector<int> chosen_layers(const PretrainSeries& s, std::optional<int> layer
 }
 
 Figure summary_figure(const std::vector<PretrainSeries>& runs, std::optional<int> layer) {
+  // Short panel titles: three panels share a page width.
   CurvePanel bpb{"validation bits per byte", {}, std::nullopt, std::nullopt};
-  CurvePanel maxvio{"MaxVio global (validation)", {}, 0.0, std::nullopt};
-  CurvePanel lambda{"alignment λ (mean over experts)", {}, std::nullopt, std::nullopt};
+  CurvePanel maxvio{"MaxVio global", {}, 0.0, std::nullopt};
+  CurvePanel lambda{"alignment λ", {}, std::nullopt, std::nullopt};
   for (const auto& s : runs) {
     const auto layers = chosen_layers(s, layer);
     bpb.curves.push_back({s.name, values(s.val_step), values(s.val_bpb)});
@@ -50,14 +51,10 @@ Figure summary_figure(const std::vector<PretrainSeries>& runs, std::optional<int
     maxvio.curves.push_back({s.name, values(s.val_step), values(mv)});
     lambda.curves.push_back({s.name, values(s.align_step), values(lam)});
   }
-  if (!layer || runs.front().layers.size() > 1) {
-    const std::string of = layer ? "layer " + std::to_string(*layer) : "mean over layers";
-    maxvio.title += ", " + of;
-    lambda.title = "alignment λ, " + of;
-  }
   Figure f = curve_panels_figure({bpb, maxvio, lambda}, 3);
   f.height = 0.36 * f.width;
-  f.title = "Pretraining from scratch: vanilla vs MPI routers on the same batches";
+  f.title = "Pretraining from scratch, vanilla vs MPI routers (MaxVio and λ: " +
+            (layer ? "layer " + std::to_string(*layer) : std::string("mean over layers")) + ")";
   return f;
 }
 

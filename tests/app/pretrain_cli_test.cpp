@@ -178,5 +178,31 @@ TEST(PretrainCommand, CtrlCExitsWith130AndAReadableRecord) {
   EXPECT_LT(series[1].steps(), 100000);
 }
 
+TEST(LmEvalCommand, AgreesWithThePyTorchPeerOnASavedCheckpoint) {
+  test::TempDir dir("eval");
+  const fs::path text = corpus(dir), save = dir / "save";
+  auto r = test::run_routerscope(args(args({"pretrain", "--corpus", text.string()}, kTiny),
+                                      {"--steps", "30", "--save", save.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A file whose length is not a multiple of the window: the partial window is dropped.
+  const fs::path data = corpus(dir, 3000);
+  for (const char* variant : {"vanilla", "mpi"}) {
+    auto mine = test::run_routerscope(
+        {"lm-eval", (save / variant).string(), "--corpus", data.string(), "--ctx", "16", "--json"});
+    ASSERT_EQ(mine.exit_code, 0) << mine.err;
+    const auto j = nlohmann::json::parse(mine.out);
+    EXPECT_EQ(j["windows"], 3000 / 16);
+    EXPECT_EQ(j["predictions"], (3000 / 16) * 15);
+    const auto peer = test::run_shell("/usr/bin/python3 " ROUTERSCOPE_SOURCE_DIR
+                                      "/tests/peer/mixtral_peer.py bpb --ckpt " +
+                                      q(save / variant) + " --data " + q(data) + " --ctx 16");
+    ASSERT_EQ(peer.exit_code, 0) << peer.out << peer.err;
+    const auto p = nlohmann::json::parse(peer.out);
+    EXPECT_EQ(p["windows"], 3000 / 16);
+    EXPECT_NEAR(j["bits_per_byte"].get<double>(), p["bits_per_byte"].get<double>(), 1e-4)
+        << variant;
+  }
+}
+
 } // namespace
 } // namespace routerscope
