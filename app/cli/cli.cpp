@@ -90,6 +90,10 @@ int run(int argc, char** argv) {
     }
     return c->run(args);
   } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Cancelled) { // Ctrl-C reached a command that stops by throwing
+      std::fprintf(stderr, "routerscope: interrupted\n");
+      return 130;
+    }
     std::fprintf(stderr, "routerscope: %s\n", e.what());
     return e.kind() == ErrorKind::BadInput ? 2 : 1;
   } catch (const std::exception& e) {
