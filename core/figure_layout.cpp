@@ -78,6 +78,10 @@ Ticks nice_ticks(double lo, double hi, int max_ticks) {
                       "] is not finite");
   }
   widen_degenerate(lo, hi);
+  if (!std::isfinite(hi - lo)) {
+    throw_input_error("nice_ticks: axis range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                      "] is wider than a double holds");
+  }
   max_ticks = std::max(max_ticks, 2);
   NiceStep s = nice_step_at_least((hi - lo) / (max_ticks - 1));
   for (;;) {
@@ -326,11 +330,15 @@ std::vector<double> dash_pattern(Dash d, double width) {
   return {};
 }
 
+// Axes span at most ±kAxisLimit: beyond it spans, steps and tick multiples overflow (1e308 - -1e308
+// is inf), so larger finite values are treated like ±inf, outside the axis.
+constexpr double kAxisLimit = 1e300;
+
 struct Range {
   double lo = std::numeric_limits<double>::infinity();
   double hi = -std::numeric_limits<double>::infinity();
   void add(double v, bool log) {
-    if (std::isfinite(v) && (!log || v > 0)) {
+    if (std::abs(v) <= kAxisLimit && (!log || v > 0)) {
       lo = std::min(lo, v);
       hi = std::max(hi, v);
     }
@@ -347,7 +355,9 @@ struct AxisMap {
     return log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
                : (v - lo) / (hi - lo);
   }
-  double operator()(double v) const { return p0 + t(v) * (p1 - p0); }
+  // Positions of values far outside the axis are pulled in to 10⁴ axis lengths: still off the plot
+  // (clipped), but within what a renderer's fixed-point coordinates hold.
+  double operator()(double v) const { return p0 + std::clamp(t(v), -1e4, 1e4) * (p1 - p0); }
 };
 
 struct ResolvedAxis {

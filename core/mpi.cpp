@@ -70,10 +70,15 @@ RowPass forward_row(const RowD& r, const MatrixF& g, const MpiSettings& s) {
 
 double checked_norm(const RowD& v, Eigen::Index i) {
   double n = v.norm();
-  if (!(n > 0) || !std::isfinite(n))
+  if (!std::isfinite(n))
     throw_input_error("MPI: expert " + std::to_string(i) + ": the vector to retract has norm " +
                       std::to_string(n) +
-                      " (router row in the null space of GᵀG, or zero); R′ is undefined");
+                      ": the expert's weight matrix or the router row holds NaN or Inf, or "
+                      "values so large that (GᵀG)^k r overflows; R′ is undefined");
+  if (!(n > 0))
+    throw_input_error("MPI: expert " + std::to_string(i) +
+                      ": the vector to retract is zero (router row zero or in the null space of "
+                      "GᵀG, or an all-zero weight matrix); R′ is undefined");
   return n;
 }
 

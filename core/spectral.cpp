@@ -554,19 +554,31 @@ void check_options(const SpectralOptions& options) {
 
 struct MatrixScan {
   bool non_finite = false, non_zero = false;
+  float max_abs = 0; // largest magnitude (meaningful when finite)
 };
 
-// One pass on the bit patterns (integer OR reductions vectorise without reassociating floats):
-// exponent all ones = Inf or NaN; any bit besides the sign = non-zero.
+// One pass on the bit patterns (integer reductions vectorise without reassociating floats):
+// exponent all ones = Inf or NaN; the largest pattern without its sign = the largest magnitude.
 MatrixScan scan_matrix(const MatrixF& g) {
   const auto* bits = reinterpret_cast<const std::uint32_t*>(g.data());
   const std::size_t count = static_cast<std::size_t>(g.size());
   std::uint32_t special = 0, magnitude = 0;
   for (std::size_t i = 0; i < count; ++i) {
     special |= static_cast<std::uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
-    magnitude |= bits[i] & 0x7fffffffu;
+    magnitude = std::max(magnitude, bits[i] & 0x7fffffffu);
   }
-  return {special != 0, magnitude != 0};
+  return {special != 0, magnitude != 0, std::bit_cast<float>(magnitude)};
+}
+
+// The power of two by which G is divided before solving, 0 when none is needed. The float
+// products with GᵀG square the entries: beyond 2^kScaleLimit (or below its inverse) they overflow
+// (a single BF16 weight of 1e20 gives inf) or lose precision to subnormals. Dividing by a power
+// of two is exact, leaves u₁ unchanged and scales σ₁, σ₂ by the same power.
+constexpr int kScaleLimit = 40;
+int scale_exponent(float max_abs) {
+  int e = 0;
+  std::frexp(max_abs, &e);
+  return e > kScaleLimit || e < -kScaleLimit ? e : 0;
 }
 
 } // namespace
@@ -588,14 +600,19 @@ PrincipalDirection principal_direction(const Bf16Matrix& g, const SpectralOption
   const std::size_t count = static_cast<std::size_t>(g.rows) * static_cast<std::size_t>(g.cols);
   for (std::size_t i = 0; i < count; ++i) {
     special |= static_cast<std::uint16_t>((g.bits[i] & 0x7f80u) == 0x7f80u);
-    magnitude |= g.bits[i] & 0x7fffu;
+    magnitude = std::max<std::uint16_t>(magnitude, g.bits[i] & 0x7fffu);
   }
   PrincipalDirection pd;
   if (special != 0)
     pd.status = DirectionStatus::NonFinite;
   else if (magnitude == 0)
     pd.status = DirectionStatus::Zero;
-  else {
+  else if (scale_exponent(value_of(magnitude)) != 0) { // scaled on the float path
+    MatrixF f(g.rows, g.cols);
+    for (Eigen::Index i = 0; i < f.size(); ++i)
+      f.data()[i] = value_of(g.bits[i]);
+    pd = principal_direction(f, options);
+  } else {
     const Bf16Ref ref{g.bits, g.rows, g.cols};
     pd = spectra_lanczos(&ref, g.cols, gram_apply_bf16, options);
   }
@@ -614,6 +631,13 @@ PrincipalDirection principal_direction(const MatrixF& g, const SpectralOptions& 
   }
   if (g.rows() == 0 || !scan.non_zero) {
     pd.status = DirectionStatus::Zero;
+    return pd;
+  }
+  if (const int e = scale_exponent(scan.max_abs); e != 0) {
+    const MatrixF scaled = g * std::ldexp(1.0f, -e);
+    pd = principal_direction(scaled, options);
+    pd.sigma1 = std::ldexp(pd.sigma1, e);
+    pd.sigma2 = std::ldexp(pd.sigma2, e);
     return pd;
   }
   switch (options.method) {

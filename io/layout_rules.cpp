@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -100,6 +102,12 @@ const json* member(const json* obj, const char* key) {
   return &*it;
 }
 
+// A config value for a message: scalars as JSON, arrays and objects by kind (printing a deeply
+// nested value would recurse without bound).
+std::string shown(const json& v) {
+  return v.is_structured() ? "an " + std::string(v.type_name()) : v.dump();
+}
+
 struct Config {
   const json* root = nullptr;  // whole config.json (null when absent or the family is unknown)
   const json* scope = nullptr; // where the family's keys live (text_config / ffn_config)
@@ -107,20 +115,33 @@ struct Config {
 
   std::optional<std::int64_t> integer(const json* obj,
                                       std::initializer_list<const char*> keys) const {
+    // Every integer key is a count or a size: negative is bad input, never "absent".
     for (const char* k : keys)
       if (const json* v = member(obj, k)) {
-        if (v->is_number_integer() || v->is_number_unsigned())
-          return v->get<std::int64_t>();
-        if (v->is_number_float() && v->get<double>() == static_cast<double>(v->get<std::int64_t>()))
-          return v->get<std::int64_t>();
-        throw_input_error(path + ": key " + k + " must be an integer, found " + v->dump());
+        std::optional<std::int64_t> out;
+        if (v->is_number_unsigned()) {
+          if (v->get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<std::int64_t>::max()))
+            out = v->get<std::int64_t>();
+        } else if (v->is_number_integer()) {
+          out = v->get<std::int64_t>();
+        } else if (v->is_number_float()) {
+          const double d = v->get<double>();
+          if (d == std::floor(d) && std::abs(d) < 9.2e18) // in range before converting
+            out = static_cast<std::int64_t>(d);
+        }
+        if (!out)
+          throw_input_error(path + ": key " + k + " must be an integer, found " + shown(*v));
+        if (*out < 0)
+          throw_input_error(path + ": key " + k + " must be a non-negative integer, found " +
+                            std::to_string(*out));
+        return out;
       }
     return std::nullopt;
   }
   std::optional<double> number(const json* obj, const char* key) const {
     if (const json* v = member(obj, key)) {
       if (!v->is_number())
-        throw_input_error(path + ": key " + key + " must be a number, found " + v->dump());
+        throw_input_error(path + ": key " + key + " must be a number, found " + shown(*v));
       return v->get<double>();
     }
     return std::nullopt;
@@ -128,7 +149,7 @@ struct Config {
   std::optional<bool> boolean(const json* obj, const char* key) const {
     if (const json* v = member(obj, key)) {
       if (!v->is_boolean())
-        throw_input_error(path + ": key " + key + " must be true or false, found " + v->dump());
+        throw_input_error(path + ": key " + key + " must be true or false, found " + shown(*v));
       return v->get<bool>();
     }
     return std::nullopt;

@@ -49,6 +49,9 @@ const MatrixD& series(const ConvergenceRecord& c, const std::string& name) {
 
 std::vector<const ConvergenceRecord*> chosen_layers(const RunRecord& record,
                                                     std::optional<int> layer) {
+  if (record.layers.empty())
+    throw_input_error("the convergence record holds no layer (group 'layers' is missing or empty: "
+                      "the run recorded no step)");
   std::vector<const ConvergenceRecord*> out;
   for (const auto& c : record.layers)
     if (!layer || c.layer == *layer)

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unistd.h>
 
 namespace routerscope::io {
 
@@ -22,7 +23,8 @@ namespace {
 // Streams `src` into an AtomicFile at `dst`, replacing the byte ranges in `patches` (absolute file
 // offsets) on the way, so that no whole file is ever held in memory.
 void copy_with_patches(const fs::path& src, const fs::path& dst,
-                       const std::map<std::uint64_t, std::vector<std::byte>>& patches) {
+                       const std::map<std::uint64_t, std::vector<std::byte>>& patches,
+                       const Progress& progress) {
   std::ifstream in(src, std::ios::binary);
   if (!in)
     throw_input_error("cannot read " + src.string() + ": " + std::strerror(errno));
@@ -31,6 +33,7 @@ void copy_with_patches(const fs::path& src, const fs::path& dst,
   std::uint64_t pos = 0;
   auto copy_until = [&](std::uint64_t end) {
     while (pos < end) {
+      progress.check(); // Ctrl-C within a multi-GB shard
       auto n = static_cast<std::streamsize>(std::min<std::uint64_t>(buf.size(), end - pos));
       in.read(buf.data(), n);
       if (in.gcount() != n)
@@ -74,9 +77,33 @@ RouterExportReport export_mpi_routers(const MoeModel& model, const fs::path& out
   if (fs::exists(out_dir) && fs::equivalent(out_dir, src_root, ec))
     throw_input_error("export-router: --out " + out_dir.string() +
                       " is the source checkpoint folder; choose a new folder");
-  fs::create_directories(out_dir, ec);
+  // The export is built in a hidden sibling folder and swapped in when complete, so a failure or
+  // Ctrl-C leaves the old folder (or none) and never a partial export.
+  fs::path final_dir = fs::absolute(out_dir).lexically_normal();
+  if (final_dir.filename().empty())
+    final_dir = final_dir.parent_path();
+  if (fs::exists(final_dir, ec) &&
+      (!fs::is_directory(final_dir, ec) ||
+       (!fs::is_empty(final_dir, ec) && !fs::exists(final_dir / "routerscope_export.json", ec))))
+    throw_input_error("export-router: --out " + out_dir.string() +
+                      " exists and is not an earlier export (no routerscope_export.json); choose "
+                      "a new folder");
+  const fs::path work =
+      final_dir.parent_path() / ("." + final_dir.filename().string() + ".partial-" +
+                                 std::to_string(static_cast<long>(::getpid())));
+  fs::remove_all(work, ec);
+  fs::create_directories(work, ec);
   if (ec)
-    throw_input_error("cannot create " + out_dir.string() + ": " + ec.message());
+    throw_input_error("cannot create " + work.string() + ": " + ec.message());
+  struct RemoveUnlessKept {
+    fs::path dir;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code ignored;
+      if (!keep)
+        fs::remove_all(dir, ignored);
+    }
+  } partial{work};
 
   RouterExportReport report;
   std::map<fs::path, std::map<std::uint64_t, std::vector<std::byte>>> patches;
@@ -115,17 +142,16 @@ RouterExportReport export_mpi_routers(const MoeModel& model, const fs::path& out
 
   for (const auto& f : files) {
     progress.check();
-    fs::path dst = out_dir / f.filename();
-    fs::remove(dst, ec);
+    const fs::path dst = work / f.filename();
     if (auto it = patches.find(f); it != patches.end()) {
-      copy_with_patches(f, dst, it->second);
-      report.rewritten.push_back(dst);
+      copy_with_patches(f, dst, it->second, progress);
+      report.rewritten.push_back(final_dir / f.filename());
     } else {
       if (options.copy_unchanged)
-        copy_with_patches(f, dst, {});
+        copy_with_patches(f, dst, {}, progress);
       else
         fs::create_symlink(fs::absolute(f), dst);
-      report.linked.push_back(dst);
+      report.linked.push_back(final_dir / f.filename());
     }
   }
   // Side files (config.json, the shard index, tokenizer files): small, copied as they are.
@@ -135,12 +161,12 @@ RouterExportReport export_mpi_routers(const MoeModel& model, const fs::path& out
         entry.path().extension() == ".safetensors" ||
         entry.path().filename() == "routerscope_export.json")
       continue;
-    fs::path dst = out_dir / entry.path().filename();
+    const fs::path dst = work / entry.path().filename();
     fs::copy_file(entry.path(), dst, fs::copy_options::overwrite_existing, ec);
     if (ec)
       throw_input_error("cannot copy " + entry.path().string() + " to " + dst.string() + ": " +
                         ec.message());
-    report.other_files.push_back(dst);
+    report.other_files.push_back(final_dir / entry.path().filename());
   }
 
   nlohmann::ordered_json j;
@@ -155,9 +181,27 @@ RouterExportReport export_mpi_routers(const MoeModel& model, const fs::path& out
   j["routers"] = report.routers;
   j["routerscope_version"] = routerscope_version();
   std::string text = j.dump(2) + "\n";
-  AtomicFile meta(out_dir / "routerscope_export.json");
+  AtomicFile meta(work / "routerscope_export.json");
   meta.write(text.data(), text.size());
   meta.commit();
+
+  progress.check();
+  const fs::path old = work.string() + ".old";
+  const bool replacing = fs::exists(final_dir, ec);
+  if (replacing) {
+    fs::rename(final_dir, old, ec);
+    if (ec)
+      throw_input_error("cannot replace " + final_dir.string() + ": " + ec.message());
+  }
+  fs::rename(work, final_dir, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    if (replacing)
+      fs::rename(old, final_dir, ec);
+    throw_input_error("cannot rename " + work.string() + " to " + final_dir.string() + ": " + why);
+  }
+  partial.keep = true;
+  fs::remove_all(old, ec);
   return report;
 }
 

@@ -8,8 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <fcntl.h>
 #include <limits>
+#include <optional>
+#include <unistd.h>
 
 namespace routerscope::io {
 
@@ -17,6 +22,7 @@ namespace {
 
 constexpr hsize_t kChunkRows = 64;
 constexpr int kFormatVersion = 1;
+constexpr const char* kCommittedRows = "committed_rows";
 
 std::string where(const std::filesystem::path& path, const std::string& name) {
   return path.string() + (name.empty() ? "" : ": " + name);
@@ -24,14 +30,32 @@ std::string where(const std::filesystem::path& path, const std::string& name) {
 
 using Handle = Hdf5Handle;
 
-void write_string_attribute(hid_t obj, const std::string& name, const std::string& value) {
+// The operating system's reason inside HDF5's error stack ("No space left on device"), or a
+// generic phrase when the stack holds none.
+std::string hdf5_cause() {
+  std::string cause;
+  auto walk = [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+    auto* text = static_cast<std::string*>(out);
+    const std::string desc = e->desc ? e->desc : "";
+    const auto at = desc.find("error message = '");
+    if (text->empty() && at != std::string::npos) {
+      const auto begin = at + 17;
+      *text = desc.substr(begin, desc.find('\'', begin) - begin);
+    }
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &cause);
+  return cause.empty() ? "write failed (disk full or file not writable?)" : cause;
+}
+
+// False when HDF5 could not write it (the caller names the file and the cause).
+bool write_string_attribute(hid_t obj, const std::string& name, const std::string& value) {
   Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
   H5Tset_size(type.id, std::max<size_t>(1, value.size()));
   H5Tset_cset(type.id, H5T_CSET_UTF8);
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
   Handle attr{H5Acreate2(obj, name.c_str(), type.id, space.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  if (attr.id < 0 || H5Awrite(attr.id, type.id, value.data()) < 0)
-    throw_internal_error("HDF5: cannot write attribute " + name);
+  return attr.id >= 0 && H5Awrite(attr.id, type.id, value.data()) >= 0;
 }
 
 std::string read_string_attribute(hid_t obj, const std::string& name,
@@ -40,23 +64,52 @@ std::string read_string_attribute(hid_t obj, const std::string& name,
     return {};
   Handle attr{H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose};
   Handle type{H5Aget_type(attr.id), H5Tclose};
+  Handle space{H5Aget_space(attr.id), H5Sclose};
+  const std::string who = where(path, "attribute '" + name + "'");
   if (H5Tget_class(type.id) != H5T_STRING)
-    throw_input_error(where(path, "attribute " + name) + ": expected a string");
+    throw_input_error(who + ": expected a string, found another type");
+  if (H5Sget_simple_extent_npoints(space.id) != 1)
+    throw_input_error(who + ": expected one string, found " +
+                      std::to_string(H5Sget_simple_extent_npoints(space.id)));
+  // The memory type keeps the file's character set: HDF5 does not convert ASCII <-> UTF-8, and
+  // h5py writes variable-length UTF-8 strings where RouterScope writes fixed-length ones.
+  Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_cset(mem.id, H5Tget_cset(type.id));
   if (H5Tis_variable_str(type.id) > 0) {
     char* buf = nullptr;
-    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
     if (H5Aread(attr.id, mem.id, &buf) < 0 || !buf)
-      throw_input_error(where(path, "attribute " + name) + ": unreadable");
+      throw_input_error(who + ": variable-length string could not be read (corrupt file?)");
     std::string out(buf);
     H5free_memory(buf);
     return out;
   }
   std::string out(H5Tget_size(type.id), '\0');
-  if (H5Aread(attr.id, type.id, out.data()) < 0)
-    throw_input_error(where(path, "attribute " + name) + ": unreadable");
+  H5Tset_size(mem.id, out.size());
+  if (out.empty() || H5Aread(attr.id, mem.id, out.data()) < 0)
+    throw_input_error(who + ": fixed-length string could not be read (corrupt file?)");
   out.resize(std::strlen(out.c_str()));
   return out;
+}
+
+// Rows of a record dataset that belong to committed steps (attribute `committed_rows`, written
+// after every complete step); datasets of records without the attribute count every row.
+std::optional<hsize_t> committed_rows(hid_t ds) {
+  if (H5Aexists(ds, kCommittedRows) <= 0)
+    return std::nullopt;
+  Handle attr{H5Aopen(ds, kCommittedRows, H5P_DEFAULT), H5Aclose};
+  long long rows = -1;
+  if (attr.id < 0 || H5Aread(attr.id, H5T_NATIVE_LLONG, &rows) < 0 || rows < 0)
+    return std::nullopt;
+  return static_cast<hsize_t>(rows);
+}
+
+// File access without HDF5's file lock: a record is read while its writer appends (the writer
+// takes no lock either, so h5py and other readers open it with their defaults).
+Handle unlocked_access() {
+  Handle fapl{H5Pcreate(H5P_FILE_ACCESS), H5Pclose};
+  H5Pset_file_locking(fapl.id, false, true);
+  return fapl;
 }
 
 // Names of the links in a group, sorted by name.
@@ -103,10 +156,18 @@ MatrixD read_matrix(hid_t parent, const std::string& name, const std::filesystem
                       std::to_string(rank));
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(space.id, dims, nullptr);
+  // Rows beyond the committed ones belong to a step its writer had not finished.
+  if (auto committed = committed_rows(ds.id); committed && *committed < dims[0]) {
+    dims[0] = *committed;
+    hsize_t start[2] = {0, 0}, count[2] = {dims[0], rank == 2 ? dims[1] : 1};
+    H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nullptr, count, nullptr);
+  }
   MatrixD out(static_cast<Eigen::Index>(dims[0]),
               static_cast<Eigen::Index>(rank == 2 ? dims[1] : 1));
+  hsize_t mdims[2] = {dims[0], rank == 2 ? dims[1] : 1};
+  Handle mspace{H5Screate_simple(2, mdims, nullptr), H5Sclose};
   if (out.size() > 0 &&
-      H5Dread(ds.id, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+      H5Dread(ds.id, H5T_NATIVE_DOUBLE, mspace.id, space.id, H5P_DEFAULT, out.data()) < 0)
     throw_input_error(where(path, name) + ": cannot read (corrupt or unsupported type)");
   return out;
 }
@@ -115,15 +176,35 @@ VectorD column(const MatrixD& m) {
   return m.size() ? VectorD(m.col(0)) : VectorD();
 }
 
+// Keeps HDF5 from printing its diagnostic stack while a reader turns failures into messages.
+struct QuietErrors {
+  H5E_auto2_t func = nullptr;
+  void* data = nullptr;
+  QuietErrors() {
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func, data); }
+  QuietErrors(const QuietErrors&) = delete;
+  QuietErrors& operator=(const QuietErrors&) = delete;
+};
+
+// A layer group's name as its index ("3"), or BadInput naming the group.
+int layer_index(const std::string& name, const std::filesystem::path& path,
+                const std::string& group) {
+  int value = 0;
+  const char* end = name.data() + name.size();
+  auto [ptr, ec] = std::from_chars(name.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < 0)
+    throw_input_error(where(path, group) + ": group name is not a layer index (0, 1, ...)");
+  return value;
+}
+
 hid_t open_file(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path))
     throw_input_error(path.string() + ": no such file");
-  H5E_auto2_t func;
-  void* data;
-  H5Eget_auto2(H5E_DEFAULT, &func, &data);
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  H5Eset_auto2(H5E_DEFAULT, func, data);
+  Handle fapl = unlocked_access();
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id);
   if (f < 0)
     throw_input_error(path.string() + ": not a readable HDF5 file");
   return f;
@@ -136,21 +217,47 @@ RunRecordWriter::RunRecordWriter(const std::filesystem::path& path, const std::s
                                  double flush_interval_s)
     : path_(path), interval_(flush_interval_s) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file_ < 0)
-    throw_input_error(path.string() + ": cannot create the run record (directory missing or not "
-                                      "writable?)");
-  nlohmann::json files = nlohmann::json::array();
-  for (const auto& [name, bytes] : identity.files)
-    files.push_back({{"name", name}, {"bytes", bytes}});
-  write_string_attribute(file_, "routerscope_record", std::to_string(kFormatVersion));
-  write_string_attribute(file_, "kind", kind);
-  write_string_attribute(file_, "config", config);
-  write_string_attribute(file_, "checkpoint_path", identity.path);
-  write_string_attribute(file_, "checkpoint_family", identity.family);
-  write_string_attribute(file_, "checkpoint_files", files.dump());
-  write_string_attribute(file_, "routerscope_version", routerscope_version());
-  flush();
+  // Probe with POSIX first: its errno names the cause (no such folder, permission) that HDF5's
+  // own failure would hide.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0)
+    throw_input_error(path.string() + ": cannot create the run record: " + std::strerror(errno));
+  ::close(fd);
+  Handle fapl = unlocked_access();
+  file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id);
+  try {
+    if (file_ < 0)
+      fail_write("cannot create the run record");
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& [name, bytes] : identity.files)
+      files.push_back({{"name", name}, {"bytes", bytes}});
+    const std::pair<const char*, std::string> attributes[] = {
+        {"routerscope_record", std::to_string(kFormatVersion)},
+        {"kind", kind},
+        {"config", config},
+        {"checkpoint_path", identity.path},
+        {"checkpoint_family", identity.family},
+        {"checkpoint_files", files.dump()},
+        {"routerscope_version", routerscope_version()}};
+    for (const auto& [name, value] : attributes)
+      if (!write_string_attribute(file_, name, value))
+        fail_write(std::string("cannot write attribute ") + name);
+    flush();
+  } catch (const Error&) {
+    // No half-written header left behind: a file that cannot hold the header is removed (a
+    // device such as /dev/full is left alone).
+    if (file_ >= 0)
+      H5Fclose(file_);
+    file_ = -1;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(path, ec))
+      std::filesystem::remove(path, ec);
+    throw;
+  }
+}
+
+void RunRecordWriter::fail_write(const std::string& what) const {
+  throw_input_error(path_.string() + ": " + what + ": " + hdf5_cause());
 }
 
 RunRecordWriter::~RunRecordWriter() {
@@ -163,12 +270,38 @@ RunRecordWriter::~RunRecordWriter() {
 void RunRecordWriter::close() {
   if (file_ < 0)
     return;
-  H5Fflush(file_, H5F_SCOPE_GLOBAL);
+  // Rows appended since the last step commit belong to a complete run when the caller closes.
+  bool ok = true;
+  try {
+    commit_step();
+  } catch (const Error&) {
+    ok = false;
+  }
+  ok = H5Fflush(file_, H5F_SCOPE_GLOBAL) >= 0 && ok;
+  const std::string cause = ok ? std::string() : hdf5_cause();
   for (auto& [name, d] : datasets_)
     H5Dclose(d.id);
   datasets_.clear();
-  H5Fclose(file_);
+  ok = H5Fclose(file_) >= 0 && ok;
   file_ = -1;
+  if (!ok)
+    throw_input_error(path_.string() +
+                      ": cannot finish the run record: " + (cause.empty() ? hdf5_cause() : cause));
+}
+
+void RunRecordWriter::commit_step() {
+  if (file_ < 0)
+    throw_internal_error(path_.string() + ": run record already closed");
+  for (auto& [name, d] : datasets_) {
+    if (d.rows == d.committed)
+      continue;
+    const long long rows = static_cast<long long>(d.rows);
+    Handle attr{H5Aopen(d.id, kCommittedRows, H5P_DEFAULT), H5Aclose};
+    if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_LLONG, &rows) < 0)
+      fail_write("cannot commit a step of " + name);
+    d.committed = d.rows;
+  }
+  flush_if_due();
 }
 
 RunRecordWriter::Dataset& RunRecordWriter::dataset(const std::string& name, std::uint64_t width) {
@@ -194,10 +327,19 @@ RunRecordWriter::Dataset& RunRecordWriter::dataset(const std::string& name, std:
   hid_t id =
       H5Dcreate2(file_, name.c_str(), H5T_IEEE_F64LE, space.id, lcpl.id, dcpl.id, H5P_DEFAULT);
   if (id < 0)
-    throw_internal_error(where(path_, name) + ": cannot create dataset");
+    fail_write("cannot create dataset " + name);
   Dataset d;
   d.id = id;
   d.width = width;
+  // Readers count only committed rows: a new dataset holds none until its step is committed.
+  Handle aspace{H5Screate(H5S_SCALAR), H5Sclose};
+  Handle attr{H5Acreate2(id, kCommittedRows, H5T_STD_I64LE, aspace.id, H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose};
+  const long long zero = 0;
+  if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_LLONG, &zero) < 0) {
+    H5Dclose(id);
+    fail_write("cannot create dataset " + name);
+  }
   return datasets_.emplace(name, d).first->second;
 }
 
@@ -206,16 +348,15 @@ void RunRecordWriter::append(const std::string& name, const double* data, std::u
   Dataset& d = dataset(name, two_d ? width : 0);
   hsize_t dims[2] = {d.rows + 1, width};
   if (H5Dset_extent(d.id, dims) < 0)
-    throw_internal_error(where(path_, name) + ": cannot extend dataset");
+    fail_write("cannot extend dataset " + name);
   Handle fspace{H5Dget_space(d.id), H5Sclose};
   hsize_t start[2] = {d.rows, 0}, count[2] = {1, width};
   H5Sselect_hyperslab(fspace.id, H5S_SELECT_SET, start, nullptr, count, nullptr);
   hsize_t mdims[1] = {two_d ? width : 1};
   Handle mspace{H5Screate_simple(1, mdims, nullptr), H5Sclose};
   if (H5Dwrite(d.id, H5T_NATIVE_DOUBLE, mspace.id, fspace.id, H5P_DEFAULT, data) < 0)
-    throw_internal_error(where(path_, name) + ": cannot write row " + std::to_string(d.rows));
+    fail_write("cannot write row " + std::to_string(d.rows) + " of " + name);
   ++d.rows;
-  flush_if_due();
 }
 
 void RunRecordWriter::append_row(const std::string& name, std::span<const double> row) {
@@ -243,7 +384,7 @@ void RunRecordWriter::flush() {
   if (file_ < 0)
     return;
   if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0)
-    throw_internal_error(path_.string() + ": HDF5 flush failed (disk full?)");
+    fail_write("cannot flush the run record");
   last_flush_ = std::chrono::steady_clock::now();
 }
 
@@ -271,6 +412,7 @@ void RunRecordWriter::add_convergence_row(const LayerConvergence& layer,
   append_row(base + "pre_norm", span_of(row.pre_norm));
   append_row(base + "tan_theta", span_of(row.tan_theta));
   append_row(base + "tan_bound", span_of(row.tan_bound));
+  commit_step();
 }
 
 namespace {
@@ -313,6 +455,7 @@ void RunRecordWriter::add_training_step(int layer, const TrainStepRecord& r) {
     else
       append_value(base + key, v[0]);
   });
+  commit_step();
 }
 
 RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
@@ -360,11 +503,13 @@ RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
 }
 
 MatrixD read_hdf5_matrix(const std::filesystem::path& path, const std::string& dataset) {
+  QuietErrors quiet;
   Handle f{open_file(path), H5Fclose};
   return read_matrix(f.id, dataset, path);
 }
 
 MatrixF read_hidden_states(const std::filesystem::path& path, const std::string& dataset) {
+  QuietErrors quiet;
   Handle f{open_file(path), H5Fclose};
   if (H5Lexists(f.id, dataset.c_str(), H5P_DEFAULT) <= 0)
     throw_input_error(where(path, dataset) +
@@ -387,12 +532,17 @@ MatrixF read_hidden_states(const std::filesystem::path& path, const std::string&
 }
 
 RunRecord read_run_record(const std::filesystem::path& path) {
+  QuietErrors quiet;
   Handle f{open_file(path), H5Fclose};
   RunRecord rec;
   if (read_string_attribute(f.id, "routerscope_record", path).empty())
     throw_input_error(path.string() + ": not a RouterScope run record (attribute "
                                       "'routerscope_record' missing)");
   rec.kind = read_string_attribute(f.id, "kind", path);
+  if (rec.kind != "convergence" && rec.kind != "training")
+    throw_input_error(path.string() + ": attribute 'kind' is " +
+                      (rec.kind.empty() ? std::string("missing") : "'" + rec.kind + "'") +
+                      ", expected \"convergence\" or \"training\"");
   rec.config = read_string_attribute(f.id, "config", path);
   rec.identity.path = read_string_attribute(f.id, "checkpoint_path", path);
   rec.identity.family = read_string_attribute(f.id, "checkpoint_family", path);
@@ -418,7 +568,7 @@ RunRecord read_run_record(const std::filesystem::path& path) {
     for (const auto& l : children(layers.id)) {
       Handle g{H5Gopen2(layers.id, l.c_str(), H5P_DEFAULT), H5Gclose};
       ConvergenceRecord c;
-      c.layer = std::stoi(l);
+      c.layer = layer_index(l, path, "layers/" + l);
       c.series = read_group(g.id, "layers/" + l + "/");
       c.sigma1 = column(c.series["sigma1"]);
       c.sigma2 = column(c.series["sigma2"]);
@@ -446,7 +596,8 @@ RunRecord read_run_record(const std::filesystem::path& path) {
         Handle layers{H5Gopen2(g.id, "layers", H5P_DEFAULT), H5Gclose};
         for (const auto& l : children(layers.id)) {
           Handle lg{H5Gopen2(layers.id, l.c_str(), H5P_DEFAULT), H5Gclose};
-          v.layers[std::stoi(l)] = read_group(lg.id, prefix + "layers/" + l + "/");
+          v.layers[layer_index(l, path, prefix + "layers/" + l)] =
+              read_group(lg.id, prefix + "layers/" + l + "/");
         }
       }
       rec.variants.push_back(std::move(v));

@@ -1,7 +1,10 @@
 #pragma once
 // HDF5 run records (docs/FORMATS.md "Run records"): one file per run, appended step by step to
-// chunked, extendable float64 datasets and flushed at least every second, so a killed process
-// loses at most the last second and the file still opens.
+// chunked, extendable float64 datasets. Each dataset's `committed_rows` attribute is written after
+// a complete step and readers read only those rows, so a step's datasets become visible together;
+// the file is flushed at step boundaries at least every second and opened without HDF5's file lock,
+// so a killed process loses at most the last second (a reader beside a live writer can still see
+// series one step apart: docs/FORMATS.md).
 #include "core/mpi_convergence.h"
 #include "core/training.h"
 #include "core/types.h"
@@ -49,17 +52,23 @@ public:
   // variants/<name>/{maxvio_global,maxvio_global_step} when present.
   void add_training_step(int layer, const TrainStepRecord& record);
 
-  // Flushes when flush_interval_s has passed since the last flush (called by every append).
+  // Marks every row appended so far as part of complete steps (add_convergence_row and
+  // add_training_step call it), then flushes when due. Throws BadInput naming the file and the
+  // cause (e.g. "No space left on device") when HDF5 cannot write.
+  void commit_step();
+  // Flushes when flush_interval_s has passed since the last flush.
   void flush_if_due();
   void flush();
-  // Flushes and closes; further calls throw. The destructor closes without throwing.
+  // Commits, flushes and closes; further calls throw. The destructor closes without throwing.
   void close();
 
 private:
   struct Dataset {
     std::int64_t id = -1;
     std::uint64_t rows = 0, width = 0; // width 0: 1-D
+    std::uint64_t committed = 0;       // rows covered by the last commit_step
   };
+  [[noreturn]] void fail_write(const std::string& what) const;
   Dataset& dataset(const std::string& name, std::uint64_t width);
   void append(const std::string& name, const double* data, std::uint64_t width, bool two_d);
 

@@ -77,6 +77,82 @@ std::size_t find_invalid_utf8(std::string_view s) {
   return std::string_view::npos;
 }
 
+constexpr int kMaxJsonDepth = 64; // a header needs 3 levels; deep nesting only exhausts the stack
+
+// Checks what nlohmann's parser accepts but the reference reader (the safetensors crate,
+// serde_json) rejects, and bounds the nesting depth before any recursive parse or print: a UTF-8
+// byte-order mark, NUL bytes (e.g. NUL padding), nesting deeper than kMaxJsonDepth, and \u escapes
+// that encode a lone UTF-16 surrogate. `what` names the document ("header", "index").
+void check_json_text(std::string_view text, const fs::path& file, const std::string& what,
+                     std::uint64_t base_offset) {
+  auto at = [&](std::size_t i) { return " at byte " + std::to_string(base_offset + i); };
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    fail(file, what + " starts with a UTF-8 byte-order mark (not allowed in JSON text)");
+  auto hex4 = [&](std::size_t i) -> long {
+    if (i + 4 > text.size())
+      return -1;
+    long v = 0;
+    for (std::size_t k = i; k < i + 4; ++k) {
+      const char c = text[k];
+      const int d = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  };
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\0')
+      fail(file, what + " holds a NUL byte" + at(i) + " (padding must be spaces)");
+    if (in_string) {
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\' && i + 1 < text.size()) {
+        if (text[i + 1] == 'u') {
+          const long u = hex4(i + 2);
+          if (u >= 0xdc00 && u <= 0xdfff)
+            fail(file, what + " has a lone UTF-16 low surrogate \\u" +
+                           std::string(text.substr(i + 2, 4)) + at(i));
+          if (u >= 0xd800 && u <= 0xdbff) {
+            const long low = i + 11 < text.size() && text[i + 6] == '\\' && text[i + 7] == 'u'
+                                 ? hex4(i + 8)
+                                 : -1;
+            if (low < 0xdc00 || low > 0xdfff)
+              fail(file, what + " has a lone UTF-16 high surrogate \\u" +
+                             std::string(text.substr(i + 2, 4)) + at(i));
+            i += 10; // past the pair's low half, which is not lone
+          }
+        }
+        ++i; // the escaped character
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        fail(file, what + " nests arrays or objects deeper than " + std::to_string(kMaxJsonDepth) +
+                       " levels" + at(i));
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+// A JSON value for a message, cut to a readable length.
+std::string brief(const json& v) {
+  std::string text = v.dump();
+  if (text.size() > 80)
+    text = text.substr(0, 77) + "...";
+  return text;
+}
+
 // nlohmann's parser keeps the last of duplicate keys silently, so a SAX pass finds them first.
 // (A parse callback would do it in one pass but costs time quadratic in the tensor count.)
 class DuplicateKeyFinder : public json::json_sax_t {
@@ -114,8 +190,9 @@ public:
 
 // Parses JSON text, rejecting duplicate keys in any object. `what` names the document in messages
 // ("header", "index").
-json parse_json_no_duplicates(std::string_view text, const fs::path& file,
-                              const std::string& what) {
+json parse_json_no_duplicates(std::string_view text, const fs::path& file, const std::string& what,
+                              std::uint64_t base_offset = 0) {
+  check_json_text(text, file, what, base_offset);
   DuplicateKeyFinder finder;
   json::sax_parse(text.begin(), text.end(), &finder, json::input_format_t::json, false);
   json j;
@@ -142,6 +219,9 @@ std::optional<std::uint64_t> as_unsigned(const json& v) {
 }
 
 TensorInfo parse_tensor_entry(const fs::path& file, const std::string& name, const json& v) {
+  if (name.find('\0') != std::string::npos)
+    fail(file,
+         "tensor name '" + name.substr(0, name.find('\0')) + "\\u0000...' holds a NUL character");
   const std::string who = "tensor '" + name + "'";
   if (!v.is_object())
     fail(file, who + " entry is " + std::string(v.type_name()) +
@@ -165,13 +245,13 @@ TensorInfo parse_tensor_entry(const fs::path& file, const std::string& name, con
   for (const auto& d : *sh) {
     if (d.is_number_integer() && !d.is_number_unsigned() && d.get<std::int64_t>() < 0)
       fail(file, who + " has negative dimension " + std::to_string(d.get<std::int64_t>()) +
-                     " in shape " + sh->dump());
+                     " in shape " + brief(*sh));
     auto u = as_unsigned(d);
     if (!u)
-      fail(file, who + " has a non-integer dimension in shape " + sh->dump());
+      fail(file, who + " has a non-integer dimension in shape " + brief(*sh));
     if (*u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       fail(file,
-           who + " has dimension " + std::to_string(*u) + " too large in shape " + sh->dump());
+           who + " has dimension " + std::to_string(*u) + " too large in shape " + brief(*sh));
     t.shape.push_back(static_cast<std::int64_t>(*u));
     if (*u != 0 &&
         elements > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / *u)
@@ -181,16 +261,16 @@ TensorInfo parse_tensor_entry(const fs::path& file, const std::string& name, con
   // Like the reference reader, an overflowing left-to-right prefix is rejected even if a later
   // dimension is 0.
   if (overflow)
-    fail(file, who + " shape " + sh->dump() + " has an element count that overflows 64 bits");
+    fail(file, who + " shape " + brief(*sh) + " has an element count that overflows 64 bits");
 
   auto off = v.find("data_offsets");
   if (off == v.end() || !off->is_array() || off->size() != 2)
     fail(file, who + " needs \"data_offsets\" [begin, end], found " +
-                   (off == v.end() ? std::string("nothing") : off->dump()));
+                   (off == v.end() ? std::string("nothing") : brief(*off)));
   auto b = as_unsigned((*off)[0]);
   auto e = as_unsigned((*off)[1]);
   if (!b || !e)
-    fail(file, who + " data_offsets " + off->dump() + " are not non-negative integers");
+    fail(file, who + " data_offsets " + brief(*off) + " are not non-negative integers");
   t.begin = *b;
   t.end = *e;
   if (t.end < t.begin)
@@ -198,12 +278,12 @@ TensorInfo parse_tensor_entry(const fs::path& file, const std::string& name, con
 
   const auto bits = static_cast<std::uint64_t>(dtype_bits(t.dtype));
   if (elements > std::numeric_limits<std::uint64_t>::max() / bits)
-    fail(file, who + " shape " + sh->dump() + " byte size overflows 64 bits");
+    fail(file, who + " shape " + brief(*sh) + " byte size overflows 64 bits");
   const std::uint64_t expected = (elements * bits + 7) / 8;
   if (t.end - t.begin != expected)
     fail(file, who + " data_offsets " + range_text(t.begin, t.end) + " hold " +
                    std::to_string(t.end - t.begin) + " bytes, but " +
-                   std::string(dtype_name(t.dtype)) + " shape " + sh->dump() + " needs " +
+                   std::string(dtype_name(t.dtype)) + " shape " + brief(*sh) + " needs " +
                    std::to_string(expected));
   return t;
 }
@@ -265,7 +345,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const fs::path& pat
   if (auto bad = find_invalid_utf8(text); bad != std::string_view::npos)
     fail(path, "header is not valid UTF-8 (byte " + std::to_string(8 + bad) + " of the file)");
 
-  json header = parse_json_no_duplicates(text, path, "header");
+  json header = parse_json_no_duplicates(text, path, "header", 8);
   if (!header.is_object())
     fail(path, "header is " + std::string(header.type_name()) + ", expected a JSON object");
 

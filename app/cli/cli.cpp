@@ -110,7 +110,7 @@ int run(int argc, char** argv) {
     const int rc = c->run(args);
     return rc == 0 && was_interrupted() ? 130 : rc;
   } catch (const Error& e) {
-    if (e.kind() == ErrorKind::Cancelled) {
+    if (e.kind() == ErrorKind::Cancelled) { // Ctrl-C reached a command that stops by throwing
       std::fprintf(stderr, "routerscope: interrupted\n");
       return 130;
     }

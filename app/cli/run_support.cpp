@@ -65,13 +65,20 @@ io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo&
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path) {
   io::CsvTable t({"layer", "expert", "status", "cos", "lambda", "sigma1", "sigma2", "gap_ratio",
                   "router_norm"});
+  // A quantity the status leaves undefined is an empty cell, never a 0 that reads as a result:
+  // cos and λ need u₁ (Ok); σ needs a finite, converged solve; σ₂/σ₁ also needs σ₁ > 0.
   for (const auto& l : result)
-    for (const auto& e : l.experts)
+    for (const auto& e : l.experts) {
+      const bool ok = e.status == DirectionStatus::Ok;
+      const bool sigma =
+          ok || e.status == DirectionStatus::Degenerate || e.status == DirectionStatus::Zero;
+      auto cell = [](bool defined, double v) { return defined ? io::format_number(v) : ""; };
       t.add_row({std::to_string(l.layer), std::to_string(e.expert),
-                 std::string(to_string(e.status)), io::format_number(e.cos),
-                 io::format_number(e.lambda), io::format_number(e.sigma1),
-                 io::format_number(e.sigma2), io::format_number(e.gap_ratio),
+                 std::string(to_string(e.status)), cell(ok, e.cos), cell(ok, e.lambda),
+                 cell(sigma, e.sigma1), cell(sigma, e.sigma2),
+                 cell(sigma && e.status != DirectionStatus::Zero, e.gap_ratio),
                  io::format_number(e.router_norm)});
+    }
   if (path == "-")
     std::fputs(t.str().c_str(), stdout);
   else

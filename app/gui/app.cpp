@@ -119,7 +119,9 @@ App::App(GLFWwindow* window, const GuiOptions& options)
 }
 
 App::~App() {
-  // Jobs join before the data they write is destroyed.
+  // Jobs join before the data they write is destroyed (a training job publishes into train_pub_,
+  // a member destroyed before train_job_ would otherwise be: issue 15, finding 1).
+  train_job_.reset();
   export_job_.reset();
   mpi_job_.reset();
   detail_job_.reset();

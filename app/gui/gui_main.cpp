@@ -249,10 +249,14 @@ int run_gui(const GuiOptions& options) {
         app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
       } else if (v == "metric") {
         app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
-      } else if (v == "train") {
+      } else if (v == "train" || v == "start-train") {
         app->set_view(View::Mpi);
         app->set_mpi_mode(1);
         app->start_training(std::stoi(a.args[0]));
+        if (v == "start-train") { // e.g. quitting while the job runs
+          render_frame();
+          continue;
+        }
       } else if (v == "browse") {
         app->browse(a.args[0]);
       } else if (v == "browse-hub") {

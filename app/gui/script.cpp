@@ -28,6 +28,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
       {"train", {1, "train STEPS"}},
+      {"start-train", {1, "start-train STEPS (the script goes on while it runs)"}},
       {"browse", {1, "browse FOLDER"}},
       {"browse-hub", {0, "browse-hub"}},
       {"browse-hidden", {1, "browse-hidden on|off"}},
@@ -84,8 +85,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     }
     if (int(a.args.size()) != it->second.args)
       throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
-    const bool numeric =
-        a.verb == "select" || a.verb == "step" || a.verb == "play" || a.verb == "size";
+    const bool numeric = a.verb == "select" || a.verb == "step" || a.verb == "play" ||
+                         a.verb == "size" || a.verb == "train" || a.verb == "start-train";
     for (const auto& w : a.args)
       if (numeric && !is_int(w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +

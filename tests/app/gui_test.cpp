@@ -120,6 +120,15 @@ TEST_F(GuiSmoke, RouterTrainingRecordsEveryRequestedStep) {
   EXPECT_EQ(s["training_steps"].get<int>(), 12); // steps 0..11, one record row each
 }
 
+// Issue 15, finding 1: quitting while training ran published a result into a member already
+// destroyed (heap-use-after-free under AddressSanitizer). The app now joins the job first.
+TEST_F(GuiSmoke, QuitWhileTrainingJoinsTheJobBeforeTearingDown) {
+  ASSERT_EQ(run("select 0 0\nstart-train 1000000\nkey ctrl+q\n"), 0) << output();
+  const auto s = state();
+  EXPECT_TRUE(s["quit_requested"].get<bool>());
+  EXPECT_EQ(s["error"], "");
+}
+
 TEST_F(GuiSmoke, ExportWritesACsvWithOneRowPerRecordedStep) {
   const fs::path csv = dir_ / "maxvio.csv";
   ASSERT_EQ(run("view mpi\nstep 5\nexport maxvio " + csv.string() + "\n"), 0) << output();
