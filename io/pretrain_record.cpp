@@ -49,6 +49,7 @@ void add_pretrain_step(RunRecordWriter& w, const PretrainStepRow& r) {
     }
     w.append_value(base + "align_step", r.step);
   }
+  w.commit_step(); // this variant's step becomes visible to readers as a whole, then flushed
 }
 
 std::vector<PretrainSeries> pretrain_series(const RunRecord& record, const std::string& origin) {

@@ -35,7 +35,8 @@ struct PretrainStepRow {
 };
 
 // Appends `row` to variants/<variant>/... of `writer` (a record created with kind "pretraining").
-// Every per-step dataset is written first, then the evaluation and alignment samples.
+// Every per-step dataset is written first, then the evaluation and alignment samples; the step is
+// then committed (readers see it whole) and the file flushed when due.
 void add_pretrain_step(RunRecordWriter& writer, const PretrainStepRow& row);
 
 // The complete steps of one variant of a pretraining record (rows every per-step dataset holds),
