@@ -539,10 +539,10 @@ RunRecord read_run_record(const std::filesystem::path& path) {
     throw_input_error(path.string() + ": not a RouterScope run record (attribute "
                                       "'routerscope_record' missing)");
   rec.kind = read_string_attribute(f.id, "kind", path);
-  if (rec.kind != "convergence" && rec.kind != "training")
+  if (rec.kind != "convergence" && rec.kind != "training" && rec.kind != "pretraining")
     throw_input_error(path.string() + ": attribute 'kind' is " +
                       (rec.kind.empty() ? std::string("missing") : "'" + rec.kind + "'") +
-                      ", expected \"convergence\" or \"training\"");
+                      ", expected \"convergence\", \"training\" or \"pretraining\"");
   rec.config = read_string_attribute(f.id, "config", path);
   rec.identity.path = read_string_attribute(f.id, "checkpoint_path", path);
   rec.identity.family = read_string_attribute(f.id, "checkpoint_family", path);

@@ -28,8 +28,9 @@ void expect_matches(const PrincipalDirection& pd, const Reference& ref, const ch
                     bool check_sigma2 = true) {
   ASSERT_EQ(pd.status, DirectionStatus::Ok) << what << ": " << to_string(pd.status);
   EXPECT_NEAR(pd.sigma1 / ref.sigma1, 1.0, 1e-5) << what;
-  if (check_sigma2)
+  if (check_sigma2) {
     EXPECT_NEAR(pd.sigma2 / ref.sigma2, 1.0, 1e-4) << what;
+  }
   EXPECT_TRUE(std::isfinite(pd.sigma2) && pd.sigma2 >= 0 && pd.sigma2 <= pd.sigma1) << what;
   const double cos = std::abs(pd.u1.cast<double>().dot(ref.u1));
   EXPECT_NEAR(cos, 1.0, 1e-5) << what;

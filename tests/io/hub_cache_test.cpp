@@ -116,7 +116,7 @@ TEST(HubCache, MissingModelNamesEveryPlaceLookedAt) {
                  {"HOME", (dir / "c").string()},
                  {"XDG_CACHE_HOME", ""}});
   const std::string e = error_of([&] { io::resolve_model_path("allenai/OLMoE-1B-7B-0924"); });
-  for (const fs::path p : {dir / "a" / "models--allenai--OLMoE-1B-7B-0924",
+  for (const fs::path& p : {dir / "a" / "models--allenai--OLMoE-1B-7B-0924",
                            dir / "b" / "hub" / "models--allenai--OLMoE-1B-7B-0924",
                            dir / "c" / ".cache/huggingface/hub/models--allenai--OLMoE-1B-7B-0924"})
     EXPECT_NE(e.find(p.string()), std::string::npos) << p << "\n" << e;
