@@ -7,32 +7,21 @@
 #include "io/safetensors.h"
 #include "io/tensor_decode.h"
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace routerscope::io::layout {
 
 using nlohmann::json;
 
-// The MoE block shapes RouterScope knows, identified by their router tensor (suffix after
-// "<layers prefix>L.").
-enum class Block { GptOss, JetMoe, Granite, Dbrx, Llama4, SparseMoe, MlpGate };
-
-struct BlockRule {
-  Block kind;
-  const char* router;
-};
-extern const BlockRule kBlockRules[7];
-
-const char* router_suffix(Block kind);
-const std::set<std::string>& known_families();
-Block family_block(const std::string& family);
-std::string family_prefix(const std::string& family);
 std::string shape_text(const std::vector<std::int64_t>& s);
 
 // ---- config access --------------------------------------------------------------------------
@@ -47,9 +36,13 @@ struct Config {
 
   std::optional<std::int64_t> integer(const json* obj,
                                       std::initializer_list<const char*> keys) const {
+    return integer(obj, std::span<const char* const>(keys.begin(), keys.size()));
+  }
+  // The first of `keys` present (null entries are skipped).
+  std::optional<std::int64_t> integer(const json* obj, std::span<const char* const> keys) const {
     // Every integer key is a count or a size: negative is bad input, never "absent".
     for (const char* k : keys)
-      if (const json* v = member(obj, k)) {
+      if (const json* v = k ? member(obj, k) : nullptr) {
         std::optional<std::int64_t> out;
         if (v->is_number_unsigned()) {
           if (v->get<std::uint64_t>() <= std::uint64_t(std::numeric_limits<std::int64_t>::max()))
@@ -111,21 +104,113 @@ struct Config {
   }
 };
 
+// ---- MoE blocks and their expert layouts (io/expert_layouts.cpp) -----------------------------
+
+// The MoE block shapes RouterScope knows. Every tensor name of a block is relative to
+// "<layers prefix>L." (for example "model.layers.3.").
+enum class Block { GptOss, JetMoe, Granite, Dbrx, Llama4, SparseMoe, MlpGate };
+
+struct ExpertForm {
+  std::string layout; // per_expert | stacked | fused
+  MatrixSource gate, up, down;
+  BiasSource gate_bias, up_bias, down_bias;
+};
+
+struct Planner;
+
+// One layer's experts to plan: `base` is "<layers prefix>L.", E and D are known; `d_expert` is
+// derived from the shapes when unknown and set.
+struct ExpertQuery {
+  const Planner& p;
+  const std::string& base;
+  int layer;
+  std::int64_t E, D;
+  std::optional<std::int64_t>& d_expert;
+};
+
+struct BlockRow {
+  Block kind;
+  const char* router;      // router Linear [E, D]; its presence identifies the block
+  const char* norm;        // pre-MoE norm weight [D] (a bias beside it: the same name, ".bias")
+  const char* router_bias; // [E] (added to logits, or the selection bias), or null
+  const char* output_bias; // [D] added to the block's output, or null
+  // Shared-expert MLP prefixes, tried in order ("gate_proj.weight" ... below them), or null.
+  std::array<const char*, 2> shared;
+  const char* shared_gate; // [1, D] sigmoid gate of the shared expert, or null
+  // The family a checkpoint without a known model_type is read as; null: told by its tensors.
+  const char* family;
+  // Builds the expert sources of one layer and validates every shape against E, D, d.
+  ExpertForm (*experts)(const ExpertQuery&);
+};
+
+// Every block, in the order routers are looked for (the first router found decides).
+std::span<const BlockRow> block_rows();
+const BlockRow& block_row(Block kind);
+
+// ---- families (io/families.cpp) ------------------------------------------------------------
+
+// A config key with its alternatives, first present wins (null entries are unused), read in the
+// family's scope or, with `root`, in the whole config.json.
+struct Key {
+  std::array<const char*, 2> names{};
+  bool root = false;
+};
+
+// One checkpoint family: a config.json model_type and everything that differs between families.
+struct FamilyRow {
+  const char* name; // model_type
+  Block block;      // its MoE block (when no layer's router shows one)
+  // Decoder layers prefix; when absent from the names, the first prefix containing `layers_hint`.
+  const char* layers = "model.layers.";
+  const char* layers_hint = nullptr;
+  // Where the family's keys live: the member `scope` of config.json (null when absent unless
+  // `scope_optional`, then the whole config), or the whole config when `scope` is null.
+  const char* scope = nullptr;
+  bool scope_optional = false;
+  Key experts{{"num_local_experts"}};
+  Key top_k{{"num_experts_per_tok", "experts_per_token"}};
+  Key d_expert{{"intermediate_size"}};
+  Key d_model{{"hidden_size"}};
+  Key layer_count{{"num_hidden_layers"}};
+  std::optional<std::int64_t> default_top_k = std::nullopt;
+  // Which decoder layers the config makes MoE.
+  bool (*moe_layer)(const Config&, int layer) = nullptr; // null: every layer
+  // The routing rule (scores, selection, weights) from the family and its config keys.
+  RoutingRule (*routing)(const Config&) = nullptr;
+  // The expert activation's name (default: hidden_act, else activation_function, else silu).
+  std::string (*activation)(const Config&) = nullptr;
+  bool clamped_swiglu = false;   // gpt-oss: clamped SwiGLU (swiglu_limit, swiglu_alpha)
+  NormKind norm = NormKind::Rms; // the pre-MoE norm
+  double norm_eps = 1e-6;
+  const char* norm_eps_key = "rms_norm_eps"; // null: the family's eps is fixed
+  // Width of a single shared expert when the config gives it (null: from the tensor).
+  const char* shared_width_key = "shared_expert_intermediate_size";
+};
+
+// Every family RouterScope reads.
+std::span<const FamilyRow> family_rows();
+// The row of `model_type`, or null for a family RouterScope does not know.
+const FamilyRow* find_family(std::string_view model_type);
+
 struct FamilyDims {
   std::optional<std::int64_t> experts, top_k, d_expert, d_model, layers;
 };
 
-FamilyDims family_dims(const Config& c, const std::string& family);
-// Which decoder layers the family's config makes MoE.
-bool configured_moe(const Config& c, const std::string& family, int layer);
-RoutingRule routing_rule(const Config& c, const std::string& family);
-std::string activation(const Config& c, const std::string& family);
+FamilyDims family_dims(const Config& c, const FamilyRow& f);
+bool configured_moe(const Config& c, const FamilyRow& f, int layer);
+// The family's rule, checked (1 <= topk_group <= n_group).
+RoutingRule routing_rule(const Config& c, const FamilyRow& f);
+std::string activation(const Config& c, const FamilyRow& f);
+// A family for a checkpoint whose config names none, from the tensors of its first MoE layer.
+std::string guess_family(const Planner& p, Block kind, const std::string& base,
+                         const ExpertForm& form);
 
 struct Planner {
   const TensorStore& store;
   std::string opened;
   Config cfg;
-  std::string family; // from config (known) or guessed
+  std::string family;             // from config (known) or guessed
+  const FamilyRow* row = nullptr; // its row (null until a family is known)
   bool family_from_config = false;
   FamilyDims dims;
 
@@ -153,18 +238,5 @@ std::int64_t half(const std::vector<std::int64_t>& s, size_t axis, const std::st
                   const std::string& where);
 void require_rank(const std::vector<std::int64_t>& s, size_t rank, const std::string& name,
                   const std::string& where);
-
-struct ExpertForm {
-  std::string layout; // per_expert | stacked | fused
-  MatrixSource gate, up, down;
-  BiasSource gate_bias, up_bias, down_bias;
-};
-
-// Builds the expert sources of one layer, deriving d from the shapes when `d_expert` is unknown,
-// and validates every shape against E, D, d.
-ExpertForm plan_experts(const Planner& p, Block kind, const std::string& base, int layer,
-                        std::int64_t E, std::int64_t D, std::optional<std::int64_t>& d_expert);
-std::string guess_family(const Planner& p, Block kind, const std::string& base,
-                         const ExpertForm& form);
 
 } // namespace routerscope::io::layout

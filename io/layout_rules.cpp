@@ -51,23 +51,22 @@ using namespace layout;
 
 CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
                                const std::string& config_path, const std::string& opened) {
-  Planner p{store, opened, {}, {}, false, {}};
+  Planner p{store, opened, {}, {}, nullptr, false, {}};
   p.cfg.path = config_path;
   std::string model_type;
   if (config) {
     if (!config->is_object())
       throw_input_error(config_path + ": expected a JSON object");
     model_type = p.cfg.text(config, "model_type").value_or("");
-    if (known_families().count(model_type)) {
+    if (const FamilyRow* row = find_family(model_type)) {
       p.family = model_type;
+      p.row = row;
       p.family_from_config = true;
       p.cfg.root = config;
       p.cfg.scope = config;
-      if (model_type == "llama4" && member(config, "text_config"))
-        p.cfg.scope = member(config, "text_config");
-      if (model_type == "dbrx")
-        p.cfg.scope = member(config, "ffn_config");
-      p.dims = family_dims(p.cfg, p.family);
+      if (row->scope && (!row->scope_optional || member(config, row->scope)))
+        p.cfg.scope = member(config, row->scope);
+      p.dims = family_dims(p.cfg, *row);
     }
   }
 
@@ -85,11 +84,10 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
   auto router_hit = [&](const std::string& prefix,
                         int layer) -> std::optional<std::pair<Block, std::string>> {
     std::string base = prefix + std::to_string(layer) + ".";
-    for (const auto& r : kBlockRules)
+    for (const BlockRow& r : block_rows())
       if (store.contains(base + r.router)) {
         Block kind = r.kind;
-        if (kind == Block::GptOss && p.family_from_config &&
-            family_block(p.family) == Block::MlpGate)
+        if (kind == Block::GptOss && p.family_from_config && p.row->block == Block::MlpGate)
           kind = Block::MlpGate;
         return std::pair{kind, std::string(r.router)};
       }
@@ -128,10 +126,10 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
   if (prefix.empty()) {
     if (!p.family_from_config)
       throw_input_error("no MoE layer found in " + opened + " (family " + shown_family + ")");
-    prefix = family_prefix(p.family);
-    if (!prefixes.count(prefix) && !prefixes.empty() && p.family == "llama4") {
+    prefix = p.row->layers;
+    if (!prefixes.count(prefix) && !prefixes.empty() && p.row->layers_hint) {
       for (const auto& [pre, layers] : prefixes)
-        if (pre.find("language_model") != std::string::npos)
+        if (pre.find(p.row->layers_hint) != std::string::npos)
           prefix = pre;
     }
   }
@@ -153,7 +151,7 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
   for (int l = 0; l < n_layers && !model_block; ++l)
     model_block = router_at(prefix, l);
   if (!model_block && p.family_from_config)
-    model_block = family_block(p.family);
+    model_block = p.row->block;
 
   CheckpointPlan plan;
   ModelInfo& info = plan.info;
@@ -172,14 +170,14 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
     li.layer = l;
     std::string base = prefix + std::to_string(l) + ".";
     auto kind = router_at(prefix, l);
-    bool moe = p.family_from_config ? configured_moe(p.cfg, p.family, l) : kind.has_value();
+    bool moe = p.family_from_config ? configured_moe(p.cfg, *p.row, l) : kind.has_value();
     if (moe && !kind)
       throw_input_error(opened + ": layer " + std::to_string(l) + " is an MoE layer (family " +
-                        p.family + ") but its router tensor " + base + router_suffix(*model_block) +
-                        " is missing");
-    std::string norm = base + (kind == Block::Dbrx || (!kind && model_block == Block::Dbrx)
-                                   ? "norm_attn_norm.norm_2.weight"
-                                   : "post_attention_layernorm.weight");
+                        p.family + ") but its router tensor " + base +
+                        block_row(*model_block).router + " is missing");
+    const std::optional<Block> norm_block = kind ? kind : model_block;
+    std::string norm = base + (norm_block ? block_row(*norm_block).norm
+                                          : std::string("post_attention_layernorm.weight"));
     if (store.contains(norm))
       lp.norm = norm;
     // PhiMoE's post_attention_layernorm is a LayerNorm with a bias (DBRX's norm_2 has none).
@@ -205,11 +203,14 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
     dtypes.insert(logical_dtype(store, lp.router));
 
     std::optional<std::int64_t> d_expert = p.dims.d_expert;
-    ExpertForm form = plan_experts(p, *kind, base, l, E, *D, d_expert);
+    const BlockRow& block = block_row(*kind);
+    ExpertForm form = block.experts({p, base, l, E, *D, d_expert});
     if (layout.empty())
       layout = form.layout;
-    if (!p.family_from_config && p.family.empty())
+    if (!p.family_from_config && p.family.empty()) {
       p.family = guess_family(p, *kind, base, form);
+      p.row = find_family(p.family);
+    }
     lp.gate = form.gate;
     lp.up = form.up;
     lp.down = form.down;
@@ -222,34 +223,23 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
         dtypes.insert(logical_dtype(store, m->tensor_name(e)));
     }
 
-    // JetMoE adds one bias [D] to the whole block output (JetMoeMoE.forward: + self.bias).
-    if (*kind == Block::JetMoe && p.has(base + "mlp.bias")) {
-      p.expect(base + "mlp.bias", {*D}, "D=" + std::to_string(*D), l);
-      lp.output_bias = base + "mlp.bias";
+    // A bias [D] added to the whole block output.
+    if (block.output_bias && p.has(base + block.output_bias)) {
+      p.expect(base + block.output_bias, {*D}, "D=" + std::to_string(*D), l);
+      lp.output_bias = base + block.output_bias;
     }
 
-    // Router bias: gpt-oss router.bias (added to logits), DeepSeek-V3 score correction bias.
-    std::string rb;
-    if (*kind == Block::GptOss)
-      rb = base + "mlp.router.bias";
-    else if (*kind == Block::MlpGate)
-      rb = base + "mlp.gate.e_score_correction_bias";
-    if (!rb.empty() && p.has(rb)) {
-      p.expect(rb, {E}, why, l);
-      lp.router_bias = rb;
+    // Router bias (added to logits, or the selection bias).
+    if (block.router_bias && p.has(base + block.router_bias)) {
+      p.expect(base + block.router_bias, {E}, why, l);
+      lp.router_bias = base + block.router_bias;
     }
 
     // Shared expert(s).
     std::string shared;
-    if (*kind == Block::MlpGate) {
-      if (p.has(base + "mlp.shared_experts.gate_proj.weight"))
-        shared = base + "mlp.shared_experts.";
-      else if (p.has(base + "mlp.shared_expert.gate_proj.weight"))
-        shared = base + "mlp.shared_expert.";
-    } else if (*kind == Block::Llama4 &&
-               p.has(base + "feed_forward.shared_expert.gate_proj.weight")) {
-      shared = base + "feed_forward.shared_expert.";
-    }
+    for (const char* s : block.shared)
+      if (s && shared.empty() && p.has(base + s + "gate_proj.weight"))
+        shared = base + s;
     if (!shared.empty()) {
       lp.shared_gate_proj = shared + "gate_proj.weight";
       lp.shared_up_proj = shared + "up_proj.weight";
@@ -267,8 +257,8 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
         } else if (Is % *d_expert == 0 && Is >= *d_expert) {
           n_shared = Is / *d_expert;
         }
-      } else if (auto cfg_is = p.cfg.integer(p.cfg.scope, {"shared_expert_intermediate_size"})) {
-        if (p.family != "llama4")
+      } else if (p.row->shared_width_key) {
+        if (auto cfg_is = p.cfg.integer(p.cfg.scope, {p.row->shared_width_key}))
           Is = *cfg_is;
       }
       std::string swhy = "D=" + std::to_string(*D) + ", shared width " + std::to_string(Is);
@@ -277,8 +267,8 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
       p.expect(lp.shared_down_proj, {*D, Is}, swhy, l);
       li.shared_experts = static_cast<int>(n_shared);
       li.d_shared = static_cast<int>(Is);
-      std::string sg = base + "mlp.shared_expert_gate.weight";
-      if (*kind == Block::MlpGate && p.has(sg)) {
+      const std::string sg = block.shared_gate ? base + block.shared_gate : std::string();
+      if (!sg.empty() && p.has(sg)) {
         p.expect(sg, {1, *D}, "D=" + std::to_string(*D), l);
         lp.shared_gate = sg;
         li.shared_gate = true;
@@ -311,21 +301,19 @@ CheckpointPlan plan_checkpoint(const TensorStore& store, const json* config,
     // Unknown model_type: its keys may still carry the routing switches of the guessed family.
     routing_cfg.root = routing_cfg.scope = config;
   }
-  info.routing = routing_rule(routing_cfg, p.family);
-  info.activation = activation(routing_cfg, p.family);
-  if (p.family == "gpt_oss") {
+  const FamilyRow& family = *p.row;
+  info.routing = routing_rule(routing_cfg, family);
+  info.activation = activation(routing_cfg, family);
+  if (family.clamped_swiglu) {
     // GptOssExperts: clamped SwiGLU with limit = swiglu_limit, α = 1.702 (swiglu_alpha if given).
     info.gated.clamped_swiglu = true;
     info.gated.limit = routing_cfg.number(routing_cfg.scope, "swiglu_limit").value_or(7.0);
     info.gated.alpha = routing_cfg.number(routing_cfg.scope, "swiglu_alpha").value_or(1.702);
   }
-  // DBRX norm_2 and PhiMoE post_attention_layernorm are LayerNorms (eps 1e-5), the rest RMSNorm.
-  if (p.family == "dbrx" || p.family == "phimoe") {
-    info.pre_moe_norm = NormKind::Layer;
-    info.norm_eps = 1e-5;
-  }
-  if (p.family != "dbrx")
-    if (auto eps = routing_cfg.number(routing_cfg.scope, "rms_norm_eps"))
+  info.pre_moe_norm = family.norm;
+  info.norm_eps = family.norm_eps;
+  if (family.norm_eps_key)
+    if (auto eps = routing_cfg.number(routing_cfg.scope, family.norm_eps_key))
       info.norm_eps = *eps;
 
   std::string stem = prefix;
