@@ -22,5 +22,5 @@ fi
 ctest --output-on-failure -j "$(nproc)" --timeout 600
 # ctest hides a skipped test's output: say once why the GPU tests skipped (or which card ran them).
 if [ -x tests/test_gpu ]; then
-  tests/test_gpu --gtest_filter='Gpu.Decodes*' 2>&1 | grep -m1 -E "no usable GPU|\[ device" || true
+  tests/test_gpu --gtest_filter='Gpu.BatchedDirections*' 2>&1 | grep -m1 -E "no usable GPU|\[ device" || true
 fi
