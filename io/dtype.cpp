@@ -159,6 +159,64 @@ void bf16_to_float(const std::uint16_t* src, std::size_t count, float* dst) {
     dst[i] = bf16_to_float(src[i]);
 }
 
+namespace {
+// IEEE binary16 bits to float without branches: the 15 magnitude bits shifted into a float's
+// place and scaled by 2^112 (exact for normals and subnormals alike); an all-ones exponent (Inf,
+// NaN) becomes the float's all-ones exponent.
+inline float f16_bits_fast(std::uint16_t h) {
+  const std::uint32_t magnitude = h & 0x7fffu;
+  const float scaled = std::bit_cast<float>(magnitude << 13) * 0x1p112f;
+  std::uint32_t bits = std::bit_cast<std::uint32_t>(scaled);
+  bits |= magnitude >= 0x7c00u ? 0x7f800000u : 0u;
+  return std::bit_cast<float>(bits | (static_cast<std::uint32_t>(h & 0x8000u) << 16));
+}
+
+template <float (*Decode)(std::uint16_t)>
+void decode_16(const std::byte* src, std::size_t count, float* dst) {
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint16_t b;
+    std::memcpy(&b, src + 2 * i, 2);
+    dst[i] = Decode(b);
+  }
+}
+
+inline float bf16_bits(std::uint16_t b) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
+
+using Fp8Table = std::array<float, 256>;
+template <float (*Decode)(std::uint8_t)> const Fp8Table& fp8_table() {
+  static const Fp8Table table = [] {
+    Fp8Table t{};
+    for (unsigned b = 0; b < 256; ++b)
+      t[b] = Decode(static_cast<std::uint8_t>(b));
+    return t;
+  }();
+  return table;
+}
+
+void decode_8(const Fp8Table& table, const std::byte* src, std::size_t count, float* dst) {
+  for (std::size_t i = 0; i < count; ++i)
+    dst[i] = table[std::to_integer<std::uint8_t>(src[i])];
+}
+} // namespace
+
+void decode_bf16(const std::byte* src, std::size_t count, float* dst) {
+  decode_16<bf16_bits>(src, count, dst);
+}
+
+void decode_f16(const std::byte* src, std::size_t count, float* dst) {
+  decode_16<f16_bits_fast>(src, count, dst);
+}
+
+void decode_fp8_e4m3(const std::byte* src, std::size_t count, float* dst) {
+  decode_8(fp8_table<fp8_e4m3_to_float>(), src, count, dst);
+}
+
+void decode_fp8_e5m2(const std::byte* src, std::size_t count, float* dst) {
+  decode_8(fp8_table<fp8_e5m2_to_float>(), src, count, dst);
+}
+
 std::uint16_t float_to_bf16(float v) {
   std::uint32_t u = std::bit_cast<std::uint32_t>(v);
   if (std::isnan(v))

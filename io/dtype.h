@@ -48,6 +48,13 @@ float bf16_to_float(std::uint16_t bits);
 // Bulk BF16 decode of `count` values from src into dst (same results as the scalar codec, in a
 // loop the compiler vectorises; use it for whole tensors).
 void bf16_to_float(const std::uint16_t* src, std::size_t count, float* dst);
+// Bulk decoders of `count` little-endian values stored at `src` (any alignment) into dst, for whole
+// tensors: BF16 and F16 by bit arithmetic in a loop the compiler vectorises, FP8 by a 256-entry
+// table. The values equal the scalar codecs' (a NaN stays a NaN, its payload aside).
+void decode_bf16(const std::byte* src, std::size_t count, float* dst);
+void decode_f16(const std::byte* src, std::size_t count, float* dst);
+void decode_fp8_e4m3(const std::byte* src, std::size_t count, float* dst);
+void decode_fp8_e5m2(const std::byte* src, std::size_t count, float* dst);
 float f16_to_float(std::uint16_t bits);
 float fp8_e4m3_to_float(std::uint8_t bits); // OCP E4M3FN: no infinities, 0x7f/0xff are NaN
 float fp8_e5m2_to_float(std::uint8_t bits);

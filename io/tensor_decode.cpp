@@ -115,20 +115,16 @@ void decode_run(DType d, const std::byte* src, std::int64_t count, float* out) {
     }
     return;
   case DType::F16:
+    decode_f16(src, n, out);
+    return;
   case DType::BF16:
-    for (std::size_t i = 0; i < n; ++i) {
-      std::uint16_t b;
-      std::memcpy(&b, src + 2 * i, 2);
-      out[i] = d == DType::F16 ? f16_to_float(b) : bf16_to_float(b);
-    }
+    decode_bf16(src, n, out);
     return;
   case DType::F8_E4M3:
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = fp8_e4m3_to_float(std::to_integer<std::uint8_t>(src[i]));
+    decode_fp8_e4m3(src, n, out);
     return;
   case DType::F8_E5M2:
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = fp8_e5m2_to_float(std::to_integer<std::uint8_t>(src[i]));
+    decode_fp8_e5m2(src, n, out);
     return;
   default:
     throw_internal_error("decode_run called with dtype " + std::string(dtype_name(d)));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks and their peers (docs/PERFORMANCE.md): installs the peers' optimised BLAS and PyTorch,
-# builds, then runs the spectral benchmark, its NumPy/PyTorch peer and the peak-memory benchmark.
+# builds, then runs the decode and spectral benchmarks, the NumPy/PyTorch peer and the peak-memory
+# benchmark.
 # --build-only: build the benchmarks (gpu_bench too when nvcc exists) and stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ if [ "${1:-}" = "--build-only" ]; then
   exit 0
 fi
 cd build
+./bench/decode_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 ./bench/spectral_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 /usr/bin/python3 ../bench/peer/spectral_peer.py --runs 3
 cd ..

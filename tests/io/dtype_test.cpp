@@ -1,6 +1,6 @@
-// The scalar codecs of io/dtype.h against independent oracles: the compiler's _Float16, the
-// bit-level definitions of BF16 and the OCP FP8 / FP4 formats evaluated in double, and brute-force
-// nearest-value search for the encoders.
+// The scalar and bulk codecs of io/dtype.h against independent oracles: the compiler's _Float16,
+// the bit-level definitions of BF16 and the OCP FP8 / FP4 formats evaluated in double, and
+// brute-force nearest-value search for the encoders.
 #include "io/dtype.h"
 
 #include <bit>
@@ -99,6 +99,38 @@ TEST(DtypeCodec, F16DecodesAllPatternsLikeCompilerFloat16) {
     EXPECT_TRUE(same_float(static_cast<double>(static_cast<float>(h)), f16_to_float(bits)))
         << "pattern 0x" << std::hex << b;
   }
+}
+
+// The bulk decoders read every pattern from a buffer starting at an odd address (as a tensor in
+// a safetensors file may) and agree with the same oracles as the scalar codecs.
+TEST(DtypeCodec, BulkDecodersAgreeWithTheOraclesOnEveryPatternAtAnyAlignment) {
+  std::vector<std::byte> bytes(1 + 2 * 65536);
+  for (unsigned b = 0; b < 65536; ++b) {
+    const auto bits = static_cast<std::uint16_t>(b);
+    std::memcpy(bytes.data() + 1 + 2 * b, &bits, 2);
+  }
+  std::vector<float> got(65536);
+  decode_f16(bytes.data() + 1, 65536, got.data());
+  for (unsigned b = 0; b < 65536; ++b) {
+    const auto bits = static_cast<std::uint16_t>(b);
+    Half h;
+    std::memcpy(&h, &bits, 2);
+    EXPECT_TRUE(same_float(static_cast<double>(static_cast<float>(h)), got[b]))
+        << "F16 pattern 0x" << std::hex << b;
+  }
+  decode_bf16(bytes.data() + 1, 65536, got.data());
+  for (unsigned b = 0; b < 65536; ++b)
+    EXPECT_TRUE(same_float(bf16_oracle(b), got[b])) << "BF16 pattern 0x" << std::hex << b;
+
+  std::vector<std::byte> bytes8(1 + 256);
+  for (unsigned b = 0; b < 256; ++b)
+    bytes8[1 + b] = static_cast<std::byte>(b);
+  decode_fp8_e4m3(bytes8.data() + 1, 256, got.data());
+  for (unsigned b = 0; b < 256; ++b)
+    EXPECT_TRUE(same_float(e4m3_oracle(b), got[b])) << "E4M3 pattern 0x" << std::hex << b;
+  decode_fp8_e5m2(bytes8.data() + 1, 256, got.data());
+  for (unsigned b = 0; b < 256; ++b)
+    EXPECT_TRUE(same_float(e5m2_oracle(b), got[b])) << "E5M2 pattern 0x" << std::hex << b;
 }
 
 TEST(DtypeCodec, F16EncodesLikeCompilerFloat16) {
