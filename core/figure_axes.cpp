@@ -185,6 +185,7 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
       out.ticks.push_back(axis.category_ticks[i].first);
       out.labels.push_back(axis.category_ticks[i].second);
     }
+    out.label_width = widest_label(canvas, out.labels, ts);
     return out;
   }
   std::optional<double> air_lo, air_hi;
@@ -258,20 +259,17 @@ ResolvedAxis resolve_axis(const Axis& axis, Range r, double length, bool exact_e
         }
       }
     }
+    out.label_width = widest_label(canvas, out.labels, ts);
     if (!horizontal || max_ticks <= 2 || out.ticks.size() < 2) {
       return out;
     }
     // Horizontal labels must not touch: the widest label plus a gap fits between ticks.
-    double widest = 0;
-    for (const auto& s : out.labels) {
-      widest = std::max(widest, canvas.measure(s, ts).width);
-    }
     AxisMap m{out.lo, out.hi, out.log, 0, length};
     double min_gap = std::numeric_limits<double>::infinity();
     for (std::size_t i = 1; i < out.ticks.size(); ++i) {
       min_gap = std::min(min_gap, std::abs(m(out.ticks[i]) - m(out.ticks[i - 1])));
     }
-    if (min_gap >= widest + tick_font * 0.8 || out.log) {
+    if (min_gap >= out.label_width + tick_font * 0.8 || out.log) {
       return out;
     }
   }

@@ -6,7 +6,9 @@
 #include "core/figure_layout.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -67,7 +69,17 @@ struct ResolvedAxis {
   std::vector<double> ticks;
   std::vector<std::string> labels;
   std::vector<double> minor;
+  double label_width = 0; // the widest label at the tick font, measured once when resolved
 };
+
+// Width of the widest of `items`' texts (`text` projects an item to its string).
+template <class Items, class Text = std::identity>
+double widest_label(Canvas& canvas, const Items& items, const TextStyle& style, Text text = {}) {
+  double widest = 0;
+  for (const auto& item : items)
+    widest = std::max(widest, canvas.measure(std::invoke(text, item), style).width);
+  return widest;
+}
 
 void validate(const Figure& f);
 Range data_range(const Panel& panel, bool x_axis, bool log);
@@ -98,6 +110,8 @@ struct LegendBox {
 };
 LegendBox legend_box(Canvas& canvas, const std::vector<LegendEntry>& entries,
                      const FigureStyle& st);
+// Where a legend box may stand inside a plot: upper right, upper left, lower right, lower left.
+std::array<Point, 4> legend_corners(const Rect& plot, const LegendBox& box);
 void draw_marker(Canvas& canvas, Marker m, Point c, double size, const Color& color);
 void draw_legend_entry(Canvas& canvas, const LegendEntry& e, Point left_mid, const FigureStyle& st);
 void draw_legend(Canvas& canvas, const std::vector<LegendEntry>& entries, const LegendBox& box,

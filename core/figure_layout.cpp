@@ -84,10 +84,9 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
     g.x_label_h = tick_h;
     if (!p.x.category_ticks.empty()) {
       // Long category names that would collide are set at 30°, right end under the tick.
-      double widest = 0;
-      for (const auto& [v, text] : p.x.category_ticks) {
-        widest = std::max(widest, canvas.measure(text, {st.tick_font, false, {}}).width);
-      }
+      const double widest =
+          widest_label(canvas, p.x.category_ticks, {st.tick_font, false, {}},
+                       [](const auto& tick) -> const std::string& { return tick.second; });
       const double spacing =
           (W - 2 * kPad) / cols * 0.75 / static_cast<double>(p.x.category_ticks.size());
       if (widest + st.tick_font * 0.8 > spacing) {
@@ -120,13 +119,9 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
     Range ry = fig.share_y ? shared_y : data_range(p, false, p.y.scale == AxisScale::Log);
     g.ya = resolve_axis(p.y, ry, plot_h, p.heatmap.has_value(), st.tick_font, canvas, false,
                         where(fig, i));
-    double widest = 0;
-    for (const auto& s : g.ya.labels) {
-      widest = std::max(widest, canvas.measure(s, {st.tick_font, false, {}}).width);
-    }
     double l = kTickLength + 2;
     if (g.y_labels) {
-      l += kTickGap + widest;
+      l += kTickGap + g.ya.label_width;
     }
     if (g.y_title && !p.y.title().empty()) {
       l += 4 + label_h;
@@ -158,12 +153,12 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
       for (double v : t.values) {
         max_abs = std::max(max_abs, std::abs(v));
       }
-      double cw = 0;
       for (double v : t.values) {
         g.ca.ticks.push_back(v);
         g.ca.labels.push_back(format_tick(v, t.step_exponent, max_abs));
-        cw = std::max(cw, canvas.measure(g.ca.labels.back(), {st.tick_font, false, {}}).width);
       }
+      g.ca.label_width = widest_label(canvas, g.ca.labels, {st.tick_font, false, {}});
+      const double cw = g.ca.label_width;
       g.ca.lo = g.vmin;
       g.ca.hi = g.vmax;
       right = 8 + 8 + kTickLength + kTickGap + cw +
@@ -269,10 +264,12 @@ std::vector<PanelFrame> draw_figure(const Figure& fig, Canvas& canvas,
   const TextStyle legend_style{st.legend_font, false, st.text};
   std::vector<std::vector<std::size_t>> legend_rows;
   std::vector<double> row_widths;
+  std::vector<double> entry_widths; // swatch, gap, label and the space before the next entry
   {
     double x = 0;
     for (std::size_t i = 0; i < shared.size(); ++i) {
       const double w = kSwatch + 4 + canvas.measure(shared[i].name, legend_style).width + 12;
+      entry_widths.push_back(w);
       if (legend_rows.empty() || x + w > W - 2 * kPad) {
         legend_rows.push_back({});
         row_widths.push_back(0);
@@ -315,7 +312,7 @@ std::vector<PanelFrame> draw_figure(const Figure& fig, Canvas& canvas,
     const double cy = y + legend_row_h * (static_cast<double>(r) + 0.5);
     for (std::size_t i : legend_rows[r]) {
       draw_legend_entry(canvas, shared[i], {x, cy}, st);
-      x += kSwatch + 4 + canvas.measure(shared[i].name, legend_style).width + 12;
+      x += entry_widths[i];
     }
   }
   std::vector<PanelFrame> frames;

@@ -50,14 +50,19 @@ LegendBox legend_box(Canvas& canvas, const std::vector<LegendEntry>& entries,
     return b;
   }
   const TextStyle ts{st.legend_font, false, st.text};
-  double widest = 0;
-  for (const auto& e : entries) {
-    widest = std::max(widest, canvas.measure(e.name, ts).width);
-  }
+  const double widest = widest_label(canvas, entries, ts, &LegendEntry::name);
   b.row = st.legend_font * 1.35;
   b.w = 4 + kSwatch + 4 + widest + 5;
   b.h = 3 + b.row * static_cast<double>(entries.size()) + 3;
   return b;
+}
+
+std::array<Point, 4> legend_corners(const Rect& plot, const LegendBox& box) {
+  const double inset = 4;
+  return {Point{plot.right() - box.w - inset, plot.y + inset},
+          Point{plot.x + inset, plot.y + inset},
+          Point{plot.right() - box.w - inset, plot.bottom() - box.h - inset},
+          Point{plot.x + inset, plot.bottom() - box.h - inset}};
 }
 
 void draw_marker(Canvas& canvas, Marker m, Point c, double size, const Color& color) {
@@ -190,11 +195,8 @@ double best_inside_score(Canvas& canvas, const Figure& fig, const Panel& p, cons
     return std::numeric_limits<double>::infinity();
   }
   const Drawn d = panel_geometry(p, g, ppp);
-  const Rect& pr = g.plot;
   double best = std::numeric_limits<double>::infinity();
-  for (Point c : {Point{pr.right() - box.w - 4, pr.y + 4}, Point{pr.x + 4, pr.y + 4},
-                  Point{pr.right() - box.w - 4, pr.bottom() - box.h - 4},
-                  Point{pr.x + 4, pr.bottom() - box.h - 4}}) {
+  for (Point c : legend_corners(g.plot, box)) {
     best = std::min(best, overlap_score(d, {c.x, c.y, box.w, box.h}));
   }
   return best;

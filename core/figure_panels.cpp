@@ -159,7 +159,6 @@ void draw_colorbar(Canvas& canvas, const Heatmap& h, const PanelGeom& g, const F
                   {bar.x, bar.y}}},
                 axis);
   const AxisMap m{g.vmin, g.vmax, false, bar.bottom(), bar.y};
-  double widest = 0;
   Path ticks;
   for (std::size_t i = 0; i < g.ca.ticks.size(); ++i) {
     const double y = m(g.ca.ticks[i]);
@@ -167,11 +166,10 @@ void draw_colorbar(Canvas& canvas, const Heatmap& h, const PanelGeom& g, const F
     const TextStyle ts{st.tick_font, false, st.text};
     draw_text(canvas, g.ca.labels[i], ts, {bar.right() + kTickLength + kTickGap, y}, HAlign::Left,
               VAlign::Middle);
-    widest = std::max(widest, canvas.measure(g.ca.labels[i], ts).width);
   }
   canvas.stroke(ticks, axis);
   if (!h.colorbar_label.empty()) {
-    const double x = bar.right() + kTickLength + kTickGap + widest + 4;
+    const double x = bar.right() + kTickLength + kTickGap + g.ca.label_width + 4;
     draw_text(canvas, h.colorbar_label, {st.label_font, false, st.text}, {x, bar.y + bar.h / 2},
               HAlign::Center, VAlign::Top, 90);
   }
@@ -285,13 +283,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     draw_text(canvas, p.x.title(), label_style, {pr.x + pr.w / 2, y}, HAlign::Center, VAlign::Top);
   }
   if (g.y_title && !p.y.title().empty()) {
-    double widest = 0;
-    if (g.y_labels) {
-      for (const auto& s : g.ya.labels) {
-        widest = std::max(widest, canvas.measure(s, tick_style).width);
-      }
-    }
-    const double x = pr.x - kTickLength - (g.y_labels ? kTickGap + widest : 0) - 4;
+    const double x = pr.x - kTickLength - (g.y_labels ? kTickGap + g.ya.label_width : 0) - 4;
     draw_text(canvas, p.y.title(), label_style, {x, pr.y + pr.h / 2}, HAlign::Center,
               VAlign::Bottom, 90);
   }
@@ -312,10 +304,8 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     return;
   }
   const LegendBox box = legend_box(canvas, entries, st);
-  const double inset = 4;
-  const Point ur{pr.right() - box.w - inset, pr.y + inset}, ul{pr.x + inset, pr.y + inset},
-      lr{pr.right() - box.w - inset, pr.bottom() - box.h - inset},
-      ll{pr.x + inset, pr.bottom() - box.h - inset};
+  const auto corners = legend_corners(pr, box);
+  const auto [ur, ul, lr, ll] = corners;
   Point at = ur;
   if (g.legend_outside || p.legend == LegendPlacement::OutsideRight) {
     at = {pr.right() + std::max(6.0, g.colorbar_room + 2), pr.y};
@@ -327,7 +317,7 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     at = ll;
   } else if (p.legend == LegendPlacement::Auto) {
     double best = std::numeric_limits<double>::infinity();
-    for (Point c : {ur, ul, lr, ll}) {
+    for (Point c : corners) {
       const double s = overlap_score(d, {c.x, c.y, box.w, box.h});
       if (s < best) {
         best = s;
