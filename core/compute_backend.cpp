@@ -1,5 +1,6 @@
 #include "core/compute_backend.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
@@ -7,14 +8,19 @@
 
 namespace routerscope {
 
+namespace {
+constexpr NameTable<Device, 3> kDeviceNames{{
+    {Device::Auto, "auto"},
+    {Device::Cpu, "cpu"},
+    {Device::Cuda, "cuda"},
+}};
+} // namespace
+
 Device parse_device(std::string_view text) {
-  if (text == "auto")
-    return Device::Auto;
-  if (text == "cpu")
-    return Device::Cpu;
-  if (text == "cuda")
-    return Device::Cuda;
-  throw_input_error("--device: expected auto, cpu or cuda, got '" + std::string(text) + "'");
+  if (auto d = value_of(kDeviceNames, text))
+    return *d;
+  throw_input_error("--device: expected " + names_list(kDeviceNames) + ", got '" +
+                    std::string(text) + "'");
 }
 
 namespace {

@@ -1,29 +1,24 @@
 #include "core/model.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 namespace routerscope {
 
+namespace {
+constexpr NameTable<ExpertMatrix, 3> kMatrixNames{{
+    {ExpertMatrix::Gate, "gate"},
+    {ExpertMatrix::Up, "up"},
+    {ExpertMatrix::Down, "down"},
+}};
+} // namespace
+
 std::string_view to_string(ExpertMatrix m) {
-  switch (m) {
-  case ExpertMatrix::Gate:
-    return "gate";
-  case ExpertMatrix::Up:
-    return "up";
-  case ExpertMatrix::Down:
-    return "down";
-  }
-  return "gate";
+  return name_of(kMatrixNames, m);
 }
 
 ExpertMatrix parse_expert_matrix(std::string_view text) {
-  if (text == "gate")
-    return ExpertMatrix::Gate;
-  if (text == "up")
-    return ExpertMatrix::Up;
-  if (text == "down")
-    return ExpertMatrix::Down;
-  throw_input_error("unknown expert matrix '" + std::string(text) + "': expected gate, up or down");
+  return parse_name(kMatrixNames, text, "expert matrix");
 }
 
 const LayerInfo& ModelInfo::layer(int index) const {

@@ -1,5 +1,6 @@
 #include "core/mpi.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 #include "core/parallel.h"
 
@@ -90,27 +91,20 @@ double MpiSettings::radius(int experts) const {
   return c_prime / std::sqrt(static_cast<double>(experts));
 }
 
+namespace {
+constexpr NameTable<MpiSettings::Ablation, 3> kAblationNames{{
+    {MpiSettings::Ablation::None, "none"},
+    {MpiSettings::Ablation::NoPower, "no-power"},
+    {MpiSettings::Ablation::NoRetract, "no-retract"},
+}};
+} // namespace
+
 std::string_view to_string(MpiSettings::Ablation a) {
-  switch (a) {
-  case MpiSettings::Ablation::None:
-    return "none";
-  case MpiSettings::Ablation::NoPower:
-    return "no-power";
-  case MpiSettings::Ablation::NoRetract:
-    return "no-retract";
-  }
-  return "none";
+  return name_of(kAblationNames, a);
 }
 
 MpiSettings::Ablation parse_ablation(std::string_view text) {
-  if (text == "none")
-    return MpiSettings::Ablation::None;
-  if (text == "no-power")
-    return MpiSettings::Ablation::NoPower;
-  if (text == "no-retract")
-    return MpiSettings::Ablation::NoRetract;
-  throw_input_error("unknown MPI ablation '" + std::string(text) +
-                    "': expected none, no-power or no-retract");
+  return parse_name(kAblationNames, text, "MPI ablation");
 }
 
 std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, ExpertMatrix m) {

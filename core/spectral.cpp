@@ -1,5 +1,6 @@
 #include "core/spectral.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 #include <Eigen/Eigenvalues>
@@ -19,43 +20,31 @@
 
 namespace routerscope {
 
+namespace {
+constexpr NameTable<SpectralMethod, 3> kMethodNames{{
+    {SpectralMethod::Exact, "exact"},
+    {SpectralMethod::Lanczos, "lanczos"},
+    {SpectralMethod::Power, "power"},
+}};
+constexpr NameTable<DirectionStatus, 5> kStatusNames{{
+    {DirectionStatus::Ok, "ok"},
+    {DirectionStatus::Degenerate, "degenerate"},
+    {DirectionStatus::Zero, "zero"},
+    {DirectionStatus::NonFinite, "non_finite"},
+    {DirectionStatus::NotConverged, "not_converged"},
+}};
+} // namespace
+
 std::string_view to_string(SpectralMethod m) {
-  switch (m) {
-  case SpectralMethod::Exact:
-    return "exact";
-  case SpectralMethod::Lanczos:
-    return "lanczos";
-  case SpectralMethod::Power:
-    return "power";
-  }
-  return "lanczos";
+  return name_of(kMethodNames, m);
 }
 
 SpectralMethod parse_spectral_method(std::string_view text) {
-  if (text == "exact")
-    return SpectralMethod::Exact;
-  if (text == "lanczos")
-    return SpectralMethod::Lanczos;
-  if (text == "power")
-    return SpectralMethod::Power;
-  throw_input_error("unknown spectral method '" + std::string(text) +
-                    "': expected exact, lanczos or power");
+  return parse_name(kMethodNames, text, "spectral method");
 }
 
 std::string_view to_string(DirectionStatus s) {
-  switch (s) {
-  case DirectionStatus::Ok:
-    return "ok";
-  case DirectionStatus::Degenerate:
-    return "degenerate";
-  case DirectionStatus::Zero:
-    return "zero";
-  case DirectionStatus::NonFinite:
-    return "non_finite";
-  case DirectionStatus::NotConverged:
-    return "not_converged";
-  }
-  return "ok";
+  return name_of(kStatusNames, s);
 }
 
 double degenerate_gap_threshold(const SpectralOptions& options) {

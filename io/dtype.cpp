@@ -1,5 +1,6 @@
 #include "io/dtype.h"
 
+#include "core/enum_names.h"
 #include "core/error.h"
 
 #include <array>
@@ -13,7 +14,7 @@
 namespace routerscope::io {
 
 namespace {
-constexpr std::array<std::pair<DType, std::string_view>, 22> kNames{{
+constexpr NameTable<DType, 22> kNames{{
     {DType::BOOL, "BOOL"},
     {DType::F4, "F4"},
     {DType::F6_E2M3, "F6_E2M3"},
@@ -103,17 +104,11 @@ float decode_small(std::uint32_t bits, int e, int m, bool ieee_special) {
 } // namespace
 
 std::string_view dtype_name(DType t) {
-  for (const auto& [d, n] : kNames)
-    if (d == t)
-      return n;
-  return "?";
+  return name_of(kNames, t);
 }
 
 std::optional<DType> parse_dtype(std::string_view name) {
-  for (const auto& [d, n] : kNames)
-    if (n == name)
-      return d;
-  return std::nullopt;
+  return value_of(kNames, name);
 }
 
 int dtype_bits(DType t) {
