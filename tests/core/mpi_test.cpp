@@ -1,5 +1,6 @@
 #include "core/error.h"
 #include "core/mpi.h"
+#include "tests/support/mpi_oracle.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -9,23 +10,7 @@
 namespace routerscope {
 namespace {
 
-// Float64 oracle written from the paper's formula, forming M = GᵀG explicitly (the
-// implementation never does).
-MatrixD oracle_mpi(const MatrixD& r, const std::vector<MatrixD>& g, const MpiSettings& s) {
-  const double c = s.scoring == Scoring::Sigmoid ? 1.0 : s.c_prime / std::sqrt(double(r.rows()));
-  MatrixD out(r.rows(), r.cols());
-  for (Eigen::Index i = 0; i < r.rows(); ++i) {
-    Eigen::MatrixXd m = g[size_t(i)].transpose() * g[size_t(i)];
-    Eigen::VectorXd v = r.row(i).transpose();
-    if (s.ablation != MpiSettings::Ablation::NoPower)
-      for (int k = 0; k < s.power_steps; ++k)
-        v = m * v;
-    if (s.ablation != MpiSettings::Ablation::NoRetract)
-      v = c * v / v.norm();
-    out.row(i) = v.transpose();
-  }
-  return out;
-}
+using test::mpi_oracle;
 
 struct Layer {
   MatrixF r;
@@ -63,7 +48,7 @@ std::vector<MpiSettings> all_settings() {
 TEST(MpiTransform, MatchesFloat64Oracle) {
   Layer l = make_layer(5, 12, 7, 1);
   for (const auto& s : all_settings()) {
-    MatrixD want = oracle_mpi(l.r.cast<double>(), l.gd, s);
+    MatrixD want = mpi_oracle(l.r.cast<double>(), l.gd, s);
     MatrixF got = mpi_router(l.r, l.g, s);
     double scale = want.cwiseAbs().maxCoeff();
     EXPECT_LT((got.cast<double>() - want).cwiseAbs().maxCoeff(), 2e-5 * scale)
@@ -109,7 +94,7 @@ TEST(MpiBackward, MatchesCentralFiniteDifferencesOfOracle) {
         MatrixD plus = r, minus = r;
         plus(i, j) += h;
         minus(i, j) -= h;
-        double fd = ((oracle_mpi(plus, l.gd, s) - oracle_mpi(minus, l.gd, s))
+        double fd = ((mpi_oracle(plus, l.gd, s) - mpi_oracle(minus, l.gd, s))
                          .cwiseProduct(w.cast<double>()))
                         .sum() /
                     (2 * h);

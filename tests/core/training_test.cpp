@@ -1,5 +1,6 @@
 #include "core/error.h"
 #include "core/training.h"
+#include "tests/support/mpi_oracle.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -29,18 +30,12 @@ struct Oracle {
   MatrixD routed_router(const MatrixD& r) const {
     if (!variant.reparametrised)
       return r;
-    const double c = mpi.c_prime / std::sqrt(double(r.rows()));
-    MatrixD out = r;
-    for (Eigen::Index i = 0; i < r.rows(); ++i) {
-      MatrixD g = layer->experts[size_t(i)].gate.cast<double>();
-      Eigen::VectorXd v = r.row(i).transpose();
-      if (variant.ablation != MpiSettings::Ablation::NoPower)
-        v = g.transpose() * (g * v);
-      if (variant.ablation != MpiSettings::Ablation::NoRetract)
-        v = c * v / v.norm();
-      out.row(i) = v.transpose();
-    }
-    return out;
+    std::vector<MatrixD> g;
+    for (Eigen::Index i = 0; i < r.rows(); ++i)
+      g.push_back(layer->experts[size_t(i)].gate.cast<double>());
+    MpiSettings s = mpi;
+    s.ablation = variant.ablation;
+    return test::mpi_oracle(r, g, s);
   }
   Eigen::VectorXd expert(int e, const Eigen::VectorXd& xt) const {
     const auto& ex = layer->experts[size_t(e)];

@@ -7,6 +7,7 @@
 #include "io/router_export.h"
 #include "io/safetensors.h"
 #include "tests/support/family_checkpoint.h"
+#include "tests/support/mpi_oracle.h"
 #include "tests/support/test_support.h"
 
 #include <cmath>
@@ -18,17 +19,6 @@ namespace routerscope::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-// R′[i] = (C′/√N)·normalize(G_iᵀ G_i R[i]) in double, written independently of core/mpi.
-MatrixD reference_mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, double c_prime) {
-  MatrixD out(r.rows(), r.cols());
-  for (Eigen::Index i = 0; i < r.rows(); ++i) {
-    MatrixD gd = g[static_cast<size_t>(i)].cast<double>();
-    Eigen::VectorXd v = gd.transpose() * (gd * r.row(i).transpose().cast<double>());
-    out.row(i) = (c_prime / std::sqrt(double(r.rows()))) * v.normalized().transpose();
-  }
-  return out;
-}
 
 TEST(RouterExport, RoutersEqualFloat64MpiAndOtherTensorsAreUntouched) {
   TempDir dir("export");
@@ -56,7 +46,7 @@ TEST(RouterExport, RoutersEqualFloat64MpiAndOtherTensorsAreUntouched) {
     std::vector<MatrixF> g;
     for (int e = 0; e < spec.experts; ++e)
       g.push_back(model->expert_weight(l, e, ExpertMatrix::Gate));
-    MatrixD want = reference_mpi_router(model->router(l), g, 3.0);
+    MatrixD want = mpi_oracle(model->router(l), g, opt.mpi);
     MatrixF got = exported->router(l);
     ASSERT_EQ(got.rows(), want.rows());
     EXPECT_LT((got.cast<double>() - want).cwiseAbs().maxCoeff(), 1e-6) << "layer " << l;
