@@ -8,14 +8,6 @@
 
 namespace routerscope {
 
-TextExtent RecordingCanvas::measure(const std::string& text, const TextStyle& style) {
-  std::size_t chars = 0;
-  for (unsigned char c : text) {
-    chars += (c & 0xC0) != 0x80; // count UTF-8 code points
-  }
-  return {0.55 * style.size * static_cast<double>(chars), 0.72 * style.size, 0.0};
-}
-
 namespace {
 
 using namespace figure_detail;
