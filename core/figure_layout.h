@@ -150,23 +150,16 @@ public:
   };
   using Command = std::variant<StrokeCmd, FillCmd, RectCmd, TextCmd, ImageCmd, ClipCmd>;
 
-  void stroke(const Path& path, const Stroke& stroke) override {
-    cmds.push_back(StrokeCmd{path, stroke});
-  }
-  void fill(const Path& path, const Color& color) override { cmds.push_back(FillCmd{path, color}); }
-  void fill_rect(const Rect& rect, const Color& color) override {
-    cmds.push_back(RectCmd{rect, color});
-  }
+  // Out of line (core/recording_canvas.cpp), so that no other file inlines them.
+  void stroke(const Path& path, const Stroke& stroke) override;
+  void fill(const Path& path, const Color& color) override;
+  void fill_rect(const Rect& rect, const Color& color) override;
   void text(Point origin, const std::string& text, const TextStyle& style,
-            double rotation_deg) override {
-    cmds.push_back(TextCmd{origin, text, style, rotation_deg});
-  }
+            double rotation_deg) override;
   TextExtent measure(const std::string& text, const TextStyle& style) override;
-  void image(const Rect& dst, int w, int h, const std::vector<std::uint8_t>& rgba) override {
-    cmds.push_back(ImageCmd{dst, w, h, rgba});
-  }
-  void push_clip(const Rect& rect) override { cmds.push_back(ClipCmd{rect, true}); }
-  void pop_clip() override { cmds.push_back(ClipCmd{{}, false}); }
+  void image(const Rect& dst, int w, int h, const std::vector<std::uint8_t>& rgba) override;
+  void push_clip(const Rect& rect) override;
+  void pop_clip() override;
 
   std::vector<Command> cmds;
 };
