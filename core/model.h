@@ -35,7 +35,8 @@ struct RoutingRule {
   bool selection_bias = false; // DeepSeek-V3: e_score_correction_bias added for selection only
   int n_group = 1;             // DeepSeek group-limited routing
   int topk_group = 1;
-  bool sparsemixer = false;         // Phi-3.5-MoE
+  bool sparsemixer = false;         // Phi-3.5-MoE (top-2 only; see route_logits)
+  double jitter_eps = 0.01;         // sparsemixer's mask threshold (router_jitter_noise)
   bool sigmoid_input_scale = false; // Llama-4: sigmoid(score) scales the expert input
 };
 

@@ -260,7 +260,13 @@ RoutingRule routing_rule(const Config& c, const std::string& family) {
   if (family == "mixtral") {
     r.renormalize = true;
   } else if (family == "phimoe") {
+    // PhimoeSparseMoeBlock passes router_jitter_noise (PhimoeConfig default 0.01) to sparsemixer
+    // as jitter_eps, the relative distance from the best logit beyond which experts are masked.
     r.sparsemixer = true;
+    r.jitter_eps = c.number(s, "router_jitter_noise").value_or(0.01);
+    if (!(r.jitter_eps >= 0) || !std::isfinite(r.jitter_eps))
+      throw_input_error(c.path + ": key router_jitter_noise must be a finite number >= 0, found " +
+                        std::to_string(r.jitter_eps));
   } else if (family == "olmoe" || family == "qwen2_moe" || family == "qwen3_moe") {
     r.renormalize = c.boolean(s, "norm_topk_prob").value_or(false);
   } else if (family == "deepseek_v2") {
