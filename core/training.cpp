@@ -170,6 +170,8 @@ TrainingLayer prepare_training_layer(const MoeModel& model, const TrainSettings&
     throw_input_error(model.info().path + ": router training does not support the " +
                       model.info().family + " routing rule (input-scaled gating)");
   layer.g = load_direction_operators(model, settings.layer, settings.mpi.matrix);
+  check_mpi_inputs(model, settings.layer, model.router(settings.layer), layer.g,
+                   settings.mpi.matrix);
   std::unique_ptr<ComputeBackend> cpu;
   const ComputeBackend* backend = settings.backend;
   if (!backend)

@@ -60,7 +60,8 @@ static std::string drain(int fd) {
   return out;
 }
 
-CommandResult run_routerscope(const std::vector<std::string>& args) {
+CommandResult run_routerscope(const std::vector<std::string>& args,
+                              const std::function<void(int pid)>& while_running) {
   // stdout and stderr go to temporary files so that neither pipe can fill and block the child.
   TempDir dir("cmd");
   fs::path out_path = dir / "stdout", err_path = dir / "stderr";
@@ -83,6 +84,8 @@ CommandResult run_routerscope(const std::vector<std::string>& args) {
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  if (while_running)
+    while_running(pid);
   int status = 0;
   ::waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

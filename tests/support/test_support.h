@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -39,7 +40,9 @@ struct CommandResult {
   std::string out, err;
 };
 // Runs the routerscope executable with arguments (no shell), capturing stdout and stderr.
-CommandResult run_routerscope(const std::vector<std::string>& args);
+// while_running, when given, is called with the child's process id before it is waited for.
+CommandResult run_routerscope(const std::vector<std::string>& args,
+                              const std::function<void(int pid)>& while_running = {});
 
 // Runs a shell command line (tests use it for python3, pdftotext, ...): exit code and stdout.
 CommandResult run_shell(const std::string& command);
