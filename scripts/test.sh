@@ -9,9 +9,11 @@ root=$(pwd)
 if [ "${1:-}" = "--sanitize" ]; then
   # Clang (libFuzzer) when installed: the fuzz targets come out of the same build and run as
   # ctest tests (Fuzz.*, ROUTERSCOPE_FUZZ_SECONDS each). Without it, g++ and the fuzz targets'
-  # deterministic mutation driver. A folder configured with the other compiler is rebuilt.
+  # deterministic mutation driver (also chosen by ROUTERSCOPE_SANITIZE_COMPILER=gcc). A folder
+  # configured with the other compiler is rebuilt.
   compiler=(-DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++)
-  if command -v clang++ >/dev/null && command -v clang >/dev/null; then
+  if [ "${ROUTERSCOPE_SANITIZE_COMPILER:-clang}" = clang ] &&
+    command -v clang++ >/dev/null && command -v clang >/dev/null; then
     compiler=(-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
   fi
   if [ -f build-asan/CMakeCache.txt ] &&
