@@ -214,6 +214,33 @@ TEST(RecordReliability, SigmaOfAnotherLengthThanTheExpertsIsBadInput) {
       << e;
 }
 
+// Found by the record fuzz target (input in tests/data/fuzz/record/): a maxvio_global series
+// longer than its maxvio_global_step made the load figure read past the end of the steps.
+TEST(RecordReliability, MaxvioGlobalLongerThanItsStepsStillPlots) {
+  test::TempDir dir("maxvio");
+  const auto path = dir / "train.h5";
+  {
+    io::RunRecordWriter w(path, "training", R"({"variants":["mpi"]})", identity());
+    for (int s = 0; s < 3; ++s)
+      w.add_training_step(0, step(s));
+  }
+  ASSERT_NE(python("import h5py, numpy as np\n"
+                   "f = h5py.File(\"" +
+                   path.string() +
+                   "\", \"a\")\n"
+                   "v = f[\"variants/mpi\"]\n"
+                   "for k in (\"maxvio_global\", \"maxvio_global_step\"):\n"
+                   "    if k in v: del v[k]\n"
+                   "v[\"maxvio_global\"] = np.array([0.5, 0.25, 0.125])\n"
+                   "v[\"maxvio_global_step\"] = np.array([2.0])\n"
+                   "print(\"done\")\n")
+                .find("done"),
+            std::string::npos);
+  const io::RunRecord r = io::read_run_record(path);
+  const Figure f = io::record_figure(r, "load", std::nullopt);
+  EXPECT_FALSE(f.panels.empty());
+}
+
 // Finding 8: `plot` on a record holding 1e308 exited 1 ("cairo drawing failed: invalid matrix").
 TEST(RecordReliability, RecordHolding1e308PlotsToAPng) {
   test::TempDir dir("huge");
