@@ -35,7 +35,8 @@ struct RoutingRule {
   bool selection_bias = false; // DeepSeek-V3: e_score_correction_bias added for selection only
   int n_group = 1;             // DeepSeek group-limited routing
   int topk_group = 1;
-  bool sparsemixer = false;         // Phi-3.5-MoE
+  bool sparsemixer = false;         // Phi-3.5-MoE (top-2 only; see route_logits)
+  double jitter_eps = 0.01;         // sparsemixer's mask threshold (router_jitter_noise)
   bool sigmoid_input_scale = false; // Llama-4: sigmoid(score) scales the expert input
 };
 
@@ -110,6 +111,12 @@ public:
   virtual VectorF pre_moe_norm_bias(int /*layer*/) const { return {}; }
   // A bias added to the whole MoE block output [D] (JetMoE mlp.bias); size 0 when none.
   virtual VectorF moe_output_bias(int /*layer*/) const { return {}; }
+  // Where weights are stored, for messages ("" for a model without tensors): the router tensor,
+  // and one expert's matrix (a stacked tensor followed by the expert's index or rows).
+  virtual std::string router_tensor(int /*layer*/) const { return {}; }
+  virtual std::string expert_tensor(int /*layer*/, int /*expert*/, ExpertMatrix /*m*/) const {
+    return {};
+  }
 };
 
 // The matrix G with D columns whose top right singular vector is the expert's principal direction

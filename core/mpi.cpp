@@ -116,6 +116,26 @@ std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, 
   return out;
 }
 
+void check_mpi_inputs(const MoeModel& model, int layer, const MatrixF& r,
+                      const std::vector<MatrixF>& g, ExpertMatrix m) {
+  auto where = [&](int e, const std::string& what, const std::string& tensor) {
+    return model.info().path + ": layer " + std::to_string(layer) + ", expert " +
+           std::to_string(e) + ": " + what + (tensor.empty() ? "" : " (tensor " + tensor + ")");
+  };
+  for (Eigen::Index i = 0; i < r.rows(); ++i) {
+    const int e = static_cast<int>(i);
+    if (!r.row(i).allFinite())
+      throw_input_error(where(e, "the router row " + std::to_string(e) + " holds NaN or Inf",
+                              model.router_tensor(layer)) +
+                        "; the MPI router R′ is undefined for it");
+    if (size_t(i) < g.size() && !g[size_t(i)].allFinite())
+      throw_input_error(
+          where(e, "the expert's " + std::string(to_string(m)) + " weights hold NaN or Inf",
+                model.expert_tensor(layer, e, m)) +
+          "; the MPI router R′ is undefined for it (the router is not at fault)");
+  }
+}
+
 MatrixF mpi_router(const MatrixF& r, const std::vector<MatrixF>& g, const MpiSettings& settings,
                    VectorD* pre_norms) {
   check_shapes(r, g, settings);

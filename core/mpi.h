@@ -34,6 +34,11 @@ MpiSettings::Ablation parse_ablation(std::string_view text);
 // The layer's direction operators G_i [d, D] (one per routed expert) for settings.matrix.
 std::vector<MatrixF> load_direction_operators(const MoeModel& model, int layer, ExpertMatrix m);
 
+// Before MPI runs on a model's layer: a router row or an expert matrix holding NaN or Inf (R′ is
+// then undefined) is BadInput naming the model, the layer, the expert and the tensor.
+void check_mpi_inputs(const MoeModel& model, int layer, const MatrixF& r,
+                      const std::vector<MatrixF>& g, ExpertMatrix m);
+
 // R′ [N, D] from the stored router r [N, D] (logits = x·R′ᵀ) and g[i] [d, D] (N of them).
 // Throws BadInput when a row's power step is zero (R′ undefined) or shapes disagree.
 // With `pre_norms`, also the norms mpi_pre_retraction_norms gives, from the same pass.

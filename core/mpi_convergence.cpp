@@ -133,9 +133,10 @@ std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
     const int l = layers[li];
     if (!info.layer(l).moe)
       throw_input_error(info.path + ": layer " + std::to_string(l) + " is not an MoE layer");
-    out.push_back(converge_layer(l, model.router(l),
-                                 load_direction_operators(model, l, settings.mpi.matrix), settings,
-                                 callback, progress));
+    const MatrixF r = model.router(l);
+    const std::vector<MatrixF> g = load_direction_operators(model, l, settings.mpi.matrix);
+    check_mpi_inputs(model, l, r, g, settings.mpi.matrix);
+    out.push_back(converge_layer(l, r, g, settings, callback, progress));
     progress(double(li + 1) / double(layers.size()), "layer " + std::to_string(l));
   }
   return out;

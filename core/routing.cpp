@@ -4,6 +4,7 @@
 #include "core/parallel.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -79,9 +80,44 @@ MatrixF softmax_rows(const MatrixF& z) {
   return out;
 }
 
+// dL/dz of p = softmax(z) given p [N] and dL/dp [N]: p ⊙ (dp − p·dp).
+Eigen::VectorXd softmax_backward(const Eigen::Ref<const Eigen::RowVectorXf>& probs,
+                                 const Eigen::Ref<const Eigen::RowVectorXf>& grad) {
+  const Eigen::VectorXd p = probs.transpose().cast<double>();
+  const Eigen::VectorXd dp = grad.transpose().cast<double>();
+  return p.cwiseProduct((dp.array() - p.dot(dp)).matrix());
+}
+
+// Phi-3.5-MoE's sparsemixer in evaluation mode (transformers phimoe `sparsemixer`, training
+// False: no Gumbel sampling, no Heun multiplier). Slot 1 takes the best logit z_a; slot 2 the best
+// of the others. A slot with chosen expert c keeps the experts e with
+// (z_c − z_e) / max(|z_e|, z_c) <= 2·eps (all others, and for slot 2 the first choice, are masked
+// to −∞) and its weight is the softmax over the kept logits, read at c. Returns that softmax as a
+// distribution over all N experts (0 where masked); `excluded` is the first choice, or −1.
+Eigen::VectorXd sparsemixer_gate(const Eigen::VectorXd& z, int chosen, int excluded, double eps) {
+  const Eigen::Index n = z.size();
+  const double top = z(chosen);
+  Eigen::VectorXd p = Eigen::VectorXd::Zero(n);
+  for (Eigen::Index e = 0; e < n; ++e) {
+    const double factor = std::max(std::abs(z(e)), top);
+    // NaN (0/0 when every logit is 0) is not "> 2·eps": the expert stays, as in torch.
+    if (e != excluded && !((top - z(e)) / factor > 2 * eps))
+      p(e) = std::exp(z(e) - top);
+  }
+  return p / p.sum();
+}
+
+// The sparsemixer's two choices for one token's logits: the best, then the best of the rest.
+std::array<int, 2> sparsemixer_choices(const Eigen::VectorXd& z) {
+  std::vector<double> key(z.data(), z.data() + z.size());
+  std::vector<int> best = top_k_indices(key, 2);
+  return {best[0], best[1]};
+}
+
 void check_rule(const RoutingRule& rule) {
-  if (rule.sparsemixer)
-    throw_input_error("routing: Phi-3.5 sparsemixer routing is not supported");
+  if (rule.sparsemixer && !(rule.jitter_eps >= 0))
+    throw_input_error("routing: sparsemixer jitter eps must be >= 0, found " +
+                      std::to_string(rule.jitter_eps));
   if (rule.renormalize && !(rule.renorm_p > 0))
     throw_input_error("routing: the renormalisation p-norm needs p > 0, found " +
                       std::to_string(rule.renorm_p));
@@ -93,6 +129,27 @@ double p_norm(const std::vector<double>& w, double p) {
   for (double v : w)
     s += p == 1.0 ? std::abs(v) : std::pow(std::abs(v), p);
   return p == 1.0 ? s : std::pow(s, 1.0 / p);
+}
+
+// Sparsemixer routing of r.logits (already set): scores and probs are the softmax over all N
+// (PhiMoE's load-balancing loss is Mixtral's), experts and weights from sparsemixer_gate.
+Routing route_sparsemixer(Routing r, const RoutingRule& rule) {
+  r.scores = softmax_rows(r.logits);
+  r.probs = r.scores;
+  const Eigen::Index tokens = r.logits.rows();
+  r.experts.resize(tokens, 2);
+  r.weights.resize(tokens, 2);
+  for (Eigen::Index t = 0; t < tokens; ++t) {
+    const Eigen::VectorXd z = r.logits.row(t).transpose().cast<double>();
+    const std::array<int, 2> c = sparsemixer_choices(z);
+    for (int j = 0; j < 2; ++j) {
+      const Eigen::VectorXd p =
+          sparsemixer_gate(z, c[size_t(j)], j == 0 ? -1 : c[0], rule.jitter_eps);
+      r.experts(t, j) = c[size_t(j)];
+      r.weights(t, j) = float(p(c[size_t(j)]) * rule.scaling);
+    }
+  }
+  return r;
 }
 
 } // namespace
@@ -116,8 +173,14 @@ Routing route_logits(MatrixF logits, const VectorF& bias, const RoutingRule& rul
   if (use_bias && bias.size() != n)
     throw_input_error("routing: the rule needs a router bias of length " + std::to_string(n) +
                       ", found " + std::to_string(bias.size()));
+  if (rule.sparsemixer && k != 2)
+    throw_input_error("routing: Phi-3.5 sparsemixer routing selects exactly 2 experts (as "
+                      "transformers' sparsemixer requires), found top-k " +
+                      std::to_string(k));
   Routing r;
   r.logits = std::move(logits);
+  if (rule.sparsemixer)
+    return route_sparsemixer(std::move(r), rule);
   if (rule.logit_bias)
     r.logits.rowwise() += bias.transpose();
   if (rule.scoring == Scoring::Softmax) {
@@ -176,6 +239,25 @@ MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
   MatrixF out = MatrixF::Zero(tokens, n);
   for (Eigen::Index t = 0; t < tokens; ++t) {
     Eigen::VectorXd dz = Eigen::VectorXd::Zero(n);
+    if (rule.sparsemixer) {
+      // Slot j's weight is softmax over its kept set K_j, read at its expert c_j (masks held
+      // fixed, as transformers computes them under no_grad): ∂w_j/∂z = w_j·(e_{c_j} − p_j).
+      const Eigen::VectorXd z = routing.logits.row(t).transpose().cast<double>();
+      for (Eigen::Index j = 0; j < k; ++j) {
+        const int c = routing.experts(t, j);
+        const Eigen::VectorXd p =
+            sparsemixer_gate(z, c, j == 0 ? -1 : routing.experts(t, 0), rule.jitter_eps);
+        const double g = double(grad_weights(t, j)) * rule.scaling * p(c);
+        dz -= g * p;
+        dz(c) += g;
+      }
+    }
+    if (rule.sparsemixer) {
+      if (have_probs) // probs = softmax over all N
+        dz += softmax_backward(routing.probs.row(t), grad_probs.row(t));
+      out.row(t) = dz.transpose().cast<float>();
+      continue;
+    }
     // Weights of the selected experts before scaling, and their gradient.
     Eigen::VectorXd w(k), dw(k);
     for (Eigen::Index j = 0; j < k; ++j) {
@@ -220,12 +302,8 @@ MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
       out.row(t) = dz.transpose().cast<float>();
       continue;
     }
-    if (have_probs) {
-      // TopkSoftmax with softmax scoring: probs = softmax over all N.
-      Eigen::VectorXd p = routing.probs.row(t).transpose().cast<double>();
-      Eigen::VectorXd dp = grad_probs.row(t).transpose().cast<double>();
-      dz += p.cwiseProduct((dp.array() - p.dot(dp)).matrix());
-    }
+    if (have_probs) // TopkSoftmax with softmax scoring: probs = softmax over all N.
+      dz += softmax_backward(routing.probs.row(t), grad_probs.row(t));
     out.row(t) = dz.transpose().cast<float>();
   }
   return out;

@@ -22,7 +22,10 @@ struct Routing {
 // Routes tokens x [T, D] with router [N, D] (stored orientation, logits = x·Rᵀ) and the family's
 // rule. bias [N] is the router bias (gpt-oss logit bias or DeepSeek-V3 selection bias; size 0
 // when none). Group-limited selection scores a group by its best expert (DeepSeek-V2, softmax)
-// or by the sum of its two best (DeepSeek-V3, sigmoid). Phi-3.5 sparsemixer is not supported.
+// or by the sum of its two best (DeepSeek-V3, sigmoid). Phi-3.5-MoE's sparsemixer
+// (rule.sparsemixer, k must be 2) is transformers' evaluation-mode rule: each of the two slots
+// softmaxes over the experts within a relative 2·jitter_eps of its choice (see routing.cpp); scores
+// and probs are the softmax over all N.
 Routing route_tokens(const MatrixF& x, const MatrixF& router, const VectorF& bias,
                      const RoutingRule& rule, int k);
 // The same from logits = x·Rᵀ [T, N] computed elsewhere (a GPU backend's product): everything after

@@ -166,10 +166,12 @@ double learning_rate(const AdamWSettings& s, int step, int total) {
 TrainingLayer prepare_training_layer(const MoeModel& model, const TrainSettings& settings) {
   TrainingLayer layer;
   layer.weights = load_moe_layer(model, settings.layer);
-  if (layer.weights.rule.sigmoid_input_scale || layer.weights.rule.sparsemixer)
+  if (layer.weights.rule.sigmoid_input_scale)
     throw_input_error(model.info().path + ": router training does not support the " +
-                      model.info().family + " routing rule (input-scaled or sparsemixer gating)");
+                      model.info().family + " routing rule (input-scaled gating)");
   layer.g = load_direction_operators(model, settings.layer, settings.mpi.matrix);
+  check_mpi_inputs(model, settings.layer, model.router(settings.layer), layer.g,
+                   settings.mpi.matrix);
   std::unique_ptr<ComputeBackend> cpu;
   const ComputeBackend* backend = settings.backend;
   if (!backend)

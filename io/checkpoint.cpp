@@ -102,6 +102,19 @@ public:
     return as_vector(read_matrix(store_, lp.output_bias));
   }
 
+  std::string router_tensor(int layer) const override { return moe(layer).router; }
+
+  std::string expert_tensor(int layer, int expert, ExpertMatrix m) const override {
+    const MatrixSource& s = source(moe(layer), m);
+    const std::string name = s.tensor_name(expert);
+    if (s.index == MatrixSource::Index::Lead)
+      return name + "[" + std::to_string(expert) + "]";
+    if (s.index == MatrixSource::Index::RowBlock)
+      return name + " rows " + std::to_string(std::int64_t(expert) * s.block) + ".." +
+             std::to_string(std::int64_t(expert + 1) * s.block - 1);
+    return name;
+  }
+
 private:
   static VectorF as_vector(const MatrixF& m) {
     return Eigen::Map<const VectorF>(m.data(), m.size());

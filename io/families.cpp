@@ -96,9 +96,15 @@ RoutingRule renormalised_routing(const Config&) {
   return r;
 }
 
-RoutingRule sparsemixer_routing(const Config&) {
+RoutingRule sparsemixer_routing(const Config& c) {
   RoutingRule r;
+  // PhimoeSparseMoeBlock passes router_jitter_noise (PhimoeConfig default 0.01) to sparsemixer as
+  // jitter_eps, the relative distance from the best logit beyond which experts are masked.
   r.sparsemixer = true;
+  r.jitter_eps = c.number(c.scope, "router_jitter_noise").value_or(0.01);
+  if (!(r.jitter_eps >= 0) || !std::isfinite(r.jitter_eps))
+    throw_input_error(c.path + ": key router_jitter_noise must be a finite number >= 0, found " +
+                      std::to_string(r.jitter_eps));
   return r;
 }
 

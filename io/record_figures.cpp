@@ -194,10 +194,13 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
       if (v.maxvio_global.size() > 0) {
         // Held-out MaxVio is measured every n steps: NaN elsewhere leaves gaps, not fake values.
         h.maxvio_global.assign(h.steps.size(), std::nan(""));
-        for (Eigen::Index i = 0; i < v.maxvio_global.size(); ++i) {
-          auto s = static_cast<std::size_t>(v.maxvio_global_step(i));
-          if (s < h.maxvio_global.size())
-            h.maxvio_global[s] = v.maxvio_global(i);
+        // Pairs (step, value) as far as both series go; a step that is not an index of the
+        // axis (negative, NaN, past the end) is not drawn.
+        const Eigen::Index pairs = std::min(v.maxvio_global.size(), v.maxvio_global_step.size());
+        for (Eigen::Index i = 0; i < pairs; ++i) {
+          const double step = v.maxvio_global_step(i);
+          if (step >= 0 && step < double(h.maxvio_global.size()))
+            h.maxvio_global[static_cast<std::size_t>(step)] = v.maxvio_global(i);
         }
       }
       panels.push_back(std::move(h));

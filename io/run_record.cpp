@@ -574,6 +574,17 @@ RunRecord read_run_record(const std::filesystem::path& path) {
       c.sigma2 = column(c.series["sigma2"]);
       c.series.erase("sigma1");
       c.series.erase("sigma2");
+      // σ₁ and σ₂ (absent when the run recorded no spectra) hold one value per expert, as every
+      // series has one column per expert.
+      Eigen::Index experts = c.sigma1.size();
+      for (const auto& [name, m] : c.series)
+        if (m.size() > 0)
+          experts = m.cols();
+      for (const auto& [name, v] : {std::pair{"sigma1", &c.sigma1}, std::pair{"sigma2", &c.sigma2}})
+        if (v->size() != experts && c.sigma1.size() + c.sigma2.size() > 0)
+          throw_input_error(path.string() + ": layers/" + l + "/" + name + " holds " +
+                            std::to_string(v->size()) + " values, expected one per expert (" +
+                            std::to_string(experts) + ")");
       rec.layers.push_back(std::move(c));
     }
     std::sort(rec.layers.begin(), rec.layers.end(),

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csetjmp>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <limits>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sys/mman.h>
@@ -24,6 +27,37 @@ constexpr std::uint64_t kMaxHeaderBytes = 100'000'000; // the reference reader's
 
 [[noreturn]] void fail(const fs::path& file, const std::string& what) {
   throw_input_error(file.string() + ": " + what);
+}
+
+// The SIGBUS guard of read_mapped: the innermost guarded read of this thread (a bus error is
+// delivered to the thread that touched the missing page), and the action that was installed
+// before ours, for bus errors outside any guard.
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_previous_bus_action {};
+
+void on_bus_error(int sig, siginfo_t* info, void* context) {
+  if (sigjmp_buf* jump = t_bus_jump)
+    siglongjmp(*jump, 1);
+  if (g_previous_bus_action.sa_flags & SA_SIGINFO) {
+    g_previous_bus_action.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous_bus_action.sa_handler != SIG_DFL && g_previous_bus_action.sa_handler != SIG_IGN) {
+    g_previous_bus_action.sa_handler(sig);
+    return;
+  }
+  ::signal(SIGBUS, SIG_DFL); // returning re-executes the faulting access: default action
+}
+
+void install_bus_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_bus_error;
+    action.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGBUS, &action, &g_previous_bus_action);
+  });
 }
 
 std::string range_text(std::uint64_t a, std::uint64_t b) {
@@ -332,8 +366,11 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const fs::path& pat
   f->map_ = static_cast<const std::byte*>(m);
 
   std::uint64_t n = 0;
-  for (int i = 7; i >= 0; --i)
-    n = (n << 8) | std::to_integer<std::uint64_t>(f->map_[i]);
+  const std::byte* map = f->map_;
+  read_mapped(path.string(), "the header length", [&n, map] {
+    for (int i = 7; i >= 0; --i)
+      n = (n << 8) | std::to_integer<std::uint64_t>(map[i]);
+  });
   if (n > kMaxHeaderBytes)
     fail(path, "header length " + std::to_string(n) + " exceeds the limit of " +
                    std::to_string(kMaxHeaderBytes) + " bytes");
@@ -341,7 +378,12 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const fs::path& pat
     fail(path, "header bytes " + range_text(8, 8 + n) + " extend beyond the file size " +
                    std::to_string(f->size_));
   f->data_start_ = 8 + n;
-  std::string_view text(reinterpret_cast<const char*>(f->map_ + 8), n);
+  // The header is copied out of the map (under the bus-error guard) before it is parsed.
+  std::string header_copy(static_cast<std::size_t>(n), '\0');
+  read_mapped(path.string(), "the header", [&header_copy, map] {
+    std::memcpy(header_copy.data(), map + 8, header_copy.size());
+  });
+  std::string_view text(header_copy);
   if (auto bad = find_invalid_utf8(text); bad != std::string_view::npos)
     fail(path, "header is not valid UTF-8 (byte " + std::to_string(8 + bad) + " of the file)");
 
@@ -602,6 +644,27 @@ std::uint64_t TensorStore::bytes_on_disk() const {
   for (const auto& f : files_)
     s += f->file_size();
   return s;
+}
+
+void read_mapped(const std::string& file, const std::string& what, void (*read)(void*),
+                 void* context) {
+  install_bus_handler();
+  sigjmp_buf jump;
+  sigjmp_buf* const outer = t_bus_jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_bus_jump = outer;
+    throw_input_error(file + ": bus error reading " + what +
+                      " from the memory-mapped file: it was truncated or replaced while being "
+                      "read (another process wrote to it?)");
+  }
+  t_bus_jump = &jump;
+  try {
+    read(context);
+  } catch (...) {
+    t_bus_jump = outer;
+    throw;
+  }
+  t_bus_jump = outer;
 }
 
 void release_pages(std::span<const std::byte> bytes) {

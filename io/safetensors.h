@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace routerscope::io {
@@ -50,6 +51,19 @@ private:
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Runs read(context), a loop that reads bytes of a memory-mapped file and holds no object with a
+// destructor, so that a bus error in it (the file was truncated or replaced under the map by
+// another process: the pages are gone) throws Error(BadInput) "FILE: ..." naming `what` and the
+// cause instead of killing the process. Thread-safe: each thread has its own guard; a bus error
+// outside any guard keeps its default action.
+void read_mapped(const std::string& file, const std::string& what, void (*read)(void*),
+                 void* context);
+template <class F> void read_mapped(const std::string& file, const std::string& what, F&& read) {
+  using Fn = std::remove_reference_t<F>;
+  read_mapped(
+      file, what, [](void* c) { (*static_cast<Fn*>(c))(); }, &read);
+}
 
 // Tells the kernel this process is done with the pages wholly inside `bytes` (a range of a
 // mapping): they leave the resident set but stay in the page cache, so decoding a checkpoint one

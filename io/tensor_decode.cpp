@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -166,6 +167,13 @@ std::vector<std::int64_t> mxfp4_shape(const TensorStore& store, std::string_view
   return out;
 }
 
+// The file (or both files, when a pair is split across shards) holding `names`.
+std::string mapped_files(const TensorStore& store, const std::array<std::string, 2>& names) {
+  const std::filesystem::path& a = store.file_of(names[0]);
+  const std::filesystem::path& b = store.file_of(names[1]);
+  return a == b ? a.string() : a.string() + " or " + b.string();
+}
+
 MatrixF read_mxfp4(const TensorStore& store, std::string_view name, const SliceSpec& slice) {
   const auto shape = mxfp4_shape(store, name);
   const View v = make_view(shape, slice, name);
@@ -173,20 +181,24 @@ MatrixF read_mxfp4(const TensorStore& store, std::string_view name, const SliceS
   auto blocks = store.bytes(blocks_name(name));
   auto scales = store.bytes(scales_name(name));
   MatrixF out(static_cast<Eigen::Index>(v.rows_taken.size()), v.cols);
-  for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
-    const std::int64_t row = v.lead * v.rows + v.rows_taken[k]; // row in the flattened [.., rows]
-    const std::byte* brow = blocks.data() + row * groups * 16;
-    const std::byte* srow = scales.data() + row * groups;
-    float* dst = out.data() + static_cast<std::int64_t>(k) * v.cols;
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const int exponent = std::to_integer<int>(srow[g]) - 127;
-      for (int b = 0; b < 16; ++b) {
-        const auto byte = std::to_integer<std::uint8_t>(brow[g * 16 + b]);
-        dst[g * 32 + 2 * b] = std::ldexp(fp4_e2m1_to_float(byte & 0x0fu), exponent);
-        dst[g * 32 + 2 * b + 1] = std::ldexp(fp4_e2m1_to_float(byte >> 4), exponent);
-      }
-    }
-  }
+  read_mapped(mapped_files(store, {blocks_name(name), scales_name(name)}),
+              "MXFP4 tensor " + std::string(name), [&] {
+                for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
+                  // row in the flattened [.., rows]
+                  const std::int64_t row = v.lead * v.rows + v.rows_taken[k];
+                  const std::byte* brow = blocks.data() + row * groups * 16;
+                  const std::byte* srow = scales.data() + row * groups;
+                  float* dst = out.data() + static_cast<std::int64_t>(k) * v.cols;
+                  for (std::int64_t g = 0; g < groups; ++g) {
+                    const int exponent = std::to_integer<int>(srow[g]) - 127;
+                    for (int b = 0; b < 16; ++b) {
+                      const auto byte = std::to_integer<std::uint8_t>(brow[g * 16 + b]);
+                      dst[g * 32 + 2 * b] = std::ldexp(fp4_e2m1_to_float(byte & 0x0fu), exponent);
+                      dst[g * 32 + 2 * b + 1] = std::ldexp(fp4_e2m1_to_float(byte >> 4), exponent);
+                    }
+                  }
+                }
+              });
   return out;
 }
 
@@ -204,11 +216,13 @@ MatrixF read_matrix(const TensorStore& store, std::string_view name, const Slice
   auto bytes = store.bytes(name);
   const std::int64_t esize = dtype_bits(t.dtype) / 8;
   MatrixF out(static_cast<Eigen::Index>(v.rows_taken.size()), v.cols);
-  for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
-    const std::int64_t row = v.lead * v.rows + v.rows_taken[k];
-    decode_run(t.dtype, bytes.data() + row * v.cols * esize, v.cols,
-               out.data() + static_cast<std::int64_t>(k) * v.cols);
-  }
+  read_mapped(store.file_of(name).string(), "tensor " + std::string(name), [&] {
+    for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
+      const std::int64_t row = v.lead * v.rows + v.rows_taken[k];
+      decode_run(t.dtype, bytes.data() + row * v.cols * esize, v.cols,
+                 out.data() + static_cast<std::int64_t>(k) * v.cols);
+    }
+  });
   if (!v.rows_taken.empty()) {
     auto [lo, hi] = std::minmax_element(v.rows_taken.begin(), v.rows_taken.end());
     const std::int64_t first = (v.lead * v.rows + *lo) * v.cols * esize;
@@ -239,13 +253,15 @@ MatrixF read_matrix(const TensorStore& store, std::string_view name, const Slice
     auto sbytes = store.bytes(scale_name);
     const std::int64_t ssize = dtype_bits(s.dtype) / 8;
     std::vector<float> srow(static_cast<std::size_t>(bc));
-    for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
-      const std::int64_t block_row = v.lead * br + v.rows_taken[k] / kFp8Block;
-      decode_run(s.dtype, sbytes.data() + block_row * bc * ssize, bc, srow.data());
-      float* dst = out.data() + static_cast<std::int64_t>(k) * v.cols;
-      for (std::int64_t j = 0; j < v.cols; ++j)
-        dst[j] *= srow[static_cast<std::size_t>(j / kFp8Block)];
-    }
+    read_mapped(store.file_of(scale_name).string(), "tensor " + scale_name, [&] {
+      for (std::size_t k = 0; k < v.rows_taken.size(); ++k) {
+        const std::int64_t block_row = v.lead * br + v.rows_taken[k] / kFp8Block;
+        decode_run(s.dtype, sbytes.data() + block_row * bc * ssize, bc, srow.data());
+        float* dst = out.data() + static_cast<std::int64_t>(k) * v.cols;
+        for (std::int64_t j = 0; j < v.cols; ++j)
+          dst[j] *= srow[static_cast<std::size_t>(j / kFp8Block)];
+      }
+    });
   }
   return out;
 }

@@ -73,7 +73,9 @@ int run_route(const Argv& argv) {
     MpiSettings mpi;
     mpi.c_prime = o.c_prime;
     mpi.scoring = w.rule.scoring;
-    router = mpi_router(router, load_direction_operators(*model, layer, mpi.matrix), mpi);
+    const std::vector<MatrixF> g = load_direction_operators(*model, layer, mpi.matrix);
+    check_mpi_inputs(*model, layer, router, g, mpi.matrix);
+    router = mpi_router(router, g, mpi);
   } else if (o.c_prime_given) {
     std::fprintf(stderr, "warning: --c-prime is ignored with --router checkpoint\n");
   }

@@ -878,6 +878,14 @@ void App::draw_expert_view() {
   }
   const ExpertDetail& d = *detail_;
   const ExpertAlignment& x = la->experts[sel_expert_];
+  if (!d.non_finite.empty()) {
+    section("Spectrum of G");
+    ImGui::TextColored(ImVec4(0.84f, 0.37f, 0.0f, 1.0f), "non-finite %s", d.non_finite.c_str());
+    ImGui::TextWrapped("The expert's %s hold NaN or Inf: it has no singular values, principal "
+                       "direction or projections.",
+                       d.non_finite == "weights" ? "weights (G)" : "router row");
+    return;
+  }
   if (ImGui::BeginTable("##expert", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV)) {
     ImGui::TableNextColumn();
     section("Spectrum of G (leading singular values)");
@@ -1406,6 +1414,13 @@ std::string App::state_json() const {
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
   j["training_layer"] = train_layer_;
   j["replaying"] = replaying_;
+  if (detail_) {
+    j["expert_detail"] = {{"layer", detail_->layer},
+                          {"expert", detail_->expert},
+                          {"non_finite", detail_->non_finite},
+                          {"sigma", detail_->sigma},
+                          {"projection", detail_->projection}};
+  }
   if (model_) {
     j["family"] = model_->info.family;
     j["layout"] = model_->info.layout;

@@ -84,9 +84,6 @@ ExpertDetail expert_detail(const MoeModel& model, int layer, int expert, ExpertM
     throw_input_error("expert " + std::to_string(expert) + " is out of range for layer " +
                       std::to_string(layer) + " (" + std::to_string(router.rows()) + " experts)");
   progress.check();
-  progress(0.3, "singular value decomposition");
-  const MatrixD gd = g.cast<double>();
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(gd, Eigen::ComputeThinV);
   ExpertDetail out;
   out.layer = layer;
   out.expert = expert;
@@ -94,6 +91,15 @@ ExpertDetail expert_detail(const MoeModel& model, int layer, int expert, ExpertM
   out.d_model = int(g.cols());
   const VectorD r = router.row(expert).transpose().cast<double>();
   out.router_norm = r.norm();
+  // An SVD of NaN/Inf returns arbitrary numbers (σⱼ/σ₁ = 1 bars, invented projections): none.
+  if (!g.allFinite() || !r.allFinite()) {
+    out.non_finite = g.allFinite() ? "router row" : "weights";
+    progress(1.0, "done");
+    return out;
+  }
+  progress(0.3, "singular value decomposition");
+  const MatrixD gd = g.cast<double>();
+  Eigen::BDCSVD<Eigen::MatrixXd> svd(gd, Eigen::ComputeThinV);
   const int n = std::min<int>(count, int(svd.singularValues().size()));
   for (int j = 0; j < n; ++j) {
     out.sigma.push_back(svd.singularValues()(j));
@@ -116,8 +122,9 @@ MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSet
                       " is not an MoE layer");
   progress(0.0, "loading layer " + std::to_string(settings.layer));
   g_ = load_direction_operators(m, settings.layer, settings.mpi.matrix);
-  ops_ = backend_->upload(g_);
   router_ = m.router(settings.layer);
+  check_mpi_inputs(m, settings.layer, router_, g_, settings.mpi.matrix);
+  ops_ = backend_->upload(g_);
   top_k_ = std::clamp(info.top_k.value_or(2), 1, int(router_.rows()));
   // Principal directions: reuse the opened model's alignment when it used the same matrix.
   const LayerAlignment* aligned = nullptr;

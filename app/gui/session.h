@@ -39,6 +39,9 @@ struct ExpertDetail {
   std::vector<double> projection; // (v_j · r)/‖r‖ for the same leading right singular vectors v_j
   double router_norm = 0;
   int d = 0, d_model = 0;
+  // The expert's weights or its router row hold NaN/Inf: no spectrum or projection exists (sigma
+  // and projection stay empty); `non_finite` says which ("weights" or "router row").
+  std::string non_finite;
 };
 
 // Leading `count` singular values of the expert's direction operator and the router row's

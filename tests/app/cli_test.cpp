@@ -2,6 +2,7 @@
 // against an independent NumPy float64 SVD (tests/app/align_oracle.py), exit codes for bad input,
 // and the command-line conventions (help, --version, choices and ranges, `-` for stdout, plain
 // progress lines off a terminal, Hub repo ids, the demo note).
+#include "tests/support/family_checkpoint.h"
 #include "tests/support/hub_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -12,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace routerscope::test {
 namespace {
@@ -474,6 +477,53 @@ TEST(CliInterrupt, CtrlCDuringReportIsExit130WithTheRecordReadable) {
                             "print(f['layers/0/cos'].shape[0] >= 1, end='')\" " +
                             shell_quote((out / "convergence.h5").string()) + " 2>&1");
   EXPECT_EQ(py.out, "True");
+}
+
+// Finding 6 end to end: another process truncates the checkpoint while `align` reads its memory
+// map. As soon as the file shows in the child's /proc/PID/maps (opened, experts not yet all
+// decoded) the child is put at the lowest priority and the file is cut to its header: the next
+// expert read faults, and that must be exit 2 naming the file, not a SIGBUS. An attempt where the
+// child had already read everything (exit 0) did not test the fault and is repeated.
+TEST(CliFaults, CheckpointTruncatedWhileAlignReadsItIsExitTwo) {
+  TempDir dir("trunc");
+  FamilySpec spec;
+  spec.family = "mixtral";
+  spec.dtype = io::DType::BF16;
+  spec.layers = 6;
+  spec.experts = 16;
+  spec.d_model = 128;
+  spec.d_expert = 256;
+  const fs::path file = dir / "model.safetensors";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    write_family_checkpoint(dir.path(), spec);
+    std::uint64_t header = 0;
+    {
+      std::ifstream in(file, std::ios::binary);
+      unsigned char b[8] = {};
+      in.read(reinterpret_cast<char*>(b), 8);
+      for (int i = 7; i >= 0; --i)
+        header = (header << 8) | b[i];
+    }
+    const auto r = run_routerscope({"align", dir.path().string(), "--device", "cpu"}, [&](int pid) {
+      ::setpriority(PRIO_PROCESS, id_t(pid), 19);
+      const std::string maps = "/proc/" + std::to_string(pid) + "/maps";
+      for (;;) {
+        const std::string m = read_text(maps);
+        if (m.empty() || m.find(file.string()) != std::string::npos)
+          break; // mapped (or already gone)
+        ::usleep(500);
+      }
+      fs::resize_file(file, 8 + header);
+    });
+    if (r.exit_code == 0)
+      continue;
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(file.string()), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("bus error"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+    return;
+  }
+  FAIL() << "align read the whole checkpoint before it was truncated, three times";
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // the GUI is not built or xvfb-run is missing). Oracles: the requested image size, the fixture's
 // own config.json, the number of steps the script asked for, and files read back independently.
 #include "io/png_image.h"
+#include "tests/support/family_checkpoint.h"
 #include "tests/support/hub_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -127,6 +129,33 @@ TEST_F(GuiSmoke, QuitWhileTrainingJoinsTheJobBeforeTearingDown) {
   const auto s = state();
   EXPECT_TRUE(s["quit_requested"].get<bool>());
   EXPECT_EQ(s["error"], "");
+}
+
+// Issue 15, finding 9: the Expert view of an all-NaN expert drew σⱼ/σ₁ = 1.000 bars and
+// projections from an SVD of NaN. It now says "non-finite weights" and shows no spectrum; a finite
+// expert of the same checkpoint still gets its 8 singular values, descending.
+TEST_F(GuiSmoke, ExpertViewOfANonFiniteExpertShowsNoSpectrum) {
+  const fs::path folder = dir_ / "nan";
+  test::FamilySpec spec;
+  spec.layers = 1;
+  spec.replace["model.layers.0.block_sparse_moe.experts.1.w1.weight"] =
+      MatrixF::Constant(spec.d_expert, spec.d_model, std::numeric_limits<float>::quiet_NaN());
+  test::write_family_checkpoint(folder, spec);
+  ASSERT_EQ(run("select 0 1\nview expert\n", folder.string()), 0) << output();
+  auto s = state();
+  EXPECT_EQ(s["error"], "");
+  ASSERT_TRUE(s.contains("expert_detail")) << s.dump();
+  EXPECT_EQ(s["expert_detail"]["expert"], 1);
+  EXPECT_EQ(s["expert_detail"]["non_finite"], "weights");
+  EXPECT_TRUE(s["expert_detail"]["sigma"].empty());
+  EXPECT_TRUE(s["expert_detail"]["projection"].empty());
+  ASSERT_EQ(run("select 0 2\nview expert\n", folder.string()), 0) << output();
+  s = state();
+  EXPECT_EQ(s["expert_detail"]["non_finite"], "");
+  const auto sigma = s["expert_detail"]["sigma"].get<std::vector<double>>();
+  ASSERT_EQ(sigma.size(), 8u);
+  EXPECT_TRUE(std::is_sorted(sigma.rbegin(), sigma.rend()));
+  EXPECT_GT(sigma.back(), 0.0);
 }
 
 TEST_F(GuiSmoke, ExportWritesACsvWithOneRowPerRecordedStep) {

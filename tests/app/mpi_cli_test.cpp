@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 #include "io/run_record.h"
+#include "tests/support/family_checkpoint.h"
 #include "tests/support/test_support.h"
 
 #include <Eigen/SVD>
@@ -7,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 namespace routerscope {
 namespace {
@@ -82,6 +84,44 @@ TEST(TrainCommand, RejectsUnknownVariantWithExitTwo) {
   auto r = test::run_routerscope({"train", ckpt.string(), "--variants", "vanilla,mpii"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("mpii"), std::string::npos) << r.err;
+}
+
+// Issue 15, finding 9: NaN weights made `mpi` fail with "the vector to retract has norm nan
+// (router row in the null space …)", blaming the router and naming neither tensor nor layer.
+TEST(MpiCommand, NonFiniteWeightsNameLayerExpertAndTensor) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    std::string tensor;
+    MatrixF value;
+    std::vector<std::string> needles;
+  };
+  test::FamilySpec spec;
+  spec.layers = 2;
+  MatrixF router = test::random_matrix(spec.experts, spec.d_model, 5, 0.5f);
+  router(2, 7) = nan;
+  const std::string expert = "model.layers.1.block_sparse_moe.experts.3.w1.weight";
+  const std::string gate = "model.layers.0.block_sparse_moe.gate.weight";
+  for (const Case& c :
+       {Case{expert,
+             MatrixF::Constant(spec.d_expert, spec.d_model, nan),
+             {"layer 1, expert 3", expert, "NaN or Inf", "not at fault"}},
+        Case{gate, router, {"layer 0, expert 2", "router row 2", gate, "NaN or Inf"}}}) {
+    SCOPED_TRACE(c.tensor);
+    test::TempDir dir("nan");
+    test::FamilySpec s = spec;
+    s.replace[c.tensor] = c.value;
+    test::write_family_checkpoint(dir.path(), s);
+    for (const char* command : {"mpi", "train"}) {
+      std::vector<std::string> args = {command, dir.path().string(), "--steps", "2"};
+      if (std::string(command) == "train")
+        args.insert(args.end(), {"--layer", c.tensor == expert ? "1" : "0"});
+      const auto r = test::run_routerscope(args);
+      EXPECT_EQ(r.exit_code, 2) << command << ": " << r.err;
+      for (const auto& n : c.needles)
+        EXPECT_NE(r.err.find(n), std::string::npos) << command << ": " << r.err;
+      EXPECT_EQ(r.err.find("null space"), std::string::npos) << r.err;
+    }
+  }
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 namespace routerscope {
 namespace {
@@ -152,11 +153,44 @@ TEST(Routing, OutOfGroupExpertsAreMaskedToZeroNotMinusInfinity) {
   EXPECT_NEAR(r.weights(0, 0), 0.5, 1e-7);
 }
 
-TEST(Routing, RejectsSparsemixerAndBadK) {
+TEST(Routing, RejectsBadKAndSparsemixerOtherThanTop2) {
   RoutingRule rule;
   EXPECT_THROW(route_logits({1, 2}, rule, 3), Error);
   rule.sparsemixer = true;
-  EXPECT_THROW(route_logits({1, 2}, rule, 1), Error);
+  for (int k : {1, 3}) {
+    try {
+      route_logits({1, 2, 3}, rule, k);
+      ADD_FAILURE() << "sparsemixer accepted top-k " << k;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("sparsemixer"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("exactly 2"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Sparsemixer by hand: logits {2, 1.9, 0.5, -1}, eps 0.05 (threshold 0.1). Slot 1 (expert 0):
+// (2 − 1.9)/2 = 0.05 keeps expert 1, (2 − 0.5)/2 masks 2, expert 3 masked: w = e²/(e² + e^1.9).
+// Slot 2 (expert 1, expert 0 excluded): (1.9 − 0.5)/1.9 > 0.1 masks 2: w = 1.
+TEST(Routing, SparsemixerMasksRelativeToTheChoice) {
+  RoutingRule rule;
+  rule.sparsemixer = true;
+  rule.jitter_eps = 0.05;
+  Routing r = route_logits({2, 1.9f, 0.5f, -1}, rule, 2);
+  EXPECT_EQ(r.experts(0, 0), 0);
+  EXPECT_EQ(r.experts(0, 1), 1);
+  const double z1 = double(1.9f);
+  EXPECT_NEAR(r.weights(0, 0), std::exp(2) / (std::exp(2) + std::exp(z1)), 1e-6);
+  EXPECT_NEAR(r.weights(0, 1), 1.0, 1e-7);
+  // eps 0.7 (threshold 1.4) keeps expert 2 in both slots ((2 − 0.5)/2, (1.9 − 0.5)/1.9) but not
+  // expert 3 ((2 + 1)/2 = 1.5, (1.9 + 1)/1.9 ≈ 1.53).
+  rule.jitter_eps = 0.7;
+  r = route_logits({2, 1.9f, 0.5f, -1}, rule, 2);
+  const double z2 = double(0.5f);
+  EXPECT_NEAR(r.weights(0, 0), std::exp(2) / (std::exp(2) + std::exp(z1) + std::exp(z2)), 1e-6);
+  EXPECT_NEAR(r.weights(0, 1), std::exp(z1) / (std::exp(z1) + std::exp(z2)), 1e-6);
+  // LB probabilities are the softmax over all N.
+  const double all = std::exp(2) + std::exp(z1) + std::exp(z2) + std::exp(-1);
+  EXPECT_NEAR(r.probs(0, 3), std::exp(-1) / all, 1e-7);
 }
 
 // Float64 weights with the selection held fixed, written from the rule's definition.
@@ -229,6 +263,47 @@ TEST(RoutingBackward, MatchesFiniteDifferencesForEveryOrderAndScoring) {
           }
         }
       }
+}
+
+// Sparsemixer's gradient (masks and selection held fixed, as transformers computes them under
+// no_grad) against finite differences of the float64 re-derivation of transformers' sparsemixer,
+// with the LB probabilities' term; logits spread so that masks keep one, two or more experts.
+TEST(RoutingBackward, SparsemixerMatchesFiniteDifferences) {
+  const int n = 6, tokens = 6;
+  MatrixF x = test::random_matrix(tokens, n, 21, 1.5f);
+  MatrixF gw = test::random_matrix(tokens, 2, 22, 1.0f);
+  MatrixF gp = test::random_matrix(tokens, n, 23, 1.0f);
+  int soft_slots = 0; // slots whose weight depends on more than one logit
+  for (double eps : {0.01, 0.2, 0.6, 2.0}) {
+    RoutingRule rule;
+    rule.sparsemixer = true;
+    rule.jitter_eps = eps;
+    Routing r = route_tokens(x, MatrixF::Identity(n, n), {}, rule, 2);
+    MatrixF dz = routing_backward(r, rule, gw, gp);
+    for (int t = 0; t < tokens; ++t) {
+      Eigen::VectorXd z = x.row(t).transpose().cast<double>();
+      const test::SparsemixerChoice want = test::phimoe_sparsemixer(z, eps);
+      for (int j = 0; j < 2; ++j) {
+        EXPECT_EQ(r.experts(t, j), want.experts[size_t(j)]);
+        EXPECT_NEAR(r.weights(t, j), want.weights[size_t(j)], 1e-6);
+        soft_slots += want.weights[size_t(j)] < 0.999;
+      }
+      auto loss = [&](const Eigen::VectorXd& v) {
+        const test::SparsemixerChoice c = test::phimoe_sparsemixer(v, eps);
+        const Eigen::VectorXd p = v.array().exp() / v.array().exp().sum();
+        return c.weights[0] * gw(t, 0) + c.weights[1] * gw(t, 1) +
+               p.dot(gp.row(t).transpose().cast<double>());
+      };
+      for (int i = 0; i < n; ++i) {
+        Eigen::VectorXd zp = z, zm = z;
+        zp(i) += 1e-6;
+        zm(i) -= 1e-6;
+        const double fd = (loss(zp) - loss(zm)) / 2e-6;
+        EXPECT_NEAR(dz(t, i), fd, 1e-4 * (1 + std::abs(fd))) << "eps " << eps << " token " << t;
+      }
+    }
+  }
+  EXPECT_GT(soft_slots, 8) << "the masks never kept a second expert: the test checks too little";
 }
 
 // y = Σ_j w_j·E_j(x) + σ(x·sg)·S(x) in float64, one token at a time.

@@ -69,10 +69,12 @@ struct Oracle {
         sum_exp += std::exp(logits(idx[size_t(j)]) - m);
       }
       Eigen::VectorXd y = Eigen::VectorXd::Zero(x.cols());
+      const test::SparsemixerChoice mixer = test::phimoe_sparsemixer(logits, rule.jitter_eps);
       for (int j = 0; j < k; ++j) {
-        int e = idx[size_t(j)];
+        int e = rule.sparsemixer ? mixer.experts[size_t(j)] : idx[size_t(j)];
         counts(e) += 1;
-        const double w = topk_first         ? std::exp(logits(e) - m) / sum_exp
+        const double w = rule.sparsemixer   ? mixer.weights[size_t(j)]
+                         : topk_first       ? std::exp(logits(e) - m) / sum_exp
                          : rule.renormalize ? p(e) / sum
                                             : p(e);
         y += w * expert(e, xt);
@@ -98,21 +100,28 @@ TEST(RouterObjective, GradientMatchesFiniteDifferencesOfWholeLoss) {
   MatrixF x = test::random_matrix(5, 6, 41, 1.0f);
   MatrixF target = test::random_matrix(5, 6, 42, 0.3f);
   MatrixF r = test::random_matrix(4, 6, 43, 0.8f);
-  // Every order (softmax→top-k with and without renormalisation, top-k→softmax) and k = 1..3.
+  // Every order (softmax→top-k with and without renormalisation, top-k→softmax) and k = 1..3,
+  // and PhiMoE's sparsemixer (k = 2 only; eps large enough that its masks keep several experts).
   struct Order {
     GateOrder order;
     bool renorm;
+    bool sparsemixer = false;
   };
   for (int k : {1, 2, 3})
-    for (Order ord : {Order{GateOrder::SoftmaxTopk, false}, Order{GateOrder::SoftmaxTopk, true},
-                      Order{GateOrder::TopkSoftmax, false}})
+    for (Order ord :
+         {Order{GateOrder::SoftmaxTopk, false}, Order{GateOrder::SoftmaxTopk, true},
+          Order{GateOrder::TopkSoftmax, false}, Order{GateOrder::SoftmaxTopk, false, true}})
       for (const char* name : {"vanilla", "mpi", "no-power", "no-retract"}) {
+        if (ord.sparsemixer && k != 2)
+          continue;
         const bool renorm = ord.renorm;
         layer.weights.top_k = k;
         TrainVariant v = parse_variant(name);
         RoutingRule rule;
         rule.renormalize = renorm;
         rule.order = ord.order;
+        rule.sparsemixer = ord.sparsemixer;
+        rule.jitter_eps = 0.5;
         s.mpi.order = ord.order;
         Objective o = router_objective(layer, r, v, rule, x, target, s);
         Oracle oracle{
@@ -129,7 +138,7 @@ TEST(RouterObjective, GradientMatchesFiniteDifferencesOfWholeLoss) {
             double fd = (oracle(p) - oracle(m)) / (2 * h);
             EXPECT_NEAR(o.grad(i, j), fd, 2e-4 * (1 + std::abs(fd)))
                 << name << " k " << k << " order " << int(ord.order) << " renorm " << renorm
-                << " at " << i << "," << j;
+                << " sparsemixer " << ord.sparsemixer << " at " << i << "," << j;
           }
       }
 }

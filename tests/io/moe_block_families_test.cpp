@@ -97,6 +97,13 @@ Reference reference(const std::string& family, const test::ExpectedLayer& L, con
       sel(j) = logits(ref.experts[size_t(j)]);
     Vec w = softmax(sel);
     ref.weights.assign(w.data(), w.data() + k);
+  } else if (family == "phimoe") {
+    // PhimoeSparseMoeBlock: sparsemixer(router_logits, jitter_eps=router_jitter_noise) in eval
+    // mode (PhimoeConfig default 0.01); experts weighted by its multipliers, no shared expert.
+    const test::SparsemixerChoice c =
+        test::phimoe_sparsemixer(logits, config.value("router_jitter_noise", 0.01));
+    ref.experts.assign(c.experts.begin(), c.experts.end());
+    ref.weights.assign(c.weights.begin(), c.weights.end());
   } else if (family == "llama4") {
     // Llama4Router: top-k on the logits, sigmoid of those; Llama4TextMoe scales the expert
     // input by it (routed_in = hidden * router_scores) and adds the shared expert.
@@ -268,22 +275,52 @@ TEST(MoeBlockFamilies, GptOssOracleDiffersFromPlainSilu) {
   EXPECT_GT((expert(e, x, true) - expert(e, x, false)).norm(), 0.1 * expert(e, x, true).norm());
 }
 
-// Phi-3.5-MoE's sparsemixer routing is not implemented: the block forward refuses it by name
-// instead of routing with another family's rule.
-TEST(MoeBlockFamilies, PhimoeRoutingIsRefusedByName) {
+// Phi-3.5-MoE's sparsemixer: the config's router_jitter_noise (default 0.01) sets the mask; with
+// larger values the masks keep several experts and the weights differ from Mixtral's.
+TEST(MoeBlockFamilies, PhimoeSparsemixer) {
+  check_family({"phimoe", ""});
+  check_family({"phimoe", "", {{"router_jitter_noise", 0.3}}, 0, 4, 2, 4.0f});
+  check_family({"phimoe", "", {{"router_jitter_noise", 1.0}}, 0, 6, 2, 4.0f});
+}
+
+// The oracle is not Mixtral's rule in disguise: for the tokens above some sparsemixer weights
+// differ from Mixtral's renormalised top-2 softmax, and some first-slot weights are below 1.
+TEST(MoeBlockFamilies, PhimoeOracleDiffersFromMixtral) {
   test::TempDir dir("phi");
   test::FamilySpec spec;
   spec.family = "phimoe";
   spec.layers = 1;
-  test::write_family_checkpoint(dir.path(), spec);
-  auto model = io::open_checkpoint(dir.path());
-  MoeLayerWeights w = load_moe_layer(*model, 0);
-  const MatrixF x = test::random_matrix(3, spec.d_model, 5, 1.0f);
-  try {
-    moe_block_forward(w, model->router(0), x);
-    FAIL() << "phimoe routing was accepted";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("sparsemixer"), std::string::npos) << err.what();
+  test::FamilyCheckpoint ck = test::write_family_checkpoint(dir.path(), spec);
+  const MatrixF x = test::random_matrix(7, spec.d_model, 77, 4.0f);
+  int differs = 0, soft = 0;
+  for (Eigen::Index t = 0; t < x.rows(); ++t) {
+    const Vec xt = x.row(t).transpose().cast<double>();
+    const Reference phi =
+        reference("phimoe", ck.layers.at(0), xt, 2, {{"router_jitter_noise", 0.3}});
+    const Reference mix = reference("mixtral", ck.layers.at(0), xt, 2, ck.config);
+    differs += std::abs(phi.weights[0] - mix.weights[0]) > 0.01;
+    soft += phi.weights[0] < 0.99;
+  }
+  EXPECT_GT(differs, 0);
+  EXPECT_GT(soft, 0);
+}
+
+// A router_jitter_noise that is negative or not a number is refused naming the key.
+TEST(MoeBlockFamilies, PhimoeJitterNoiseIsChecked) {
+  for (const nlohmann::json& bad : {nlohmann::json(-0.1), nlohmann::json("x")}) {
+    test::TempDir dir("phibad");
+    test::FamilySpec spec;
+    spec.family = "phimoe";
+    spec.layers = 1;
+    spec.config_patch = {{"router_jitter_noise", bad}};
+    test::write_family_checkpoint(dir.path(), spec);
+    try {
+      io::open_checkpoint(dir.path());
+      ADD_FAILURE() << "accepted router_jitter_noise " << bad.dump();
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("router_jitter_noise"), std::string::npos)
+          << err.what();
+    }
   }
 }
 

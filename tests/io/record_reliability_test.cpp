@@ -188,6 +188,59 @@ TEST(RecordReliability, ConvergenceRecordWithoutLayersSaysSo) {
   EXPECT_EQ(e.find("-1"), std::string::npos) << e;
 }
 
+// Found by the record fuzz target (input kept in tests/data/fuzz/record/; the fuzz target
+// replays it): a convergence layer whose sigma2 is shorter than its series are wide made the
+// figure read past the end of σ₂ (an Eigen assertion, or garbage in a Release build). The
+// reader now refuses it, naming the dataset.
+TEST(RecordReliability, SigmaOfAnotherLengthThanTheExpertsIsBadInput) {
+  test::TempDir dir("sigma");
+  const auto path = dir / "conv.h5";
+  { io::RunRecordWriter w(path, "convergence", "{}", identity()); }
+  ASSERT_NE(python("import h5py, numpy as np\n"
+                   "f = h5py.File(\"" +
+                   path.string() +
+                   "\", \"a\")\n"
+                   "g = f.create_group(\"layers/0\")\n"
+                   "g[\"cos\"] = np.full((2, 4), 0.5)\n"
+                   "g[\"sigma1\"] = np.ones(4)\n"
+                   "g[\"sigma2\"] = np.full(3, 0.5)\n"
+                   "print(\"done\")\n")
+                .find("done"),
+            std::string::npos);
+  const std::string e = error_of([&] { io::read_run_record(path); });
+  EXPECT_EQ(e.rfind("[input] " + path.string(), 0), 0u) << e;
+  EXPECT_NE(e.find("layers/0/sigma2 holds 3 values, expected one per expert (4)"),
+            std::string::npos)
+      << e;
+}
+
+// Found by the record fuzz target (input in tests/data/fuzz/record/): a maxvio_global series
+// longer than its maxvio_global_step made the load figure read past the end of the steps.
+TEST(RecordReliability, MaxvioGlobalLongerThanItsStepsStillPlots) {
+  test::TempDir dir("maxvio");
+  const auto path = dir / "train.h5";
+  {
+    io::RunRecordWriter w(path, "training", R"({"variants":["mpi"]})", identity());
+    for (int s = 0; s < 3; ++s)
+      w.add_training_step(0, step(s));
+  }
+  ASSERT_NE(python("import h5py, numpy as np\n"
+                   "f = h5py.File(\"" +
+                   path.string() +
+                   "\", \"a\")\n"
+                   "v = f[\"variants/mpi\"]\n"
+                   "for k in (\"maxvio_global\", \"maxvio_global_step\"):\n"
+                   "    if k in v: del v[k]\n"
+                   "v[\"maxvio_global\"] = np.array([0.5, 0.25, 0.125])\n"
+                   "v[\"maxvio_global_step\"] = np.array([2.0])\n"
+                   "print(\"done\")\n")
+                .find("done"),
+            std::string::npos);
+  const io::RunRecord r = io::read_run_record(path);
+  const Figure f = io::record_figure(r, "load", std::nullopt);
+  EXPECT_FALSE(f.panels.empty());
+}
+
 // Finding 8: `plot` on a record holding 1e308 exited 1 ("cairo drawing failed: invalid matrix").
 TEST(RecordReliability, RecordHolding1e308PlotsToAPng) {
   test::TempDir dir("huge");

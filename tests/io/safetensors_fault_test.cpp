@@ -3,11 +3,13 @@
 // file, and nothing may exhaust the stack or echo an unbounded header.
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "io/tensor_decode.h"
 #include "tests/io/io_test_helpers.h"
 #include "tests/support/test_support.h"
 
 #include <fstream>
 #include <gtest/gtest.h>
+#include <thread>
 
 namespace routerscope::io {
 namespace {
@@ -111,6 +113,35 @@ TEST_F(SafetensorsFaults, AcceptsAValidSurrogatePair) {
   auto f = SafetensorsFile::open(p);
   ASSERT_EQ(f->tensors().size(), 1u);
   EXPECT_EQ(f->tensors()[0].name, "a\xF0\x9F\x98\x80");
+}
+
+// Finding 6: a checkpoint truncated by another process after it was memory-mapped. Reading the
+// vanished pages raises SIGBUS; it must end in BadInput naming the file and the cause, and a
+// later read of an intact file (in this thread and in others) must work as before.
+TEST(MappedReads, TruncatedAfterMappingIsBadInputNamingTheFile) {
+  test::TempDir dir("sigbus");
+  const int rows = 64, cols = 1024; // 256 KiB of F32: many pages
+  std::string data(size_t(rows) * cols * 4, '\0');
+  for (size_t i = 0; i < data.size(); i += 4)
+    data[i + 3] = 0x3f; // 0x3f000000 = 0.5f
+  const std::string header = R"({"w":{"dtype":"F32","shape":[64,1024],"data_offsets":[0,262144]}})";
+  const fs::path p = write_st(dir / "model.safetensors", header, data);
+  const fs::path intact = write_st(dir / "intact.safetensors", header, data);
+  TensorStore store = TensorStore::open(p);
+  TensorStore other = TensorStore::open(intact);
+  // Another process cuts the file to its header: every data page of the map is gone.
+  const auto cut = test::run_shell("truncate -s " + std::to_string(8 + header.size()) + " " +
+                                   test::shell_quote(p.string()));
+  ASSERT_EQ(cut.exit_code, 0);
+  expect_bad_input([&] { read_matrix(store, "w"); },
+                   {p.string(), "tensor w", "bus error", "truncated"});
+  // The guard is per read: intact files still decode, here and in another thread.
+  EXPECT_EQ(read_matrix(other, "w")(63, 1023), 0.5f);
+  std::thread worker([&] {
+    EXPECT_EQ(read_matrix(other, "w")(0, 0), 0.5f);
+    expect_bad_input([&] { read_matrix(store, "w"); }, {p.string(), "bus error"});
+  });
+  worker.join();
 }
 
 } // namespace

@@ -3,12 +3,15 @@
 #include "core/error.h"
 
 #include <Eigen/QR>
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -57,7 +60,8 @@ static std::string drain(int fd) {
   return out;
 }
 
-CommandResult run_routerscope(const std::vector<std::string>& args) {
+CommandResult run_routerscope(const std::vector<std::string>& args,
+                              const std::function<void(int pid)>& while_running) {
   // stdout and stderr go to temporary files so that neither pipe can fill and block the child.
   TempDir dir("cmd");
   fs::path out_path = dir / "stdout", err_path = dir / "stderr";
@@ -80,6 +84,8 @@ CommandResult run_routerscope(const std::vector<std::string>& args) {
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  if (while_running)
+    while_running(pid);
   int status = 0;
   ::waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -168,6 +174,27 @@ MatrixF random_matrix(int rows, int cols, std::uint64_t seed, float scale) {
     for (int j = 0; j < cols; ++j)
       m(i, j) = n(rng);
   return m;
+}
+
+SparsemixerChoice phimoe_sparsemixer(const Eigen::VectorXd& z, double jitter_eps) {
+  const double inf = std::numeric_limits<double>::infinity();
+  SparsemixerChoice out{};
+  Eigen::VectorXd scores = z; // masked_scores for the second round
+  for (int round = 0; round < 2; ++round) {
+    Eigen::Index arg = 0;
+    const double threshold = scores.maxCoeff(&arg);
+    Eigen::VectorXd masked = scores;
+    for (Eigen::Index e = 0; e < z.size(); ++e) {
+      const double factor = std::max(std::abs(z(e)), threshold);
+      if ((threshold - z(e)) / factor > 2 * jitter_eps)
+        masked(e) = -inf;
+    }
+    const Eigen::VectorXd ex = (masked.array() - threshold).exp();
+    out.experts[size_t(round)] = int(arg);
+    out.weights[size_t(round)] = ex(arg) / ex.sum();
+    scores(arg) = -inf; // torch.scatter(scores, -1, selected_experts, -inf)
+  }
+  return out;
 }
 
 InMemoryModel::InMemoryModel(ModelInfo info, std::map<int, Layer> layers, MatrixF embeddings)

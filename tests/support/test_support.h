@@ -4,8 +4,10 @@
 #include "core/model.h"
 #include "core/types.h"
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -38,7 +40,9 @@ struct CommandResult {
   std::string out, err;
 };
 // Runs the routerscope executable with arguments (no shell), capturing stdout and stderr.
-CommandResult run_routerscope(const std::vector<std::string>& args);
+// while_running, when given, is called with the child's process id before it is waited for.
+CommandResult run_routerscope(const std::vector<std::string>& args,
+                              const std::function<void(int pid)>& while_running = {});
 
 // Runs a shell command line (tests use it for python3, pdftotext, ...): exit code and stdout.
 CommandResult run_shell(const std::string& command);
@@ -59,6 +63,18 @@ Planted planted_matrix(int rows, int cols, const std::vector<double>& sigma, std
 std::vector<double> gapped_spectrum(int count, double ratio, double tail_decay = 0.97);
 
 MatrixF random_matrix(int rows, int cols, std::uint64_t seed, float scale = 1.0f);
+
+// transformers' phimoe `sparsemixer` in evaluation mode (training False, top_k 2), re-derived in
+// float64 from its code for one token's router logits z [N]: the two selected experts in order
+// and their multipliers. Step by step as there: threshold = max(scores), factor =
+// |scores|.clamp(min=threshold), mask = (threshold − scores)/factor > 2·jitter_eps, masked
+// softmax read at the argmax; then the first choice set to −inf and the same again (the second
+// mask's factor still uses the unmasked scores).
+struct SparsemixerChoice {
+  std::array<int, 2> experts;
+  std::array<double, 2> weights;
+};
+SparsemixerChoice phimoe_sparsemixer(const Eigen::VectorXd& z, double jitter_eps);
 
 // A MoeModel held in memory, for core tests that need no files.
 class InMemoryModel : public MoeModel {
