@@ -225,6 +225,10 @@ int run_pretrain(const Argv& argv) {
   if (auto out = args.get("record")) {
     io::RecordIdentity id{corpus.origin, "mixtral", corpus.files};
     record = std::make_unique<io::RunRecordWriter>(*out, "pretraining", run_config.dump(), id);
+    for (const auto& name : s.variants)
+      io::declare_pretrain_variant(*record, name, std::size_t(config.layers),
+                                   std::size_t(config.experts));
+    record->start_live();
   }
 
   InterruptGuard guard;

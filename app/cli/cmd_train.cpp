@@ -139,6 +139,12 @@ int run_train(const Argv& argv) {
     record = std::make_unique<io::RunRecordWriter>(record_path, "training",
                                                    io::training_config(s, extra.dump()),
                                                    checkpoint_identity(path, info));
+    const bool global = held_out.rows() > 0 && s.global_every > 0;
+    for (const auto& name : s.variants)
+      io::declare_training_variant(*record, s.layer, name,
+                                   std::size_t(info.moe_layer(s.layer).experts),
+                                   parse_variant(name).reparametrised, global);
+    record->start_live();
   }
   InterruptGuard guard;
   ProgressBar bar("train");
