@@ -1,5 +1,4 @@
 // `routerscope mpi`: MPI convergence stepping R_{t+1} = MPI(R_t) on a checkpoint's routers.
-#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -173,7 +172,7 @@ int run_mpi(const Argv& argv) {
 }
 
 const Registrar kRegistrar({"mpi", "step MPI convergence R <- MPI(R) per expert on a checkpoint",
-                            nullptr, run_mpi});
+                            run_mpi});
 
 } // namespace
 

@@ -1,5 +1,4 @@
 // `routerscope train`: vanilla vs MPI router training on one layer with frozen experts.
-#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -210,7 +209,7 @@ int run_train(const Argv& argv) {
 }
 
 const Registrar kRegistrar({"train", "train one layer's router: vanilla vs MPI (experts frozen)",
-                            nullptr, run_train});
+                            run_train});
 
 } // namespace
 

@@ -68,8 +68,7 @@ int run_gui_command(const Argv& argv) {
   return gui::run_gui(o);
 }
 
-const Registrar kRegistrar({"gui", "open the desktop GUI (ImGui + GLFW)", nullptr,
-                            run_gui_command});
+const Registrar kRegistrar({"gui", "open the desktop GUI (ImGui + GLFW)", run_gui_command});
 
 } // namespace
 
