@@ -29,6 +29,13 @@ const LayerInfo& ModelInfo::layer(int index) const {
                     std::to_string(layers.size()) + " layers)");
 }
 
+const LayerInfo& ModelInfo::moe_layer(int index) const {
+  const LayerInfo& l = layer(index);
+  if (!l.moe)
+    throw_input_error(path + ": layer " + std::to_string(index) + " is not an MoE layer");
+  return l;
+}
+
 std::vector<int> ModelInfo::moe_layers() const {
   std::vector<int> out;
   for (const auto& l : layers)

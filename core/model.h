@@ -80,7 +80,8 @@ struct ModelInfo {
   NormKind pre_moe_norm = NormKind::Rms;
   double norm_eps = 1e-6; // rms_norm_eps / layer_norm_epsilon of the pre-MoE norm
 
-  const LayerInfo& layer(int index) const; // throws BadInput when absent
+  const LayerInfo& layer(int index) const;     // throws BadInput when absent
+  const LayerInfo& moe_layer(int index) const; // throws BadInput when absent or dense
   std::vector<int> moe_layers() const;
 };
 

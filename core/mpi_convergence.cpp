@@ -131,8 +131,7 @@ std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
     if (progress.cancelled())
       break;
     const int l = layers[li];
-    if (!info.layer(l).moe)
-      throw_input_error(info.path + ": layer " + std::to_string(l) + " is not an MoE layer");
+    info.moe_layer(l); // BadInput for a dense layer
     const MatrixF r = model.router(l);
     const std::vector<MatrixF> g = load_direction_operators(model, l, settings.mpi.matrix);
     check_mpi_inputs(model, l, r, g, settings.mpi.matrix);

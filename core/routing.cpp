@@ -311,9 +311,7 @@ MatrixF routing_backward(const Routing& routing, const RoutingRule& rule,
 
 MoeLayerWeights load_moe_layer(const MoeModel& model, int layer, std::optional<int> top_k) {
   const ModelInfo& info = model.info();
-  const LayerInfo& li = info.layer(layer);
-  if (!li.moe)
-    throw_input_error(info.path + ": layer " + std::to_string(layer) + " is not an MoE layer");
+  const LayerInfo& li = info.moe_layer(layer);
   if (!top_k)
     top_k = li.top_k;
   if (!top_k)

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
+#include <string>
 
 namespace routerscope::io {
 
@@ -19,37 +21,70 @@ std::span<const double> span_of(const VectorD& v) {
 
 } // namespace
 
-void add_pretrain_step(RunRecordWriter& w, const PretrainStepRow& r) {
+namespace {
+// The one definition of what a pretraining step records: sink(name, values, two_d) for every
+// dataset of variants/<variant>/ the row appends to.
+template <class Sink> void pretrain_step_series(const PretrainStepRow& r, Sink&& sink) {
   const std::string base = "variants/" + r.variant + "/";
   auto layer_base = [&](std::size_t l) { return base + "layers/" + std::to_string(l) + "/"; };
+  auto one = [&](const std::string& name, const double& v) {
+    sink(name, std::span<const double>(&v, 1), false);
+  };
   const double values[] = {double(r.step), r.loss, r.lm_loss,     r.lb_loss,
                            r.grad_norm,    r.lr,   r.tokens_per_s};
   for (std::size_t i = 0; i < std::size(kStepScalars); ++i)
-    w.append_value(base + kStepScalars[i], values[i]);
+    one(base + kStepScalars[i], values[i]);
   for (std::size_t l = 0; l < r.layers.size(); ++l) {
     const PretrainLayerRow& L = r.layers[l];
     const std::string lb = layer_base(l);
-    w.append_row(lb + "load", span_of(L.load));
-    w.append_row(lb + "router_norm", span_of(L.router_norm));
-    w.append_row(lb + "raw_norm", span_of(L.raw_norm));
-    w.append_row(lb + "sigma1", span_of(L.sigma1));
-    w.append_value(lb + "maxvio_batch", L.maxvio_batch);
+    sink(lb + "load", span_of(L.load), true);
+    sink(lb + "router_norm", span_of(L.router_norm), true);
+    sink(lb + "raw_norm", span_of(L.raw_norm), true);
+    sink(lb + "sigma1", span_of(L.sigma1), true);
+    one(lb + "maxvio_batch", L.maxvio_batch);
   }
   if (r.val_bpb) {
     for (std::size_t l = 0; l < r.layers.size(); ++l)
-      w.append_value(layer_base(l) + "maxvio_global",
-                     r.layers[l].maxvio_global.value_or(std::numeric_limits<double>::quiet_NaN()));
-    w.append_value(base + "val_bpb", *r.val_bpb);
-    w.append_value(base + "val_step", r.step); // last: marks the sample complete
+      one(layer_base(l) + "maxvio_global",
+          r.layers[l].maxvio_global.value_or(std::numeric_limits<double>::quiet_NaN()));
+    one(base + "val_bpb", *r.val_bpb);
+    const double step = r.step;
+    one(base + "val_step", step);
   }
   if (!r.layers.empty() && r.layers.front().cos.size()) {
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
-      w.append_row(layer_base(l) + "cos", span_of(r.layers[l].cos));
-      w.append_row(layer_base(l) + "lambda", span_of(r.layers[l].lambda));
+      sink(layer_base(l) + "cos", span_of(r.layers[l].cos), true);
+      sink(layer_base(l) + "lambda", span_of(r.layers[l].lambda), true);
     }
-    w.append_value(base + "align_step", r.step);
+    const double step = r.step;
+    one(base + "align_step", step);
   }
-  w.commit_step(); // this variant's step becomes visible to readers as a whole, then flushed
+}
+} // namespace
+
+void add_pretrain_step(RunRecordWriter& w, const PretrainStepRow& r) {
+  pretrain_step_series(r, [&](const std::string& name, std::span<const double> v, bool two_d) {
+    if (two_d)
+      w.append_row(name, v);
+    else
+      w.append_value(name, v[0]);
+  });
+  w.commit_step(); // this variant's step becomes visible to readers as a whole
+}
+
+void declare_pretrain_variant(RunRecordWriter& w, const std::string& variant, std::size_t layers,
+                              std::size_t experts) {
+  // A step with an evaluation and an alignment sample: every dataset a step can append to.
+  PretrainStepRow r;
+  r.variant = variant;
+  r.val_bpb = 0.0;
+  PretrainLayerRow layer;
+  layer.load = layer.router_norm = layer.raw_norm = layer.sigma1 = layer.cos = layer.lambda =
+      VectorD::Zero(Eigen::Index(experts));
+  r.layers.assign(layers, layer);
+  pretrain_step_series(r, [&](const std::string& name, std::span<const double> v, bool two_d) {
+    w.declare(name, two_d ? v.size() : 0);
+  });
 }
 
 std::vector<PretrainSeries> pretrain_series(const RunRecord& record, const std::string& origin) {

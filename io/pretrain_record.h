@@ -35,9 +35,12 @@ struct PretrainStepRow {
 };
 
 // Appends `row` to variants/<variant>/... of `writer` (a record created with kind "pretraining").
-// Every per-step dataset is written first, then the evaluation and alignment samples; the step is
-// then committed (readers see it whole) and the file flushed when due.
+// The step is then committed (readers see it whole at the next flush).
 void add_pretrain_step(RunRecordWriter& writer, const PretrainStepRow& row);
+// Declares every dataset add_pretrain_step appends to for `variant` with `layers` decoder layers
+// of `experts` experts (RunRecordWriter::declare: before the first step).
+void declare_pretrain_variant(RunRecordWriter& writer, const std::string& variant,
+                              std::size_t layers, std::size_t experts);
 
 // The complete steps of one variant of a pretraining record (rows every per-step dataset holds),
 // with the evaluation and alignment samples that fall inside them.

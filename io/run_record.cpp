@@ -21,8 +21,10 @@ namespace routerscope::io {
 namespace {
 
 constexpr hsize_t kChunkRows = 64;
-constexpr int kFormatVersion = 1;
+// 1: a `committed_rows` attribute per dataset; 2: SWMR, one `committed_rows` dataset.
+constexpr int kFormatVersion = 2;
 constexpr const char* kCommittedRows = "committed_rows";
+constexpr const char* kSeries = "series";
 
 std::string where(const std::filesystem::path& path, const std::string& name) {
   return path.string() + (name.empty() ? "" : ": " + name);
@@ -92,9 +94,9 @@ std::string read_string_attribute(hid_t obj, const std::string& name,
   return out;
 }
 
-// Rows of a record dataset that belong to committed steps (attribute `committed_rows`, written
-// after every complete step); datasets of records without the attribute count every row.
-std::optional<hsize_t> committed_rows(hid_t ds) {
+// Rows of a format-1 record dataset that belong to committed steps (its attribute
+// `committed_rows`); datasets of records without the attribute count every row.
+std::optional<hsize_t> committed_rows_attribute(hid_t ds) {
   if (H5Aexists(ds, kCommittedRows) <= 0)
     return std::nullopt;
   Handle attr{H5Aopen(ds, kCommittedRows, H5P_DEFAULT), H5Aclose};
@@ -105,11 +107,21 @@ std::optional<hsize_t> committed_rows(hid_t ds) {
 }
 
 // File access without HDF5's file lock: a record is read while its writer appends (the writer
-// takes no lock either, so h5py and other readers open it with their defaults).
+// takes no lock either, so h5py and other readers open it with their defaults, in SWMR mode).
 Handle unlocked_access() {
   Handle fapl{H5Pcreate(H5P_FILE_ACCESS), H5Pclose};
   H5Pset_file_locking(fapl.id, false, true);
   return fapl;
+}
+
+// The committed counts as written: [generation, rows of each series..., generation + Σ rows].
+// The last element lets a reader tell a read that overlapped a write: counts only grow, so a
+// mixture of old and new values never sums to the total written with them.
+std::int64_t counts_check(const std::vector<long long>& v) {
+  std::int64_t sum = 0;
+  for (size_t i = 0; i + 1 < v.size(); ++i)
+    sum += v[i];
+  return sum;
 }
 
 // Names of the links in a group, sorted by name.
@@ -140,8 +152,10 @@ bool is_group(hid_t parent, const std::string& name) {
   return info.type == H5O_TYPE_GROUP;
 }
 
-// Reads dataset `name` under `parent` as float64 [rows, cols] (1-D: cols = 1).
-MatrixD read_matrix(hid_t parent, const std::string& name, const std::filesystem::path& path) {
+// Reads dataset `name` under `parent` as float64 [rows, cols] (1-D: cols = 1); with `committed`,
+// only its first rows (a record's committed rows).
+MatrixD read_matrix(hid_t parent, const std::string& name, const std::filesystem::path& path,
+                    std::optional<hsize_t> committed = std::nullopt) {
   Handle ds{H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose};
   if (ds.id < 0)
     throw_input_error(where(path, name) + ": no such dataset");
@@ -157,7 +171,9 @@ MatrixD read_matrix(hid_t parent, const std::string& name, const std::filesystem
   hsize_t dims[2] = {0, 1};
   H5Sget_simple_extent_dims(space.id, dims, nullptr);
   // Rows beyond the committed ones belong to a step its writer had not finished.
-  if (auto committed = committed_rows(ds.id); committed && *committed < dims[0]) {
+  if (!committed)
+    committed = committed_rows_attribute(ds.id);
+  if (committed && *committed < dims[0]) {
     dims[0] = *committed;
     hsize_t start[2] = {0, 0}, count[2] = {dims[0], rank == 2 ? dims[1] : 1};
     H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nullptr, count, nullptr);
@@ -200,14 +216,64 @@ int layer_index(const std::string& name, const std::filesystem::path& path,
   return value;
 }
 
+// Opens any HDF5 file read-only. SWMR reading first: it opens a record while its writer runs
+// and one whose writer was killed (HDF5 refuses those otherwise: "already open for write").
 hid_t open_file(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path))
     throw_input_error(path.string() + ": no such file");
   Handle fapl = unlocked_access();
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl.id);
   if (f < 0)
-    throw_input_error(path.string() + ": not a readable HDF5 file");
+    f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id);
+  if (f < 0)
+    throw_input_error(path.string() +
+                      ": not a readable HDF5 file (or a run record whose writer has not yet "
+                      "declared its datasets: retry in a moment)");
   return f;
+}
+
+// The committed rows of each series of a format-2 record (dataset `committed_rows`, attribute
+// `series`); nullopt for older records. A read that overlapped the writer's update is retried.
+std::optional<std::map<std::string, hsize_t>> read_committed(hid_t f,
+                                                             const std::filesystem::path& path) {
+  if (H5Lexists(f, kCommittedRows, H5P_DEFAULT) <= 0)
+    return std::nullopt;
+  const std::string who = where(path, kCommittedRows);
+  std::vector<std::string> names;
+  std::vector<long long> v;
+  for (int attempt = 0;; ++attempt) {
+    // Opened for each attempt: a dataset kept open would serve its cached bytes again.
+    Handle ds{H5Dopen2(f, kCommittedRows, H5P_DEFAULT), H5Dclose};
+    if (ds.id < 0)
+      throw_input_error(who + ": cannot open (corrupt record?)");
+    try {
+      names = nlohmann::json::parse(read_string_attribute(ds.id, kSeries, path))
+                  .get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw_input_error(who + ": attribute '" + kSeries +
+                        "' is not a JSON list of names: " + e.what());
+    }
+    Handle space{H5Dget_space(ds.id), H5Sclose};
+    if (H5Sget_simple_extent_ndims(space.id) != 1 ||
+        H5Sget_simple_extent_npoints(space.id) != hssize_t(names.size() + 2))
+      throw_input_error(who + ": expected " + std::to_string(names.size() + 2) +
+                        " int64 values (generation, one count per series, check)");
+    v.assign(names.size() + 2, 0);
+    if (H5Dread(ds.id, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+      throw_input_error(who + ": cannot read (corrupt record?)");
+    if (v.back() == counts_check(v))
+      break;
+    if (attempt == 100)
+      throw_input_error(who + ": the counts do not match their check value (corrupt record)");
+    usleep(1000); // the writer was rewriting the counts: read again
+  }
+  std::map<std::string, hsize_t> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (v[i + 1] < 0)
+      throw_input_error(who + ": negative count for " + names[i]);
+    out[names[i]] = hsize_t(v[i + 1]);
+  }
+  return out;
 }
 
 } // namespace
@@ -224,6 +290,7 @@ RunRecordWriter::RunRecordWriter(const std::filesystem::path& path, const std::s
     throw_input_error(path.string() + ": cannot create the run record: " + std::strerror(errno));
   ::close(fd);
   Handle fapl = unlocked_access();
+  H5Pset_libver_bounds(fapl.id, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST); // SWMR needs it
   file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id);
   try {
     if (file_ < 0)
@@ -277,11 +344,20 @@ void RunRecordWriter::close() {
   } catch (const Error&) {
     ok = false;
   }
-  ok = H5Fflush(file_, H5F_SCOPE_GLOBAL) >= 0 && ok;
+  if (ok) {
+    try {
+      flush();
+    } catch (const Error&) {
+      ok = false;
+    }
+  }
   const std::string cause = ok ? std::string() : hdf5_cause();
   for (auto& [name, d] : datasets_)
     H5Dclose(d.id);
   datasets_.clear();
+  if (counts_ >= 0)
+    H5Dclose(counts_);
+  counts_ = -1;
   ok = H5Fclose(file_) >= 0 && ok;
   file_ = -1;
   if (!ok)
@@ -292,16 +368,47 @@ void RunRecordWriter::close() {
 void RunRecordWriter::commit_step() {
   if (file_ < 0)
     throw_internal_error(path_.string() + ": run record already closed");
-  for (auto& [name, d] : datasets_) {
-    if (d.rows == d.committed)
-      continue;
-    const long long rows = static_cast<long long>(d.rows);
-    Handle attr{H5Aopen(d.id, kCommittedRows, H5P_DEFAULT), H5Aclose};
-    if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_LLONG, &rows) < 0)
-      fail_write("cannot commit a step of " + name);
+  start_live();
+  // The counts reach the file at the next flush, after the rows they count.
+  for (auto& [name, d] : datasets_)
     d.committed = d.rows;
-  }
   flush_if_due();
+}
+
+void RunRecordWriter::declare(const std::string& name, std::uint64_t width) {
+  dataset(name, width);
+}
+
+void RunRecordWriter::start_live() {
+  if (file_ < 0)
+    throw_internal_error(path_.string() + ": run record already closed");
+  if (counts_ >= 0)
+    return;
+  std::vector<std::string> names(datasets_.size());
+  for (const auto& [name, d] : datasets_)
+    names[d.index] = name;
+  hsize_t dims[1] = {names.size() + 2};
+  Handle space{H5Screate_simple(1, dims, nullptr), H5Sclose};
+  counts_ = H5Dcreate2(file_, kCommittedRows, H5T_STD_I64LE, space.id, H5P_DEFAULT, H5P_DEFAULT,
+                       H5P_DEFAULT);
+  if (counts_ < 0 || !write_string_attribute(counts_, kSeries, nlohmann::json(names).dump()))
+    fail_write(std::string("cannot create dataset ") + kCommittedRows);
+  write_counts();
+  // Every object exists now; from here on HDF5 orders its writes so that a reader opening the
+  // file at any moment finds it consistent.
+  if (H5Fstart_swmr_write(file_) < 0)
+    fail_write("cannot start SWMR writing");
+  last_flush_ = std::chrono::steady_clock::now();
+}
+
+void RunRecordWriter::write_counts() {
+  std::vector<long long> v(datasets_.size() + 2, 0);
+  v.front() = static_cast<long long>(++generation_);
+  for (const auto& [name, d] : datasets_)
+    v[d.index + 1] = static_cast<long long>(d.committed);
+  v.back() = counts_check(v);
+  if (H5Dwrite(counts_, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    fail_write(std::string("cannot write ") + kCommittedRows);
 }
 
 RunRecordWriter::Dataset& RunRecordWriter::dataset(const std::string& name, std::uint64_t width) {
@@ -314,6 +421,10 @@ RunRecordWriter::Dataset& RunRecordWriter::dataset(const std::string& name, std:
                            " differs from the dataset's " + std::to_string(it->second.width));
     return it->second;
   }
+  if (counts_ >= 0)
+    throw_internal_error(where(path_, name) +
+                         ": dataset not declared before the first step (a live record creates "
+                         "every dataset before readers open it)");
   const int rank = width ? 2 : 1;
   hsize_t dims[2] = {0, width}, maxdims[2] = {H5S_UNLIMITED, width};
   hsize_t chunk[2] = {width ? kChunkRows : 1024, std::max<hsize_t>(1, width)};
@@ -331,15 +442,7 @@ RunRecordWriter::Dataset& RunRecordWriter::dataset(const std::string& name, std:
   Dataset d;
   d.id = id;
   d.width = width;
-  // Readers count only committed rows: a new dataset holds none until its step is committed.
-  Handle aspace{H5Screate(H5S_SCALAR), H5Sclose};
-  Handle attr{H5Acreate2(id, kCommittedRows, H5T_STD_I64LE, aspace.id, H5P_DEFAULT, H5P_DEFAULT),
-              H5Aclose};
-  const long long zero = 0;
-  if (attr.id < 0 || H5Awrite(attr.id, H5T_NATIVE_LLONG, &zero) < 0) {
-    H5Dclose(id);
-    fail_write("cannot create dataset " + name);
-  }
+  d.index = datasets_.size();
   return datasets_.emplace(name, d).first->second;
 }
 
@@ -383,8 +486,14 @@ void RunRecordWriter::flush_if_due() {
 void RunRecordWriter::flush() {
   if (file_ < 0)
     return;
+  // Rows first, then the counts: a reader that sees a count finds every row it counts.
   if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0)
     fail_write("cannot flush the run record");
+  if (counts_ >= 0) {
+    write_counts();
+    if (H5Dflush(counts_) < 0)
+      fail_write(std::string("cannot flush ") + kCommittedRows);
+  }
   last_flush_ = std::chrono::steady_clock::now();
 }
 
@@ -394,9 +503,17 @@ std::span<const double> span_of(const VectorD& v) {
 }
 } // namespace
 
+namespace {
+constexpr const char* kConvergenceRows[] = {"cos",      "lambda",    "router_norm",
+                                            "pre_norm", "tan_theta", "tan_bound"};
+std::string convergence_base(int layer) {
+  return "layers/" + std::to_string(layer) + "/";
+}
+} // namespace
+
 void RunRecordWriter::add_convergence_row(const LayerConvergence& layer,
                                           const ConvergenceRow& row) {
-  const std::string base = "layers/" + std::to_string(layer.layer) + "/";
+  const std::string base = convergence_base(layer.layer);
   if (row.step == 0) {
     VectorD s1(Eigen::Index(layer.directions.size())), s2(s1.size());
     for (size_t i = 0; i < layer.directions.size(); ++i) {
@@ -406,13 +523,19 @@ void RunRecordWriter::add_convergence_row(const LayerConvergence& layer,
     write_vector(base + "sigma1", span_of(s1));
     write_vector(base + "sigma2", span_of(s2));
   }
-  append_row(base + "cos", span_of(row.cos));
-  append_row(base + "lambda", span_of(row.lambda));
-  append_row(base + "router_norm", span_of(row.router_norm));
-  append_row(base + "pre_norm", span_of(row.pre_norm));
-  append_row(base + "tan_theta", span_of(row.tan_theta));
-  append_row(base + "tan_bound", span_of(row.tan_bound));
+  const VectorD* rows[] = {&row.cos,      &row.lambda,    &row.router_norm,
+                           &row.pre_norm, &row.tan_theta, &row.tan_bound};
+  for (size_t i = 0; i < std::size(kConvergenceRows); ++i)
+    append_row(base + kConvergenceRows[i], span_of(*rows[i]));
   commit_step();
+}
+
+void declare_convergence_layer(RunRecordWriter& writer, int layer, std::size_t experts) {
+  const std::string base = convergence_base(layer);
+  writer.declare(base + "sigma1", 0);
+  writer.declare(base + "sigma2", 0);
+  for (const char* key : kConvergenceRows)
+    writer.declare(base + key, experts);
 }
 
 namespace {
@@ -456,6 +579,24 @@ void RunRecordWriter::add_training_step(int layer, const TrainStepRecord& r) {
       append_value(base + key, v[0]);
   });
   commit_step();
+}
+
+void declare_training_variant(RunRecordWriter& writer, int layer, const std::string& name,
+                              std::size_t experts, bool reparametrised, bool global) {
+  // A step of this variant with every optional series present: the datasets it would append to.
+  TrainStepRecord r;
+  r.name = name;
+  const auto n = Eigen::Index(experts);
+  r.load = r.cos = r.lambda = r.router_norm = VectorD::Zero(n);
+  if (reparametrised)
+    r.stored_cos = r.stored_norm = VectorD::Zero(n);
+  if (global)
+    r.maxvio_global = 0.0;
+  const std::string base = "variants/" + name + "/";
+  const std::string lb = base + "layers/" + std::to_string(layer) + "/";
+  training_step_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
+    writer.declare((per_layer ? lb : base) + key, per_layer ? v.size() : 0);
+  });
 }
 
 RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
@@ -556,11 +697,26 @@ RunRecord read_run_record(const std::filesystem::path& path) {
       throw_input_error(path.string() + ": attribute checkpoint_files: " + e.what());
     }
   }
+  // Read before any series: every row it counts was on disk before it was written.
+  const auto committed = read_committed(f.id, path);
+  // The series of a group with their committed rows; a series without one is left out (a
+  // variant or layer its run has not reached yet, a sample not taken yet).
   auto read_group = [&](hid_t g, const std::string& prefix) {
     std::map<std::string, MatrixD> out;
-    for (const auto& name : children(g))
-      if (!is_group(g, name))
-        out[name] = read_matrix(g, name, path.string() + ": " + prefix + name);
+    for (const auto& name : children(g)) {
+      if (is_group(g, name))
+        continue;
+      std::optional<hsize_t> rows;
+      if (committed) {
+        auto it = committed->find(prefix + name);
+        if (it == committed->end())
+          throw_input_error(where(path, prefix + name) + ": not listed in " + kCommittedRows);
+        rows = it->second;
+      }
+      MatrixD m = read_matrix(g, name, path.string() + ": " + prefix + name, rows);
+      if (m.rows() > 0 || !committed)
+        out[name] = std::move(m);
+    }
     return out;
   };
   if (is_group(f.id, "layers")) {
@@ -570,6 +726,8 @@ RunRecord read_run_record(const std::filesystem::path& path) {
       ConvergenceRecord c;
       c.layer = layer_index(l, path, "layers/" + l);
       c.series = read_group(g.id, "layers/" + l + "/");
+      if (c.series.empty())
+        continue;
       c.sigma1 = column(c.series["sigma1"]);
       c.sigma2 = column(c.series["sigma2"]);
       c.series.erase("sigma1");
@@ -607,11 +765,13 @@ RunRecord read_run_record(const std::filesystem::path& path) {
         Handle layers{H5Gopen2(g.id, "layers", H5P_DEFAULT), H5Gclose};
         for (const auto& l : children(layers.id)) {
           Handle lg{H5Gopen2(layers.id, l.c_str(), H5P_DEFAULT), H5Gclose};
-          v.layers[layer_index(l, path, prefix + "layers/" + l)] =
-              read_group(lg.id, prefix + "layers/" + l + "/");
+          auto series = read_group(lg.id, prefix + "layers/" + l + "/");
+          if (!series.empty())
+            v.layers[layer_index(l, path, prefix + "layers/" + l)] = std::move(series);
         }
       }
-      rec.variants.push_back(std::move(v));
+      if (!v.scalars.empty() || !v.layers.empty())
+        rec.variants.push_back(std::move(v));
     }
   }
   return rec;

@@ -64,13 +64,8 @@ bool is_help(const std::string& a) {
   return a == "--help" || a == "-h";
 }
 
-// A command's help: its usage text, or (commands parsed with CLI11, usage == nullptr) the
-// parser's own help, which it prints when given --help.
+// A command's help: its parser's own, which it prints when given --help.
 int print_command_help(const Command& c) {
-  if (c.usage) {
-    std::printf("%s\n", c.usage);
-    return 0;
-  }
   return c.run({"--help"});
 }
 
@@ -104,9 +99,6 @@ int run(int argc, char** argv) {
     const Command* c = find_command(name);
     if (!c)
       throw_input_error("unknown command '" + name + "' (see 'routerscope help')");
-    // Commands still on cli::Args get -h/--help here; CLI11 commands answer it themselves.
-    if (c->usage && std::find_if(args.begin(), args.end(), is_help) != args.end())
-      return print_command_help(*c);
     const int rc = c->run(args);
     return rc == 0 && was_interrupted() ? 130 : rc;
   } catch (const Error& e) {

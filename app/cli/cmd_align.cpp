@@ -1,6 +1,5 @@
 // routerscope align: per layer and expert, how well each router row aligns with its expert's
 // principal direction (|cos|, λ), with σ₁, σ₂/σ₁ and router norms.
-#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -138,7 +137,7 @@ int run_align(const Argv& argv) {
 
 const Registrar
     kRegistrar({"align", "router-expert alignment report (|cos|, lambda, sigma2/sigma1) per layer",
-                nullptr, run_align});
+                run_align});
 
 } // namespace
 } // namespace routerscope::cli

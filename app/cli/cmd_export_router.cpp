@@ -59,7 +59,7 @@ int run_export_router(const Argv& argv) {
 
 const Registrar kRegistrar({"export-router",
                             "write a checkpoint whose routers are MPI routers (for any loader)",
-                            nullptr, run_export_router});
+                            run_export_router});
 
 } // namespace
 } // namespace routerscope::cli

@@ -80,7 +80,7 @@ int run_inspect(const Argv& argv) {
 }
 
 const Registrar kRegistrar({"inspect", "family, layout, dtypes and per-layer MoE structure",
-                            nullptr, run_inspect});
+                            run_inspect});
 
 } // namespace
 } // namespace routerscope::cli

@@ -1,7 +1,6 @@
 // `routerscope lm-eval CKPT`: bits per byte of a Mixtral checkpoint with a byte vocabulary on a
 // file (the contract is pinned in README.md and lm::lm_bits_per_token).
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "core/error.h"
 #include "core/lm/lm_trainer.h"
 #include "io/lm_checkpoint.h"
@@ -16,22 +15,38 @@ namespace routerscope::cli {
 namespace {
 
 int run_lm_eval(const Argv& argv) {
-  Args args("lm-eval", argv, {"corpus", "ctx", "threads"}, {"json"});
-  args.require_positionals(1, 1);
-  const std::string path = args.positionals()[0];
+  CommandLine cl(
+      "lm-eval", "Bits per byte of a Mixtral checkpoint with a byte vocabulary on a file.",
+      "Mean next-token cross-entropy in bits per byte over non-overlapping windows of T bytes\n"
+      "(default: the checkpoint's max_position_embeddings) from the start of the file, every\n"
+      "position of a window predicting the next byte inside that window (T - 1 predictions per\n"
+      "window), a last partial window dropped. The router routes with gate.weight as stored.\n"
+      "Default corpus: the last 5% of the default pretrain corpus (its validation part).");
+  std::string path, corpus_arg;
+  int ctx = 0, threads = 2;
+  bool json = false;
+  CLI::App& app = cl.app();
+  app.add_option("CKPT", path, "checkpoint folder written by `pretrain --save`")->required();
+  app.add_option("--corpus", corpus_arg, "FILE or DIR of text, read as bytes");
+  CLI::Option* ctx_opt =
+      app.add_option("--ctx", ctx, "window length T in bytes")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--threads", threads, "CPU threads")->check(CLI::Range(1, 1024));
+  cl.add_json(json);
+  if (auto rc = cl.parse(argv))
+    return *rc;
   const io::LmCheckpoint ckpt = io::load_lm_checkpoint(path);
   const lm::LmConfig& config = ckpt.params.config();
   if (config.vocab != 256)
     throw_input_error(path + ": vocab_size is " + std::to_string(config.vocab) +
                       ", lm-eval reads bytes and needs 256");
-  const int ctx = args.get_int("ctx", config.ctx, 2, 1 << 20);
-  const int threads = args.get_int("threads", 2, 1, 1024);
+  if (!ctx_opt->count())
+    ctx = config.ctx;
   // A file (or folder) as a whole; by default the validation part of the default corpus, the
   // bytes `pretrain` validates on.
   io::Corpus corpus;
   std::vector<std::int32_t> tokens;
-  if (auto file = args.get("corpus")) {
-    corpus = io::read_byte_corpus(io::corpus_files(*file), *file);
+  if (!corpus_arg.empty()) {
+    corpus = io::read_byte_corpus(io::corpus_files(corpus_arg), corpus_arg);
     tokens = corpus.tokens;
   } else {
     corpus = io::read_byte_corpus(io::default_corpus_files(),
@@ -44,8 +59,8 @@ int run_lm_eval(const Argv& argv) {
                       " bytes, fewer than one window of --ctx " + std::to_string(ctx));
   const double bpb = lm::lm_bits_per_token(ckpt.params, tokens, ctx, threads);
   const std::size_t windows = tokens.size() / std::size_t(ctx);
-  if (args.flag("json")) {
-    nlohmann::ordered_json j;
+  if (json) {
+    nlohmann::ordered_json j = versioned_json();
     j["checkpoint"] = path;
     j["corpus"] = corpus.origin;
     j["ctx"] = ctx;
@@ -60,15 +75,9 @@ int run_lm_eval(const Argv& argv) {
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"lm-eval", "bits per byte of a Mixtral checkpoint with a byte vocabulary on a file",
-     "usage: routerscope lm-eval CKPT [--corpus FILE|DIR] [--ctx T] [--threads N (2)] [--json]\n"
-     "Mean next-token cross-entropy in bits per byte over non-overlapping windows of T bytes\n"
-     "(default: the checkpoint's max_position_embeddings) from the start of the file, every\n"
-     "position of a window predicting the next byte inside that window (T - 1 predictions per\n"
-     "window), a last partial window dropped. The router routes with gate.weight as stored.\n"
-     "Default corpus: the last 5% of the default pretrain corpus (its validation part).",
-     run_lm_eval});
+const Registrar
+    kRegistrar({"lm-eval", "bits per byte of a Mixtral checkpoint with a byte vocabulary on a file",
+                run_lm_eval});
 
 } // namespace
 } // namespace routerscope::cli

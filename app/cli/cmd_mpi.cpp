@@ -1,5 +1,4 @@
 // `routerscope mpi`: MPI convergence stepping R_{t+1} = MPI(R_t) on a checkpoint's routers.
-#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -79,6 +78,11 @@ int run_mpi(const Argv& argv) {
     record = std::make_unique<io::RunRecordWriter>(record_path, "convergence",
                                                    io::mpi_config(s.mpi, extra.dump()),
                                                    checkpoint_identity(path, info));
+    // Layers run one after another: every layer's datasets exist before the first step, so a
+    // reader following the record sees each layer as it starts.
+    for (int l : s.layers.empty() ? info.moe_layers() : s.layers)
+      io::declare_convergence_layer(*record, l, std::size_t(info.moe_layer(l).experts));
+    record->start_live();
   }
   InterruptGuard guard;
   ProgressBar bar("mpi");
@@ -168,7 +172,7 @@ int run_mpi(const Argv& argv) {
 }
 
 const Registrar kRegistrar({"mpi", "step MPI convergence R <- MPI(R) per expert on a checkpoint",
-                            nullptr, run_mpi});
+                            run_mpi});
 
 } // namespace
 

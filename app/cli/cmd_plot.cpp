@@ -74,7 +74,7 @@ int run_plot(const Argv& argv) {
 const Registrar kRegistrar({"plot",
                             "one publication figure (PNG/SVG/PDF + CSV) from a run record or "
                             "checkpoint",
-                            nullptr, run_plot});
+                            run_plot});
 
 } // namespace
 } // namespace routerscope::cli

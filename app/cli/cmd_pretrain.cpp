@@ -1,7 +1,6 @@
 // `routerscope pretrain`: a small Mixtral language model trained from scratch, every variant
 // (vanilla, mpi, no-power, no-retract) from the same initialisation on the same batches.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
 #include "core/error.h"
@@ -135,60 +134,91 @@ double mean_lambda(const lm::LmVariantAlignment& a) {
 }
 
 int run_pretrain(const Argv& argv) {
-  Args args("pretrain", argv,
-            {"corpus",   "tokens",     "vocab",       "variants",     "steps",   "batch",
-             "ctx",      "layers",     "d-model",     "heads",        "experts", "top-k",
-             "d-expert", "lr",         "warmup",      "lb-alpha",     "c-prime", "power-steps",
-             "seed",     "eval-every", "align-every", "eval-windows", "record",  "save",
-             "resume",   "threads"},
-            {"quick", "json"});
-  args.require_positionals(0, 0);
-  const bool quick = args.flag("quick");
+  CommandLine cl(
+      "pretrain", "Train a small Mixtral LM from scratch: vanilla vs MPI routers.",
+      "Next-token cross-entropy + A x Switch LB loss, AdamW (0.9, 0.95, weight decay 0.1 on\n"
+      "matrices), warm-up + cosine, clip 1.0. Every variant starts from the same parameters and\n"
+      "sees the same batches. Default corpus: the fortunes of /usr/share/games/fortunes (files\n"
+      "without a dot, by name); the last 5% of the tokens validate (--eval-windows windows of T,\n"
+      "0 = all). --save DIR writes DIR/<variant> as a Hugging Face Mixtral checkpoint "
+      "(gate.weight\n"
+      "as it routes) plus the state --resume DIR continues from. --quick: D 64, 2 layers, F 128,\n"
+      "T 64, B 8, 150 steps, --eval-every and --align-every 25 (options given still override).\n"
+      "--warmup defaults to min(the default, steps / 10). Ctrl-C stops after the current step\n"
+      "(exit 130).");
   lm::LmConfig config;
   lm::LmSettings s;
+  std::string tokens_arg, corpus_arg, variants = "vanilla,mpi", record_arg, save_arg, resume_arg;
+  int vocab = 256, seed = 0, eval_every = 50, align_every = 50;
+  s.eval_windows = 64;
+  bool quick = false, json = false;
+  CLI::App& app = cl.app();
+  auto number = [&](const char* name, auto& value, const char* help, auto lo, auto hi) {
+    return app.add_option(name, value, help)->check(CLI::Range(lo, hi));
+  };
+  app.add_option("--corpus", corpus_arg, "FILE or DIR of text, read as bytes");
+  app.add_option("--tokens", tokens_arg, "FILE.bin of little-endian uint16 token ids");
+  CLI::Option* vocab_opt = number("--vocab", vocab, "token id range of --tokens", 1, 65536);
+  app.add_option("--variants", variants, "vanilla,mpi[,no-power,no-retract]");
+  CLI::Option* steps_opt = number("--steps", s.steps, "training steps", 1, 100000000);
+  CLI::Option* batch_opt = number("--batch", s.batch, "windows per step", 1, 1 << 20);
+  CLI::Option* ctx_opt = number("--ctx", config.ctx, "tokens per window T", 1, 1 << 20);
+  CLI::Option* layers_opt = number("--layers", config.layers, "decoder layers", 1, 1024);
+  CLI::Option* d_model_opt = number("--d-model", config.d_model, "hidden size D", 1, 1 << 16);
+  number("--heads", config.heads, "attention heads", 1, 1 << 16);
+  number("--experts", config.experts, "routed experts E per layer", 1, 1 << 16);
+  number("--top-k", config.top_k, "experts per token", 1, 1 << 16);
+  CLI::Option* d_expert_opt = number("--d-expert", config.d_expert, "expert width F", 1, 1 << 20);
+  app.add_option("--lr", s.adamw.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  CLI::Option* warmup_opt = number("--warmup", s.adamw.warmup_steps, "warm-up steps", 0, 1 << 30);
+  app.add_option("--lb-alpha", s.lb_alpha, "weight A of the Switch LB loss")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--c-prime", s.mpi.c_prime, "C' of the MPI router")->check(CLI::PositiveNumber);
+  number("--power-steps", s.mpi.power_steps, "power steps of the MPI router", 1, 1000);
+  number("--seed", seed, "initialisation and batch seed", 0, 1 << 30);
+  CLI::Option* eval_opt =
+      number("--eval-every", eval_every, "validation every N steps (and the last)", 1, 1 << 30);
+  CLI::Option* align_opt =
+      number("--align-every", align_every, "alignment every N steps (and the last)", 1, 1 << 30);
+  number("--eval-windows", s.eval_windows, "validation windows (0 = all)", 0, 1 << 30);
+  app.add_option("--record", record_arg, "write the run record RUN.h5 (followed live by gui)");
+  app.add_option("--save", save_arg, "write DIR/<variant> checkpoints and the state");
+  app.add_option("--resume", resume_arg, "continue from a --save DIR");
+  number("--threads", s.threads, "CPU threads", 1, 1024);
+  app.add_flag("--quick", quick, "a smaller model and run (about 2 minutes on 2 cores)");
+  cl.add_json(json);
+  if (auto rc = cl.parse(argv))
+    return *rc;
   // --quick: a smaller model and run (≤ 2 minutes on 2 cores); every option still overrides.
-  if (quick) {
-    config.d_model = 64;
-    config.layers = 2;
-    config.d_expert = 128;
-    config.ctx = 64;
-    s.steps = 150;
-    s.batch = 8;
-  }
-  config.d_model = args.get_int("d-model", config.d_model, 1, 1 << 16);
-  config.layers = args.get_int("layers", config.layers, 1, 1024);
-  config.heads = args.get_int("heads", config.heads, 1, 1 << 16);
-  config.experts = args.get_int("experts", config.experts, 1, 1 << 16);
-  config.top_k = args.get_int("top-k", config.top_k, 1, 1 << 16);
-  config.d_expert = args.get_int("d-expert", config.d_expert, 1, 1 << 20);
-  config.ctx = args.get_int("ctx", config.ctx, 1, 1 << 20);
-  s.variants = split_list(args.get_or("variants", "vanilla,mpi"));
-  s.steps = args.get_int("steps", s.steps, 1, 100000000);
-  s.batch = args.get_int("batch", s.batch, 1, 1 << 20);
-  s.adamw.lr = args.get_double("lr", s.adamw.lr);
-  s.adamw.warmup_steps =
-      args.get_int("warmup", std::min(s.adamw.warmup_steps, s.steps / 10), 0, 1 << 30);
-  s.lb_alpha = args.get_double("lb-alpha", s.lb_alpha);
-  s.mpi.c_prime = args.get_double("c-prime", s.mpi.c_prime);
-  s.mpi.power_steps = args.get_int("power-steps", s.mpi.power_steps, 1, 1000);
-  s.seed = std::uint64_t(args.get_int("seed", 0, 0, 1 << 30));
-  s.threads = args.get_int("threads", s.threads, 1, 1024);
-  s.eval_windows = args.get_int("eval-windows", 64, 0, 1 << 30);
-  const int eval_every = args.get_int("eval-every", quick ? 25 : 50, 1, 1 << 30);
-  const int align_every = args.get_int("align-every", quick ? 25 : 50, 1, 1 << 30);
+  auto quick_default = [&](CLI::Option* given, int& value, int small) {
+    if (quick && !given->count())
+      value = small;
+  };
+  quick_default(d_model_opt, config.d_model, 64);
+  quick_default(layers_opt, config.layers, 2);
+  quick_default(d_expert_opt, config.d_expert, 128);
+  quick_default(ctx_opt, config.ctx, 64);
+  quick_default(steps_opt, s.steps, 150);
+  quick_default(batch_opt, s.batch, 8);
+  quick_default(eval_opt, eval_every, 25);
+  quick_default(align_opt, align_every, 25);
+  if (!warmup_opt->count())
+    s.adamw.warmup_steps = std::min(s.adamw.warmup_steps, s.steps / 10);
+  s.variants = split_list(variants);
+  s.seed = std::uint64_t(seed);
 
   // Data: --tokens FILE.bin --vocab V, --corpus FILE|DIR, or the default fortunes corpus.
   io::Corpus corpus;
-  if (auto tokens = args.get("tokens")) {
-    if (args.get("corpus"))
+  if (!tokens_arg.empty()) {
+    if (!corpus_arg.empty())
       throw_input_error("pretrain: give --corpus or --tokens, not both");
-    if (!args.get("vocab"))
-      throw_input_error("--tokens " + *tokens + " needs --vocab V (the token ids' range)");
-    corpus = io::read_token_file(*tokens, args.get_int("vocab", 256, 1, 65536));
-  } else if (args.get("vocab")) {
+    if (!vocab_opt->count())
+      throw_input_error("--tokens " + tokens_arg + " needs --vocab V (the token ids' range)");
+    corpus = io::read_token_file(tokens_arg, vocab);
+  } else if (vocab_opt->count()) {
     throw_input_error("--vocab applies to --tokens FILE.bin; a text corpus is bytes (vocab 256)");
-  } else if (auto path = args.get("corpus")) {
-    corpus = io::read_byte_corpus(io::corpus_files(*path), *path);
+  } else if (!corpus_arg.empty()) {
+    corpus = io::read_byte_corpus(io::corpus_files(corpus_arg), corpus_arg);
   } else {
     corpus = io::read_byte_corpus(io::default_corpus_files(),
                                   std::string("the default corpus (") + io::kFortunesDir + ")");
@@ -200,8 +230,8 @@ int run_pretrain(const Argv& argv) {
   const nlohmann::json identity = run_identity(config, s, corpus);
 
   std::optional<lm::LmTrainerState> resumed;
-  if (auto dir = args.get("resume"))
-    resumed = resume_state(*dir, config, s, identity);
+  if (!resume_arg.empty())
+    resumed = resume_state(resume_arg, config, s, identity);
 
   std::vector<std::int32_t> train(corpus.tokens.begin(),
                                   corpus.tokens.begin() + std::ptrdiff_t(corpus.train_size));
@@ -222,9 +252,13 @@ int run_pretrain(const Argv& argv) {
   run_config["eval_windows"] = s.eval_windows;
   run_config["first_step"] = trainer.step_index();
   std::unique_ptr<io::RunRecordWriter> record;
-  if (auto out = args.get("record")) {
+  if (const std::string& out = record_arg; !out.empty()) {
     io::RecordIdentity id{corpus.origin, "mixtral", corpus.files};
-    record = std::make_unique<io::RunRecordWriter>(*out, "pretraining", run_config.dump(), id);
+    record = std::make_unique<io::RunRecordWriter>(out, "pretraining", run_config.dump(), id);
+    for (const auto& name : s.variants)
+      io::declare_pretrain_variant(*record, name, std::size_t(config.layers),
+                                   std::size_t(config.experts));
+    record->start_live();
   }
 
   InterruptGuard guard;
@@ -265,7 +299,7 @@ int run_pretrain(const Argv& argv) {
   bar.finish();
   if (record)
     record->close();
-  const fs::path save = args.get_or("save", "");
+  const fs::path save = save_arg;
   if (!save.empty()) {
     const lm::LmTrainerState state = trainer.export_state();
     for (int v = 0; v < trainer.variant_count(); ++v)
@@ -277,7 +311,7 @@ int run_pretrain(const Argv& argv) {
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::ordered_json summary;
+  nlohmann::ordered_json summary = versioned_json();
   summary["steps_done"] = trainer.step_index();
   summary["seconds"] = seconds;
   summary["tokens_per_s"] = tokens_per_step * (trainer.step_index() - first) / seconds;
@@ -291,7 +325,7 @@ int run_pretrain(const Argv& argv) {
       j["lambda"] = mean_lambda(last_align[v]);
     summary["variants"][last[v].name] = j;
   }
-  if (args.flag("json")) {
+  if (json) {
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
     std::printf("%d steps of %d × %d tokens on %s (%zu training, %zu validation tokens), %.1f s\n",
@@ -313,24 +347,9 @@ int run_pretrain(const Argv& argv) {
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"pretrain", "train a small Mixtral LM from scratch: vanilla vs MPI routers",
-     "usage: routerscope pretrain [--corpus FILE|DIR | --tokens FILE.bin --vocab V]\n"
-     "         [--variants vanilla,mpi[,no-power,no-retract]] [--steps N (600)] [--batch B (16)]\n"
-     "         [--ctx T (128)] [--layers L (4)] [--d-model D (128)] [--heads H (4)]\n"
-     "         [--experts E (8)] [--top-k K (2)] [--d-expert F (256)] [--lr LR (3e-3)]\n"
-     "         [--warmup W] [--lb-alpha A (0.01)] [--c-prime C (4)] [--power-steps K (1)]\n"
-     "         [--seed S (0)] [--eval-every N (50)] [--align-every N (50)] [--eval-windows N "
-     "(64)]\n"
-     "         [--record RUN.h5] [--save DIR] [--resume DIR] [--threads N (2)] [--quick] [--json]\n"
-     "Next-token cross-entropy + A x Switch LB loss, AdamW (0.9, 0.95, weight decay 0.1 on\n"
-     "matrices), warm-up + cosine, clip 1.0. Every variant starts from the same parameters and\n"
-     "sees the same batches. Default corpus: the fortunes of /usr/share/games/fortunes (files\n"
-     "without a dot, by name); the last 5% of the tokens validate (--eval-windows windows of T,\n"
-     "0 = all). --save DIR writes DIR/<variant> as a Hugging Face Mixtral checkpoint (gate.weight\n"
-     "as it routes) plus the state --resume DIR continues from. --quick: D 64, 2 layers, F 128,\n"
-     "T 64, B 8, 150 steps. Ctrl-C stops after the current step (exit 130).",
-     run_pretrain});
+const Registrar kRegistrar({"pretrain",
+                            "train a small Mixtral LM from scratch: vanilla vs MPI routers",
+                            run_pretrain});
 
 } // namespace
 } // namespace routerscope::cli

@@ -293,7 +293,7 @@ int run_report(const Argv& argv) {
 
 const Registrar kRegistrar({"report",
                             "alignment + MPI convergence + training, all figures and an index.html",
-                            nullptr, run_report});
+                            run_report});
 
 } // namespace
 } // namespace routerscope::cli

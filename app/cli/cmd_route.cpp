@@ -1,7 +1,6 @@
 // `routerscope route`: how one MoE layer routes real hidden states, with the checkpoint's router
 // or its MPI router: per-token logits, experts, weights and block output, and the load metrics.
-#include "app/cli/args.h"
-#include "app/cli/commands.h"
+#include "app/cli/command_line.h"
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/mpi.h"
@@ -27,35 +26,53 @@ struct RouteOptions {
   std::optional<int> layer;
   double c_prime = 4.0;
   bool c_prime_given = false;
-  std::optional<std::string> out;
+  std::string out;
   bool json = false;
 };
 
-// All option parsing in one place (kept small so it converts to another parser easily).
-RouteOptions parse_route_options(const Argv& argv) {
-  Args args("route", argv, {"layer", "tokens", "router", "c-prime", "out"}, {"json"});
-  args.require_positionals(0, 1);
+// All option parsing in one place; nullopt after -h/--help (printed).
+std::optional<RouteOptions> parse_route_options(const Argv& argv, int* rc) {
+  CommandLine cl(
+      "route", "Route real hidden states through one MoE layer (checkpoint or MPI router).",
+      "FILE.h5 holds a dataset 'hidden_states' [T, D]: the MoE block's input, after its norm\n"
+      "(the format `train` reads). Prints the load per expert, MaxVio, CV and normalised entropy\n"
+      "for the checkpoint's router or its MPI router R'[i] = C*normalize(G_i^T G_i R[i]) with\n"
+      "C = C'/sqrt(N) (C = 1 for sigmoid-scored families). --out writes per token: logits [T, E],\n"
+      "experts [T, k] (in selection order), weights [T, k], output [T, D] (routed + shared\n"
+      "experts) and load [E] (docs/FORMATS.md).");
   RouteOptions o;
-  o.path = args.positionals().empty() ? default_checkpoint() : args.positionals()[0];
-  if (args.get("layer"))
-    o.layer = args.get_int("layer", 0, 0, 1 << 20);
-  const auto tokens = args.get("tokens");
-  if (!tokens)
-    throw_input_error("route: --tokens FILE.h5 is required (a dataset 'hidden_states' [T, D] "
-                      "at the MoE block's input, docs/FORMATS.md)");
-  o.tokens = *tokens;
-  o.router = args.get_or("router", "checkpoint");
-  if (o.router != "checkpoint" && o.router != "mpi")
-    throw_input_error("--router: expected checkpoint or mpi, got '" + o.router + "'");
-  o.c_prime_given = args.get("c-prime").has_value();
-  o.c_prime = args.get_double("c-prime", 4.0);
-  o.out = args.get("out");
-  o.json = args.flag("json");
+  std::string path;
+  int layer = 0;
+  CLI::App& app = cl.app();
+  cl.add_checkpoint(path);
+  app.add_option("--tokens", o.tokens,
+                 "FILE.h5 with hidden states [T, D] at the MoE block's input (docs/FORMATS.md)")
+      ->required();
+  CLI::Option* layer_opt = app.add_option("--layer", layer, "MoE layer (default: the first)")
+                               ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--router", o.router, "the router that routes")
+      ->check(one_of({"checkpoint", "mpi"}));
+  CLI::Option* c_prime_opt =
+      app.add_option("--c-prime", o.c_prime, "C' of the MPI router")->check(CLI::PositiveNumber);
+  app.add_option("--out", o.out, "OUT.h5: per-token logits, experts, weights, output and load");
+  cl.add_json(o.json);
+  if (auto r = cl.parse(argv)) {
+    *rc = *r;
+    return std::nullopt;
+  }
+  o.path = cl.checkpoint(path);
+  if (layer_opt->count())
+    o.layer = layer;
+  o.c_prime_given = c_prime_opt->count() > 0;
   return o;
 }
 
 int run_route(const Argv& argv) {
-  const RouteOptions o = parse_route_options(argv);
+  int rc = 0;
+  const std::optional<RouteOptions> parsed = parse_route_options(argv, &rc);
+  if (!parsed)
+    return rc;
+  const RouteOptions& o = *parsed;
   std::unique_ptr<MoeModel> model = io::open_checkpoint(o.path);
   const ModelInfo& info = model->info();
   const auto moe = info.moe_layers();
@@ -85,29 +102,31 @@ int run_route(const Argv& argv) {
   out.load = expert_loads(routing.experts, n);
   const double maxvio = max_vio(out.load), cv = load_cv(out.load), entropy = load_entropy(out.load);
   const int dead = dead_experts(out.load);
-  nlohmann::json summary = {{"checkpoint", o.path},
-                            {"tokens", o.tokens},
-                            {"layer", layer},
-                            {"router", o.router},
-                            {"token_count", x.rows()},
-                            {"experts", n},
-                            {"top_k", w.top_k},
-                            {"load", std::vector<double>(out.load.data(), out.load.data() + n)},
-                            {"maxvio", maxvio},
-                            {"cv", cv},
-                            {"entropy", entropy},
-                            {"dead_experts", dead}};
+  nlohmann::ordered_json summary = versioned_json();
+  summary.update(
+      nlohmann::ordered_json{{"checkpoint", o.path},
+                             {"tokens", o.tokens},
+                             {"layer", layer},
+                             {"router", o.router},
+                             {"token_count", x.rows()},
+                             {"experts", n},
+                             {"top_k", w.top_k},
+                             {"load", std::vector<double>(out.load.data(), out.load.data() + n)},
+                             {"maxvio", maxvio},
+                             {"cv", cv},
+                             {"entropy", entropy},
+                             {"dead_experts", dead}});
   if (o.router == "mpi")
     summary["c_prime"] = o.c_prime;
-  if (o.out) {
+  if (!o.out.empty()) {
     out.logits = routing.logits;
     out.experts = routing.experts;
     out.weights = routing.weights;
     out.output = moe_block_output(w, routing, x);
-    nlohmann::json config = summary;
+    nlohmann::ordered_json config = summary;
     config.erase("load");
     out.config = config.dump();
-    io::write_route_output(*o.out, out);
+    io::write_route_output(o.out, out);
   }
   if (o.json) {
     std::printf("%s\n", summary.dump(1).c_str());
@@ -120,22 +139,15 @@ int run_route(const Argv& argv) {
   for (int e = 0; e < n; ++e)
     std::printf("%-7d %-9.0f %.4f\n", e, out.load(e), slots > 0 ? out.load(e) / slots : 0.0);
   std::printf("MaxVio %.4f  CV %.4f  entropy %.4f  dead experts %d\n", maxvio, cv, entropy, dead);
-  if (o.out)
-    std::printf("wrote %s (logits, experts, weights, output, load)\n", o.out->c_str());
+  if (!o.out.empty())
+    std::printf("wrote %s (logits, experts, weights, output, load)\n", o.out.c_str());
   return 0;
 }
 
-const Registrar kRegistrar(
-    {"route", "route real hidden states through one MoE layer (checkpoint or MPI router)",
-     "usage: routerscope route [PATH] --tokens FILE.h5 [--layer L] [--router checkpoint|mpi]\n"
-     "         [--c-prime C (4)] [--out OUT.h5] [--json]\n"
-     "FILE.h5 holds a dataset 'hidden_states' [T, D]: the MoE block's input, after its norm\n"
-     "(the format `train` reads). Prints the load per expert, MaxVio, CV and normalised entropy\n"
-     "for the checkpoint's router or its MPI router R'[i] = C*normalize(G_i^T G_i R[i]) with\n"
-     "C = C'/sqrt(N) (C = 1 for sigmoid-scored families). --out writes per token: logits [T, E],\n"
-     "experts [T, k] (in selection order), weights [T, k], output [T, D] (routed + shared\n"
-     "experts) and load [E] (docs/FORMATS.md).",
-     run_route});
+const Registrar kRegistrar({"route",
+                            "route real hidden states through one MoE layer (checkpoint or MPI "
+                            "router)",
+                            run_route});
 
 } // namespace
 

@@ -1,5 +1,4 @@
 // `routerscope train`: vanilla vs MPI router training on one layer with frozen experts.
-#include "app/cli/args.h"
 #include "app/cli/command_line.h"
 #include "app/cli/progress_bar.h"
 #include "app/cli/run_support.h"
@@ -139,6 +138,12 @@ int run_train(const Argv& argv) {
     record = std::make_unique<io::RunRecordWriter>(record_path, "training",
                                                    io::training_config(s, extra.dump()),
                                                    checkpoint_identity(path, info));
+    const bool global = held_out.rows() > 0 && s.global_every > 0;
+    for (const auto& name : s.variants)
+      io::declare_training_variant(*record, s.layer, name,
+                                   std::size_t(info.moe_layer(s.layer).experts),
+                                   parse_variant(name).reparametrised, global);
+    record->start_live();
   }
   InterruptGuard guard;
   ProgressBar bar("train");
@@ -204,7 +209,7 @@ int run_train(const Argv& argv) {
 }
 
 const Registrar kRegistrar({"train", "train one layer's router: vanilla vs MPI (experts frozen)",
-                            nullptr, run_train});
+                            run_train});
 
 } // namespace
 

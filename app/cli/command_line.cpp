@@ -7,7 +7,9 @@
 #include "io/hub_cache.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <sstream>
 
 namespace routerscope::cli {
 
@@ -18,6 +20,8 @@ CommandLine::CommandLine(std::string name, const std::string& description,
   if (!footer.empty())
     app_.footer("\n" + footer);
   app_.option_defaults()->always_capture_default();
+  // An option given twice takes its last value (a script's defaults, then the user's override).
+  app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   // Error and help text go through our own exit path (cli::run), never CLI11's exit().
   app_.allow_windows_style_options(false);
 }
@@ -98,6 +102,49 @@ void write_output(const std::string& path, const std::string& text) {
   io::AtomicFile file(path);
   file.write(text.data(), text.size());
   file.commit();
+}
+
+std::vector<int> parse_index_list(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  std::size_t start = 0;
+  auto bad = [&]() {
+    throw_input_error(option + ": expected a list like '0-3,7', got '" + text + "'");
+  };
+  auto number = [&](const std::string& s) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < 0)
+      bad();
+    return v;
+  };
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    std::string part =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (auto dash = part.find('-'); dash != std::string::npos) {
+      int a = number(part.substr(0, dash)), b = number(part.substr(dash + 1));
+      if (b < a)
+        bad();
+      for (int i = a; i <= b; ++i)
+        out.push_back(i);
+    } else {
+      out.push_back(number(part));
+    }
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
 }
 
 nlohmann::ordered_json versioned_json() {

@@ -54,6 +54,12 @@ CLI::Validator one_of(const std::vector<std::string>& choices);
 // Writes `text` to `path` (through a temporary name and a rename), or to stdout when `path` is "-".
 void write_output(const std::string& path, const std::string& text);
 
+// "vanilla,mpi" -> {"vanilla", "mpi"} (empty items dropped).
+std::vector<std::string> split_list(const std::string& text);
+
+// "0-3,7" -> {0,1,2,3,7}; BadInput naming the text on malformed input.
+std::vector<int> parse_index_list(const std::string& text, const std::string& option);
+
 // A JSON summary that starts with "routerscope_version", the same key in every --json output.
 nlohmann::ordered_json versioned_json();
 

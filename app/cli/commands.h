@@ -11,9 +11,7 @@ using Argv = std::vector<std::string>;
 struct Command {
   const char* name;
   const char* summary; // one line for `routerscope help`
-  // Full usage text for `routerscope help NAME` (commands parsed with cli::Args), or nullptr for
-  // commands parsed with CommandLine (command_line.h), which print their own help on --help.
-  const char* usage;
+  // Parses its arguments with CommandLine (command_line.h), which prints the help on -h/--help.
   int (*run)(const Argv& args);
 };
 

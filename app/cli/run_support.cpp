@@ -85,10 +85,6 @@ void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::s
     t.write(path);
 }
 
-std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads) {
-  return device_backend(args.command(), args.get_or("device", "auto"), threads);
-}
-
 std::unique_ptr<ComputeBackend> device_backend(const std::string& command,
                                                const std::string& device, int threads) {
   BackendChoice choice = choose_backend(parse_device(device), threads);

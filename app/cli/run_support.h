@@ -1,7 +1,6 @@
 #pragma once
 // Shared by the long-running subcommands (mpi, train): Ctrl-C as cooperative cancellation,
 // a one-line progress display on stderr, and the checkpoint identity stored in run records.
-#include "app/cli/args.h"
 #include "core/align.h"
 #include "core/compute_backend.h"
 #include "core/model.h"
@@ -9,7 +8,9 @@
 #include "io/run_record.h"
 
 #include <atomic>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace routerscope::cli {
 
@@ -34,10 +35,9 @@ io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo&
 // router_norm; `path` "-" writes to stdout.
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path);
 
-// The backend of --device auto|cpu|cuda (default auto). Prints one line to stderr saying which
-// device runs (or why the GPU does not); --device cuda without a usable GPU is BadInput (exit 2).
-std::unique_ptr<ComputeBackend> device_backend(const Args& args, int threads = 0);
-// The same for commands parsed with CommandLine: `command` names the line, `device` the choice.
+// The backend of --device auto|cpu|cuda (default auto) for `command`. Prints one line to stderr
+// saying which device runs (or why the GPU does not); --device cuda without a usable GPU is
+// BadInput (exit 2).
 std::unique_ptr<ComputeBackend> device_backend(const std::string& command,
                                                const std::string& device, int threads = 0);
 

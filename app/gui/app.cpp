@@ -171,7 +171,14 @@ void App::show_error(const std::string& message) {
 
 // ---------------------------------------------------------------- actions
 
+void App::follow(const std::string& path) {
+  follower_ = std::make_unique<RecordFollower>(path);
+  status_ = follower_->status();
+}
+
 void App::open(const std::string& path) {
+  if (follower_ && follower_->path() != path)
+    follower_.reset();
   if (open_job_)
     open_job_.reset(); // cancels and joins the previous open
   opening_path_ = path;
@@ -391,6 +398,16 @@ void App::poll_jobs() {
       show_error("Expert analysis failed:\n" + s.error);
     detail_job_.reset();
   }
+  // A followed record: the first replay opens it (and its checkpoint), later ones extend it.
+  if (follower_)
+    if (auto replay = follower_->poll(!open_job_ && !export_job_)) {
+      if (replaying_ != follower_->path())
+        open(follower_->path());
+      else if (replay->is_training())
+        train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>(replay->training));
+      else
+        records_pub_.publish(std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+    }
   // Records are read every frame so the plots grow while a job runs.
   if (auto r = records_pub_.latest(); r != records_) {
     records_ = r;
@@ -488,8 +505,12 @@ void App::frame() {
   ImGui::EndChild();
   draw_status_bar();
   ImGui::End();
-  if (auto chosen = browser_.draw(recent_))
-    open(*chosen);
+  if (auto chosen = browser_.draw(recent_)) {
+    if (follow_pick_)
+      follow(*chosen);
+    else
+      open(*chosen);
+  }
   draw_export_dialog();
   draw_error_dialog();
   ImGui::Render();
@@ -499,8 +520,10 @@ void App::handle_shortcuts() {
   ImGuiIO& io = ImGui::GetIO();
   if (io.WantTextInput)
     return;
-  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O, false))
+  if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_O, false)) {
+    follow_pick_ = false;
     browser_.open(model_ ? model_->path : fs::current_path().string());
+  }
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_E, false))
     export_dialog_ = true;
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false))
@@ -515,8 +538,14 @@ void App::draw_menu() {
   if (!ImGui::BeginMainMenuBar())
     return;
   if (ImGui::BeginMenu("File")) {
-    if (ImGui::MenuItem("Open...", "Ctrl+O"))
+    if (ImGui::MenuItem("Open...", "Ctrl+O")) {
+      follow_pick_ = false;
       browser_.open(model_ ? model_->path : fs::current_path().string());
+    }
+    if (ImGui::MenuItem("Follow run...")) { // a .h5 record that `train/mpi --record` writes
+      follow_pick_ = true;
+      browser_.open(fs::current_path().string());
+    }
     if (ImGui::BeginMenu("Open recent", !recent_.items().empty())) {
       for (const auto& item : recent_.items())
         if (ImGui::MenuItem(item.c_str()))
@@ -1177,6 +1206,10 @@ void App::draw_status_bar() {
   std::string left = status_;
   if (model_)
     left = model_->path;
+  if (follower_)
+    left = follower_->status().empty() ? "following " + follower_->path() + ": " +
+                                             std::to_string(follower_->steps()) + " steps"
+                                       : follower_->status();
   ImGui::TextDisabled("%s", left.c_str());
   char right[256];
   std::snprintf(right, sizeof right, "%s  |  %s  |  %.0f fps", backend_->name().c_str(),
@@ -1385,6 +1418,14 @@ void App::draw_export_dialog() {
   ImGui::EndPopup();
 }
 
+int App::followed_steps() const {
+  if (!follower_ || replaying_ != follower_->path() || open_job_)
+    return 0;
+  if (mpi_mode_ == 1)
+    return train_records_ && !train_records_->empty() ? train_records_->back().step + 1 : 0;
+  return records_ ? int(records_->size()) : 0;
+}
+
 std::string App::state_json() const {
   nlohmann::json j;
   j["opened_path"] = model_ ? model_->path : "";
@@ -1421,6 +1462,8 @@ std::string App::state_json() const {
                           {"sigma", detail_->sigma},
                           {"projection", detail_->projection}};
   }
+  j["following"] = follower_ ? follower_->path() : "";
+  j["follow_status"] = follower_ ? follower_->status() : "";
   if (model_) {
     j["family"] = model_->info.family;
     j["layout"] = model_->info.layout;

@@ -7,6 +7,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
+#include "app/gui/record_follower.h"
 #include "app/gui/session.h"
 #include "core/compute_backend.h"
 #include "core/figure.h"
@@ -41,6 +42,9 @@ public:
 
   // ---- actions (menus, shortcuts, drag-and-drop and scripts) ----
   void open(const std::string& path);
+  // Opens a run record its run still writes and keeps its plots growing as steps land (File >
+  // Follow run...); opening anything else stops following.
+  void follow(const std::string& path);
   void select(int layer, int expert); // decoder layer index, expert index
   void step(int n);                   // n MPI steps (creates the run when needed)
   void set_playing(bool playing);
@@ -67,6 +71,8 @@ public:
   void set_device(Device device);
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
+  // Complete steps shown of the record being followed (0 before it is shown or when none is).
+  int followed_steps() const;
   const std::string& error() const { return error_; }
 
 private:
@@ -163,6 +169,10 @@ private:
   bool export_dialog_ = false;
   int export_figure_ = 0, export_format_ = 0;
   std::string export_path_;
+
+  // Following a growing run record
+  std::unique_ptr<RecordFollower> follower_;
+  bool follow_pick_ = false; // the file browser was opened by File > Follow run...
 
   // Dialogs and files
   std::string error_, pending_error_;

@@ -18,7 +18,7 @@ int run_gui_command(const Argv& argv) {
       "  train STEPS | export FIGURE FILE | view model|expert|mpi |\n"
       "  key space|right|ctrl+o|ctrl+e|ctrl+q | theme light|dark | size W H |\n"
       "  metric cos|lambda | browse FOLDER | browse-hub | browse-hidden on|off |\n"
-      "  browse-open NAME\n"
+      "  browse-open NAME | follow RUN.h5 | wait-steps N | state FILE\n"
       "Figures: alignment norms load maxvio heatmap training training-load training-norms "
       "session");
   gui::GuiOptions o;
@@ -36,6 +36,9 @@ int run_gui_command(const Argv& argv) {
   app.add_option("--script", o.script, "scripted actions, one per line (screenshot mode)");
   app.add_option("--state-json", o.state_json, "write the view state as JSON (screenshot mode)");
   app.add_flag("--frame-stats", o.frame_stats, "print p50/p99 frame times at exit");
+  app.add_flag("--follow", o.follow,
+               "PATH is a run record that train/mpi --record still writes: plots grow as steps "
+               "land");
   if (auto rc = cl.parse(argv))
     return *rc;
   if (!size.empty()) {
@@ -53,12 +56,19 @@ int run_gui_command(const Argv& argv) {
   }
   if ((o.script.size() || o.state_json.size()) && o.screenshot.empty())
     throw_input_error("gui: --script and --state-json need --screenshot FILE.png");
-  o.path = cl.checkpoint(path);
+  if (o.follow) {
+    // The record may not exist yet (the run is starting): it is waited for, not resolved.
+    if (path.empty() || !path.ends_with(".h5"))
+      throw_input_error("gui: --follow needs a run record PATH ending in .h5, found '" + path +
+                        "'");
+    o.path = path;
+  } else {
+    o.path = cl.checkpoint(path);
+  }
   return gui::run_gui(o);
 }
 
-const Registrar kRegistrar({"gui", "open the desktop GUI (ImGui + GLFW)", nullptr,
-                            run_gui_command});
+const Registrar kRegistrar({"gui", "open the desktop GUI (ImGui + GLFW)", run_gui_command});
 
 } // namespace
 

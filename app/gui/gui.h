@@ -6,6 +6,7 @@ namespace routerscope::gui {
 
 struct GuiOptions {
   std::string path;         // checkpoint or record to open; empty = the bundled demo
+  bool follow = false;      // path is a run record still written: follow it as it grows
   std::string screenshot;   // PNG to write after `frames` frames (offscreen FBO), then exit
   int frames = 3;           // frames rendered after the script in screenshot mode
   std::string script;       // scripted actions, one per line (see script.h)

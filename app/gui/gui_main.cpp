@@ -132,7 +132,10 @@ int run_gui(const GuiOptions& options) {
   GuiOptions scaled = options;
   scaled.ui_scale = scale;
   auto app = std::make_unique<App>(window, scaled);
-  app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
+  if (options.follow)
+    app->follow(options.path);
+  else
+    app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
 
   // Whole frames (UI build + GL render + finish), frames while a background job ran, and the UI
   // thread's own share (polling jobs and building the ImGui frame, no rasterisation).
@@ -203,6 +206,12 @@ int run_gui(const GuiOptions& options) {
       if (app->busy())
         busy_ms.push_back(ms);
     }
+  };
+  auto write_state = [&](const std::string& file) {
+    std::ofstream out(file);
+    out << app->state_json() << '\n';
+    if (!out)
+      throw_input_error("cannot write the state JSON " + file);
   };
   // Renders frames until no job runs (scripts wait for each action's result).
   auto settle = [&](double timeout_s) {
@@ -280,6 +289,20 @@ int run_gui(const GuiOptions& options) {
           break;
       } else if (v == "drop") {
         app->drop(a.args[0]);
+      } else if (v == "follow") {
+        app->follow(a.args[0]);
+      } else if (v == "wait-steps") {
+        const int want = std::stoi(a.args[0]);
+        const auto start = std::chrono::steady_clock::now();
+        while (app->followed_steps() < want) {
+          if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > 300)
+            throw_internal_error("screenshot script: the followed record did not reach " +
+                                 a.args[0] + " steps within 300 s (" + app->error() + ")");
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          render_frame();
+        }
+      } else if (v == "state") {
+        write_state(a.args[0]);
       } else if (v == "size") {
         fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
         fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);
@@ -295,12 +318,8 @@ int run_gui(const GuiOptions& options) {
     image.pixels = target.read_rgba();
     io::write_png(options.screenshot, image);
   }
-  if (!options.state_json.empty()) {
-    std::ofstream out(options.state_json);
-    out << app->state_json() << '\n';
-    if (!out)
-      throw_input_error("cannot write the state JSON " + options.state_json);
-  }
+  if (!options.state_json.empty())
+    write_state(options.state_json);
   if (options.frame_stats) {
     auto report = [](const char* what, const std::vector<double>& v) {
       std::printf("%s: %zu frames, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", what, v.size(),

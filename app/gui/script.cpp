@@ -35,6 +35,9 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"browse-open", {1, "browse-open NAME"}},
       {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
       {"drop", {1, "drop PATH"}},
+      {"follow", {1, "follow PATH"}},
+      {"wait-steps", {1, "wait-steps N"}},
+      {"state", {1, "state FILE"}},
   };
   return kVerbs;
 }
@@ -63,11 +66,13 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     const std::string where = origin + ":" + std::to_string(number) + ": ";
     auto it = verbs().find(a.verb);
     if (it == verbs().end())
-      throw_input_error(where + "unknown action '" + a.verb +
-                        "' (expected open, select, step, play, train, export, view, theme, size, "
-                        "metric, browse, browse-hub, browse-hidden, browse-open, key, drop)");
+      throw_input_error(
+          where + "unknown action '" + a.verb +
+          "' (expected open, select, step, play, train, export, view, theme, size, "
+          "metric, browse, browse-hub, browse-hidden, browse-open, key, drop, follow, "
+          "wait-steps, state)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
-        a.verb == "browse-open") {
+        a.verb == "browse-open" || a.verb == "follow" || a.verb == "state") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;
       if (a.verb == "export")
@@ -86,7 +91,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     if (int(a.args.size()) != it->second.args)
       throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
     const bool numeric = a.verb == "select" || a.verb == "step" || a.verb == "play" ||
-                         a.verb == "size" || a.verb == "train" || a.verb == "start-train";
+                         a.verb == "size" || a.verb == "train" || a.verb == "start-train" ||
+                         a.verb == "wait-steps";
     for (const auto& w : a.args)
       if (numeric && !is_int(w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +

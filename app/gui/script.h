@@ -7,7 +7,10 @@
 //   cache place) | browse-hidden on|off | browse-open NAME (the entry NAME of File > Open's
 //   listing, as a double-click: enters a folder or opens a checkpoint or cached model) |
 //   key space|right|ctrl+o|ctrl+e|ctrl+q (a key press and release through GLFW's key callback) |
-//   drop PATH (a file or folder dropped on the window, through GLFW's drop callback)
+//   drop PATH (a file or folder dropped on the window, through GLFW's drop callback) |
+//   follow PATH (File > Follow run... on a record its run still writes) | wait-steps N (renders
+//   frames until the followed record shows N complete steps) | state FILE (writes the view state
+//   JSON, as --state-json does at exit, now)
 #include <filesystem>
 #include <string>
 #include <vector>

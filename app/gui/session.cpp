@@ -206,6 +206,9 @@ void save_training_record(const std::string& path, const OpenedModel& model, int
   io::write_replacing(path, [&](const std::filesystem::path& temp) {
     io::RunRecordWriter writer(temp, "training", config.empty() ? "{}" : config,
                                cli::checkpoint_identity(model.path, model.info));
+    for (const auto& r : records) // variants interleave: each declared before the first step
+      io::declare_training_variant(writer, layer, r.name, std::size_t(r.load.size()),
+                                   r.stored_cos.size() > 0, r.maxvio_global.has_value());
     for (const auto& r : records)
       writer.add_training_step(layer, r);
     writer.close();
@@ -239,6 +242,10 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
     const int k =
         settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
     const std::string base = "layers/" + std::to_string(settings.layer) + "/";
+    // Every dataset exists before the first step is committed (live records, io/run_record.h).
+    io::declare_convergence_layer(writer, settings.layer, std::size_t(n));
+    writer.declare(base + "load", std::size_t(n));
+    writer.declare(base + "max_vio", 0);
     for (const auto& r : records) {
       ConvergenceRow row;
       row.step = r.step;

@@ -229,8 +229,8 @@ std::vector<std::string> command_names() {
 
 TEST(CliConventions, EveryCommandAnswersDashHHelpAndHelpCommandAlike) {
   const auto names = command_names();
-  for (const std::string must :
-       {"inspect", "align", "mpi", "train", "plot", "report", "export-router"})
+  for (const std::string must : {"inspect", "align", "mpi", "train", "plot", "report",
+                                 "export-router", "route", "pretrain", "lm-eval"})
     EXPECT_NE(std::find(names.begin(), names.end(), must), names.end()) << must;
   for (const auto& name : names) {
     const auto a = run_routerscope({name, "-h"});
@@ -297,6 +297,17 @@ TEST(CliConventions, ParseErrorsAreExitTwoNamingTheOption) {
       {{"align", demo, demo}, {demo}},
       {{"align", demo, "--threads"}, {"--threads"}},
       {{"inspect", "--jsn"}, {"--jsn"}},
+      {{"route", demo, "--layer", "1"}, {"--tokens"}},
+      {{"route", demo, "--tokens", "t.h5", "--layer", "-2"}, {"--layer", "-2"}},
+      {{"route", demo, "--tokens", "t.h5", "--router", "best"}, {"--router", "checkpoint|mpi"}},
+      {{"route", demo, "--tokens", "t.h5", "--c-prime", "-1"}, {"--c-prime"}},
+      {{"pretrain", "--steps", "0"}, {"--steps"}},
+      {{"pretrain", "--eval-every", "often"}, {"--eval-every", "often"}},
+      {{"pretrain", "--bogus"}, {"--bogus"}},
+      {{"pretrain", "extra"}, {"extra"}},
+      {{"lm-eval"}, {"CKPT"}},
+      {{"lm-eval", demo, "--ctx", "1"}, {"--ctx"}},
+      {{"lm-eval", demo, "--threads", "0"}, {"--threads"}},
   };
   for (const auto& c : cases) {
     const auto r = run_routerscope(c.args);

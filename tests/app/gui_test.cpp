@@ -1,9 +1,11 @@
 // Smoke tests of `routerscope gui` in screenshot mode under Xvfb (skipped, with the reason, when
 // the GUI is not built or xvfb-run is missing). Oracles: the requested image size, the fixture's
 // own config.json, the number of steps the script asked for, and files read back independently.
+#include "io/checkpoint.h"
 #include "io/png_image.h"
 #include "tests/support/family_checkpoint.h"
 #include "tests/support/hub_fixture.h"
+#include "tests/support/live_record.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -40,19 +42,25 @@ protected:
       GTEST_SKIP() << "this build has no GUI (configure with -DROUTERSCOPE_GUI=ON)";
   }
   // Runs the GUI in screenshot mode with `script`; returns the exit code.
-  int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700) {
+  int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700,
+          const std::string& options = "") {
     std::ofstream(dir_ / "script.txt") << script;
     std::string cmd = env_ + " XDG_CONFIG_HOME=" + quote((dir_ / "config").string()) +
                       " xvfb-run -a -s '-screen 0 1600x1000x24' " +
                       quote(test::routerscope_exe().string()) + " gui ";
     if (!path.empty())
       cmd += quote(path) + " ";
+    cmd += options;
     cmd += "--screenshot " + quote(png().string()) + " --frames 2 --size " + std::to_string(w) +
            "x" + std::to_string(h) + " --script " + quote((dir_ / "script.txt").string()) +
            " --state-json " + quote(state_path().string()) + " >" +
            quote((dir_ / "out.txt").string()) + " 2>&1";
     const int status = std::system(cmd.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  }
+  // As run(), opening `record` with --follow.
+  int run_follow(const std::string& script, const std::string& record) {
+    return run(script, record, 1024, 700, "--follow ");
   }
   fs::path png() const { return dir_ / "shot.png"; }
   fs::path state_path() const { return dir_ / "state.json"; }
@@ -330,6 +338,44 @@ TEST_F(GuiSmoke, BrowserShowsHiddenFoldersOnlyWhenAskedAndOpensModelsFolders) {
   const auto s = state();
   EXPECT_TRUE(s["browser"]["show_hidden"].get<bool>());
   EXPECT_EQ(fs::path(s["opened_path"].get<std::string>()), snapshot);
+}
+
+// File > Follow run on a record its writer still appends to: the shown step count grows as steps
+// land. The writer pauses after 5 steps until the GUI has written its mid-run state (the script's
+// `state` action), so the growth is seen whatever the speed of either process.
+TEST_F(GuiSmoke, FollowedRecordShowsTheStepCountGrowWhileTheRunWrites) {
+  const fs::path demo = fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo";
+  const ModelInfo info = io::open_checkpoint(demo)->info();
+  test::LiveWriterSpec spec;
+  spec.path = dir_ / "live.h5";
+  spec.identity = {demo.string(), info.family, {{"model.safetensors", 1}}};
+  spec.layer = info.moe_layers().front();
+  spec.experts = info.layer(spec.layer).experts;
+  spec.steps = 12;
+  const fs::path mid = dir_ / "mid.json";
+  spec.waits = {{5, {mid}}};
+  spec.done_file = dir_ / "writer_done";
+  for (const bool by_option : {true, false}) {
+    SCOPED_TRACE(by_option ? "gui RUN.h5 --follow" : "script: follow RUN.h5");
+    fs::remove(spec.path);
+    fs::remove(mid);
+    const pid_t pid = test::fork_live_writer(spec);
+    ASSERT_GE(pid, 0);
+    const std::string script = std::string(by_option ? "" : "follow " + spec.path.string() + "\n") +
+                               "wait-steps 5\nstate " + mid.string() + "\nwait-steps 12\n";
+    const int rc = by_option ? run_follow(script, spec.path.string()) : run(script);
+    ASSERT_TRUE(test::writer_succeeded(pid));
+    ASSERT_EQ(rc, 0) << output();
+    const auto before = nlohmann::json::parse(read_text(mid));
+    const auto after = state();
+    EXPECT_EQ(before["training_steps"].get<int>(), 5);
+    EXPECT_EQ(after["training_steps"].get<int>(), 12);
+    EXPECT_EQ(after["following"], spec.path.string());
+    EXPECT_EQ(after["replaying"], spec.path.string());
+    EXPECT_EQ(after["mpi_mode"], "training");
+    EXPECT_EQ(after["training_layer"].get<int>(), spec.layer);
+    EXPECT_EQ(after["error"], "");
+  }
 }
 
 } // namespace

@@ -164,12 +164,14 @@ TEST(PretrainCommand, CtrlCExitsWith130AndAReadableRecord) {
   std::string cmd = q(test::routerscope_exe()) + " pretrain --corpus " + q(corpus(dir));
   for (const auto& a : kTiny)
     cmd += " " + a;
-  // Interrupt once the record holds a step (polled, no timing assumption), then wait.
+  // Interrupt once the record holds a committed step (polled while the run writes it, in SWMR
+  // mode: no timing assumption), then wait.
   cmd += " --steps 100000 --record " + q(rec) + " >/dev/null 2>&1 & pid=$!; " +
-         "for i in $(seq 600); do HDF5_USE_FILE_LOCKING=FALSE /usr/bin/python3 -c \"import "
-         "h5py,sys; " +
-         "sys.exit(0 if h5py.File(sys.argv[1],'r')['variants/mpi/step'].shape[0] > 1 else 1)\" " +
-         q(rec) + " 2>/dev/null && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo $?";
+         "for i in $(seq 600); do /usr/bin/python3 -c \"import h5py, json, sys; " +
+         "c = h5py.File(sys.argv[1], 'r', swmr=True, locking=False)['committed_rows']; " +
+         "n = dict(zip(json.loads(c.attrs['series']), c[1:-1])); " +
+         "sys.exit(0 if n['variants/mpi/step'] > 1 else 1)\" " + q(rec) +
+         " 2>/dev/null && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo $?";
   const auto r = test::run_shell(cmd);
   EXPECT_EQ(r.out, "130\n");
   const auto series = io::pretrain_series(io::read_run_record(rec), rec.string());
@@ -191,6 +193,8 @@ TEST(LmEvalCommand, AgreesWithThePyTorchPeerOnASavedCheckpoint) {
         {"lm-eval", (save / variant).string(), "--corpus", data.string(), "--ctx", "16", "--json"});
     ASSERT_EQ(mine.exit_code, 0) << mine.err;
     const auto j = nlohmann::json::parse(mine.out);
+    EXPECT_EQ("routerscope " + j["routerscope_version"].get<std::string>() + "\n",
+              test::run_routerscope({"--version"}).out);
     EXPECT_EQ(j["windows"], 3000 / 16);
     EXPECT_EQ(j["predictions"], (3000 / 16) * 15);
     const auto peer = test::run_shell("/usr/bin/python3 " ROUTERSCOPE_SOURCE_DIR

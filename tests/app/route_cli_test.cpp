@@ -42,6 +42,9 @@ TEST_F(RouteCommand, OutputAndMetricsMatchNumpyOracle) {
                                     out.string(), "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto got = nlohmann::json::parse(r.out);
+    // The version in the summary is the one --version prints.
+    EXPECT_EQ("routerscope " + got["routerscope_version"].get<std::string>() + "\n",
+              test::run_routerscope({"--version"}).out);
     const auto oracle = nlohmann::json::parse(
         python("check " + (dir_ / "model.safetensors").string() + " " + tokens_.string() + " " +
                out.string() + " 1 2 " + router + " 3"));

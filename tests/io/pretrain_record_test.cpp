@@ -49,6 +49,8 @@ io::PretrainStepRow row(const std::string& name, int v, int step) {
 void write_run(const std::filesystem::path& path, int steps) {
   io::RunRecordWriter w(path, "pretraining", R"({"variants":["vanilla","mpi"]})",
                         {"corpus.txt", "mixtral", {{"corpus.txt", 99}}});
+  io::declare_pretrain_variant(w, "vanilla", kLayers, kExperts);
+  io::declare_pretrain_variant(w, "mpi", kLayers, kExperts);
   for (int s = 0; s < steps; ++s) {
     io::add_pretrain_step(w, row("vanilla", 0, s));
     io::add_pretrain_step(w, row("mpi", 1, s));

@@ -45,6 +45,8 @@ TEST(RunRecord, TrainingRoundTrip) {
   test::TempDir dir("rec");
   {
     io::RunRecordWriter w(dir / "run.h5", "training", R"({"steps":4})", identity());
+    io::declare_training_variant(w, 3, "vanilla", 5, false, true);
+    io::declare_training_variant(w, 3, "mpi", 5, true, true);
     for (int s = 0; s < 4; ++s) {
       w.add_training_step(3, step_record("vanilla", s, 5, false));
       w.add_training_step(3, step_record("mpi", s, 5, true));
@@ -91,6 +93,12 @@ void expect_same_step(const TrainStepRecord& got, const TrainStepRecord& want) {
   EXPECT_EQ(got.maxvio_global, want.maxvio_global);
 }
 
+// Declares the variants of two_variant_run(·, n) recorded at `layer`.
+void declare_two_variants(io::RunRecordWriter& w, int layer, int n) {
+  io::declare_training_variant(w, layer, "vanilla", std::size_t(n), false, true);
+  io::declare_training_variant(w, layer, "mpi", std::size_t(n), true, true);
+}
+
 std::vector<TrainStepRecord> two_variant_run(int steps, int n) {
   std::vector<TrainStepRecord> out;
   for (int s = 0; s < steps; ++s) {
@@ -108,6 +116,7 @@ TEST(RunRecord, TrainingStepsInvertTheWriterInTheConfigsVariantOrder) {
   {
     io::RunRecordWriter w(dir / "run.h5", "training", R"({"variants":["vanilla","mpi"]})",
                           identity());
+    declare_two_variants(w, 4, 6);
     for (const auto& r : want)
       w.add_training_step(4, r);
   }
@@ -126,6 +135,7 @@ TEST(RunRecord, InMemoryTrainingRecordEqualsTheOneWrittenAndReadBack) {
   const auto steps = two_variant_run(4, 3);
   {
     io::RunRecordWriter w(dir / "run.h5", "training", "{}", identity());
+    declare_two_variants(w, 2, 3);
     for (const auto& r : steps)
       w.add_training_step(2, r);
   }
@@ -153,6 +163,7 @@ TEST(RunRecord, TrainingStepsOfACutRecordKeepOnlyCompleteSteps) {
   const auto path = dir / "run.h5";
   {
     io::RunRecordWriter w(path, "training", "{}", identity());
+    declare_two_variants(w, 0, 4);
     for (const auto& r : two_variant_run(6, 4))
       w.add_training_step(0, r);
   }
@@ -326,6 +337,43 @@ TEST(RunRecord, H5pyReadsWhatWeWrote) {
   EXPECT_EQ(j["shape"][0], 3);
   EXPECT_EQ(j["shape"][1], 4);
   EXPECT_DOUBLE_EQ(j["config"]["lr"].get<double>(), 0.001);
+}
+
+// Records written before live writing (format 1): no committed_rows dataset, a committed_rows
+// attribute per series (a series without one counts all its rows). Written here by h5py exactly
+// as docs/FORMATS.md describes that format.
+TEST(RunRecord, Format1RecordsStillReadWithTheirCommittedRows) {
+  if (!have_h5py())
+    FAIL() << "/usr/bin/python3 with h5py (a test dependency) is not available";
+  test::TempDir dir("v1");
+  const auto path = dir / "v1.h5";
+  const std::string out = run_python(
+      "import h5py, numpy as np\n"
+      "f = h5py.File(\"" +
+      path.string() +
+      "\", \"w\")\n"
+      "for k, v in [(\"routerscope_record\", \"1\"), (\"kind\", \"training\"),"
+      " (\"config\", \"{}\"), (\"checkpoint_path\", \"/m\")]:\n"
+      "    f.attrs[k] = v\n"
+      "for k in [\"loss\", \"task_loss\", \"lb_loss\", \"z_loss\", \"maxvio_batch\", \"lr\","
+      " \"grad_norm\"]:\n"
+      "    d = f.create_dataset(\"variants/mpi/\" + k, data=np.arange(5.0) + 1, maxshape=(None,))\n"
+      "    d.attrs[\"committed_rows\"] = np.int64(3)\n"
+      "for k in [\"load\", \"cos\", \"lambda\", \"router_norm\"]:\n"
+      "    d = f.create_dataset(\"variants/mpi/layers/0/\" + k, maxshape=(None, 2),\n"
+      "                         data=np.arange(5.0)[:, None] * np.ones((1, 2)))\n"
+      "    if k != \"cos\":\n"
+      "        d.attrs[\"committed_rows\"] = np.int64(4)\n"
+      "print(\"done\")\n");
+  ASSERT_NE(out.find("done"), std::string::npos) << out;
+  const io::RunRecord r = io::read_run_record(path);
+  ASSERT_EQ(r.variants.size(), 1u);
+  EXPECT_EQ(r.variants[0].scalars.at("loss"), (VectorD(3) << 1, 2, 3).finished());
+  EXPECT_EQ(r.variants[0].layers.at(0).at("load").rows(), 4);
+  EXPECT_EQ(r.variants[0].layers.at(0).at("cos").rows(), 5); // no attribute: every row
+  const auto steps = io::training_steps(r, "v1.h5");
+  ASSERT_EQ(steps.size(), 3u); // the steps every series holds
+  EXPECT_EQ(steps[2].load, (VectorD(2) << 2, 2).finished());
 }
 
 TEST(HiddenStates, ReadsF16F32AndF64WrittenByH5py) {
