@@ -6,7 +6,7 @@ Opens RECORD once with swmr=True and reads it again and again (refresh) until bo
 STEPS committed steps. At every read: the committed counts pass their check, every per-step series
 of a variant holds the same number of rows, MaxVio_global one row per even step, and each row
 equals the value the writer derives from (variant, step, expert) (recomputed here, float64).
-When the vanilla variant first holds k steps it creates MARKS_DIR/py_seen_k (the writer waits for
+When both variants first hold k steps it creates MARKS_DIR/py_seen_k (the writer waits for
 it at a few k, so growth is seen while it runs). Prints a JSON summary.
 """
 import json
@@ -105,7 +105,7 @@ while True:
     if last is not None and (state[0] < last[0] or state[1] < last[1]):
         errors.append(f"step counts went back from {last} to {state}")
     last = state
-    for k in range(1, state[0] + 1):
+    for k in range(1, min(state) + 1):  # both variants hold k steps (the writer pauses there)
         mark = os.path.join(marks, f"py_seen_{k}")
         if not os.path.exists(mark):
             open(mark, "w").close()
