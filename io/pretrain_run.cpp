@@ -1,7 +1,5 @@
 #include "io/pretrain_run.h"
 
-#include "io/pretrain_record.h"
-
 #include <cmath>
 
 namespace routerscope::io {
@@ -92,7 +90,7 @@ PretrainRun::PretrainRun(PretrainPlan plan, const Corpus& corpus,
 
 PretrainRun::~PretrainRun() = default; // the writer's destructor closes without throwing
 
-void PretrainRun::record_to(const std::filesystem::path& path, const nlohmann::json& extra_config) {
+nlohmann::json PretrainRun::record_config(const nlohmann::json& extra) const {
   nlohmann::json config = identity_;
   config["command"] = "pretrain";
   config["variants"] = plan_.settings.variants;
@@ -102,11 +100,20 @@ void PretrainRun::record_to(const std::filesystem::path& path, const nlohmann::j
   config["eval_every"] = plan_.eval_every;
   config["align_every"] = plan_.align_every;
   config["eval_windows"] = plan_.settings.eval_windows;
-  config["first_step"] = trainer_.step_index();
-  if (extra_config.is_object())
-    config.update(extra_config);
-  RecordIdentity id{origin_, "mixtral", files_};
-  record_ = std::make_unique<RunRecordWriter>(path, "pretraining", config.dump(), id);
+  config["first_step"] = first_;
+  if (extra.is_object())
+    config.update(extra);
+  return config;
+}
+
+RecordIdentity PretrainRun::record_identity() const {
+  return {origin_, "mixtral", files_};
+}
+
+void PretrainRun::record_to(const std::filesystem::path& path, const nlohmann::json& extra_config) {
+  const nlohmann::json config = record_config(extra_config);
+  record_ =
+      std::make_unique<RunRecordWriter>(path, "pretraining", config.dump(), record_identity());
   for (const auto& name : plan_.settings.variants)
     declare_pretrain_variant(*record_, name, std::size_t(plan_.config.layers),
                              std::size_t(plan_.config.experts));
@@ -133,11 +140,14 @@ void PretrainRun::step() {
   if (step % plan_.align_every == 0 || final_step)
     last_align_ = align = trainer_.alignment();
   last_ = trainer_.step();
-  if (record_)
-    for (std::size_t v = 0; v < last_.size(); ++v)
-      add_pretrain_step(*record_, record_row(last_[v], plan_.settings.lb_alpha,
-                                             eval.empty() ? nullptr : &eval[v],
-                                             align.empty() ? nullptr : &align[v]));
+  last_rows_.clear();
+  for (std::size_t v = 0; v < last_.size(); ++v) {
+    last_rows_.push_back(record_row(last_[v], plan_.settings.lb_alpha,
+                                    eval.empty() ? nullptr : &eval[v],
+                                    align.empty() ? nullptr : &align[v]));
+    if (record_)
+      add_pretrain_step(*record_, last_rows_.back());
+  }
 }
 
 double mean_lambda(const lm::LmVariantAlignment& a) {

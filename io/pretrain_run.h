@@ -6,6 +6,7 @@
 // GUI job's cancellation and --resume all fit around it.
 #include "core/lm/lm_trainer.h"
 #include "io/lm_corpus.h"
+#include "io/pretrain_record.h"
 #include "io/run_record.h"
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,9 @@ public:
   // declares every series and starts live (SWMR) writing: readers may open it from here on.
   // `extra_config` entries are added to the stored config (e.g. the front end that ran it).
   void record_to(const std::filesystem::path& path, const nlohmann::json& extra_config = {});
+  // The record's config (the run's settings, `extra` entries added) and identity (the corpus).
+  nlohmann::json record_config(const nlohmann::json& extra = {}) const;
+  RecordIdentity record_identity() const;
   // Commits and closes the record (a no-op without one).
   void close_record();
 
@@ -62,6 +66,8 @@ public:
   const std::vector<lm::LmVariantStep>& last() const { return last_; }
   const std::vector<lm::LmVariantEval>& last_eval() const { return last_eval_; }
   const std::vector<lm::LmVariantAlignment>& last_align() const { return last_align_; }
+  // The last step's record rows (one per variant), exactly as appended to the record.
+  const std::vector<PretrainStepRow>& last_rows() const { return last_rows_; }
 
 private:
   PretrainPlan plan_;
@@ -75,6 +81,7 @@ private:
   std::vector<lm::LmVariantStep> last_;
   std::vector<lm::LmVariantEval> last_eval_;
   std::vector<lm::LmVariantAlignment> last_align_;
+  std::vector<PretrainStepRow> last_rows_;
 };
 
 // Mean over layers of a variant's mean λ (NaN without layers).

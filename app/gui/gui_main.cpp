@@ -253,7 +253,8 @@ int run_gui(const GuiOptions& options) {
       } else if (v == "view") {
         app->set_view(a.args[0] == "model"    ? View::Model
                       : a.args[0] == "expert" ? View::Expert
-                                              : View::Mpi);
+                      : a.args[0] == "mpi"    ? View::Mpi
+                                              : View::Pretrain);
       } else if (v == "theme") {
         app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
       } else if (v == "metric") {
@@ -263,6 +264,12 @@ int run_gui(const GuiOptions& options) {
         app->set_mpi_mode(1);
         app->start_training(std::stoi(a.args[0]));
         if (v == "start-train") { // e.g. quitting while the job runs
+          render_frame();
+          continue;
+        }
+      } else if (v == "pretrain" || v == "start-pretrain") {
+        app->start_pretraining(std::stoi(a.args[0]));
+        if (v == "start-pretrain") {
           render_frame();
           continue;
         }

@@ -226,6 +226,16 @@ TEST(PretrainFigures, DrawTheRecordedSeries) {
   ASSERT_EQ(align.panels.size(), std::size_t(kLayers));
   EXPECT_NEAR(align.panels[1].lines[0].y[1], 0.02 * (100 + 3), 1e-12);
 
+  // Router norms: every step, the mean over experts of ‖R′ᵢ‖ (written as base + 0.25).
+  const Figure norms = io::record_figure(rec, "pretraining-norms", 1);
+  ASSERT_EQ(norms.panels.size(), 1u);
+  for (int v = 0; v < 2; ++v) {
+    const auto& line = norms.panels[0].lines[std::size_t(v)];
+    ASSERT_EQ(line.x, (std::vector<double>{0, 1, 2, 3, 4}));
+    for (int t = 0; t < 5; ++t)
+      EXPECT_NEAR(line.y[std::size_t(t)], 1000 * v + 100 + t + 0.25, 1e-12);
+  }
+
   io::test_helpers::expect_bad_input([&] { io::record_figure(rec, "pretraining", 7); },
                                      {"layer 7", "0-1"});
   io::test_helpers::expect_bad_input([&] { io::record_figure(rec, "training"); },
