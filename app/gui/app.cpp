@@ -1,6 +1,6 @@
 #include "app/gui/app.h"
 
-#include "app/cli/commands.h"
+#include "app/common/demo.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
 #include "core/training.h"
@@ -597,7 +597,7 @@ void App::draw_menu() {
       ImGui::EndMenu();
     }
     if (ImGui::MenuItem("Open demo checkpoint"))
-      open(cli::default_checkpoint());
+      open(app::default_checkpoint());
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
       export_dialog_ = true;

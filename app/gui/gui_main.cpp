@@ -1,4 +1,4 @@
-#include "app/cli/commands.h"
+#include "app/common/demo.h"
 #include "app/gui/app.h"
 #include "app/gui/gui.h"
 #include "app/gui/script.h"
@@ -135,7 +135,7 @@ int run_gui(const GuiOptions& options) {
   if (options.follow)
     app->follow(options.path);
   else
-    app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
+    app->open(options.path.empty() ? app::default_checkpoint() : options.path);
 
   // Whole frames (UI build + GL render + finish), frames while a background job ran, and the UI
   // thread's own share (polling jobs and building the ImGui frame, no rasterisation).
@@ -299,12 +299,16 @@ int run_gui(const GuiOptions& options) {
       } else if (v == "follow") {
         app->follow(a.args[0]);
       } else if (v == "wait-steps") {
-        const int want = std::stoi(a.args[0]);
+        // N: until the followed record shows N steps; +N: N more than it shows now.
+        const bool relative = a.args[0].starts_with('+');
+        const int want =
+            std::stoi(a.args[0].substr(relative ? 1 : 0)) + (relative ? app->followed_steps() : 0);
         const auto start = std::chrono::steady_clock::now();
         while (app->followed_steps() < want) {
           if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > 300)
             throw_internal_error("screenshot script: the followed record did not reach " +
-                                 a.args[0] + " steps within 300 s (" + app->error() + ")");
+                                 std::to_string(want) + " steps within 300 s (" + app->error() +
+                                 ")");
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
           render_frame();
         }

@@ -38,7 +38,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
       {"drop", {1, "drop PATH"}},
       {"follow", {1, "follow PATH"}},
-      {"wait-steps", {1, "wait-steps N"}},
+      {"wait-steps", {1, "wait-steps N|+N"}},
       {"state", {1, "state FILE"}},
   };
   return kVerbs;
@@ -97,7 +97,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
                          a.verb == "pretrain" || a.verb == "start-pretrain" ||
                          a.verb == "wait-steps";
     for (const auto& w : a.args)
-      if (numeric && !is_int(w))
+      if (numeric && !is_int(a.verb == "wait-steps" && w.starts_with('+') ? w.substr(1) : w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +
                           "', found '" + w + "'");
     auto one_of = [&](std::initializer_list<const char*> ok) {

@@ -2,7 +2,6 @@
 
 #include "io/pretrain_record.h"
 
-#include "app/cli/run_support.h"
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/metrics.h"
@@ -208,7 +207,7 @@ void save_training_record(const std::string& path, const OpenedModel& model, int
   // truncated file in place of an older one.
   io::write_replacing(path, [&](const std::filesystem::path& temp) {
     io::RunRecordWriter writer(temp, "training", config.empty() ? "{}" : config,
-                               cli::checkpoint_identity(model.path, model.info));
+                               io::checkpoint_identity(model.path, model.info));
     for (const auto& r : records) // variants interleave: each declared before the first step
       io::declare_training_variant(writer, layer, r.name, std::size_t(r.load.size()),
                                    r.stored_cos.size() > 0, r.maxvio_global.has_value());
@@ -229,7 +228,7 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
                                   {"probe_tokens", settings.probe_tokens},
                                   {"seed", settings.seed}};
     io::RunRecordWriter writer(temp, "convergence", io::mpi_config(settings.mpi, extra.dump()),
-                               cli::checkpoint_identity(model.path, model.info));
+                               io::checkpoint_identity(model.path, model.info));
     LayerConvergence layer;
     layer.layer = settings.layer;
     for (const auto& la : model.alignment)

@@ -438,13 +438,12 @@ TEST_F(GuiSmoke, FollowedPretrainingRecordGrowsWhileTheCliWritesIt) {
   const auto started = test::run_shell(
       quote(test::routerscope_exe().string()) +
       " pretrain --d-model 16 --layers 2 --heads 2 --experts 4 --top-k 2 --d-expert 16 --ctx 16 "
-      "--batch 4 --steps 100000 --eval-every 1 --align-every 1 --threads 1 --record " +
+      "--batch 4 --steps 100000 --threads 1 --record " +
       quote(rec.string()) + " >/dev/null 2>&1 & echo $!");
   const std::string pid = started.out.substr(0, started.out.find('\n'));
   ASSERT_FALSE(pid.empty());
-  // Validation and alignment at every step keep the run slow enough to be seen growing.
   const int rc =
-      run_follow("wait-steps 3\nstate " + mid.string() + "\nwait-steps 80\n", rec.string());
+      run_follow("wait-steps 3\nstate " + mid.string() + "\nwait-steps +20\n", rec.string());
   test::run_shell("kill -INT " + pid + "; sleep 0.5; kill -9 " + pid + " 2>/dev/null");
   ASSERT_EQ(rc, 0) << output();
   const auto before = nlohmann::json::parse(read_text(mid)), after = state();
@@ -452,8 +451,8 @@ TEST_F(GuiSmoke, FollowedPretrainingRecordGrowsWhileTheCliWritesIt) {
   EXPECT_EQ(after["view"], "pretrain");
   EXPECT_EQ(after["following"], rec.string());
   EXPECT_GE(before["pretraining"]["steps"].get<int>(), 3);
-  EXPECT_GE(after["pretraining"]["steps"].get<int>(), 80);
-  EXPECT_LT(before["pretraining"]["steps"].get<int>(), after["pretraining"]["steps"].get<int>());
+  EXPECT_GE(after["pretraining"]["steps"].get<int>(),
+            before["pretraining"]["steps"].get<int>() + 20);
 }
 
 } // namespace
