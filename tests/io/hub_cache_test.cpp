@@ -117,8 +117,8 @@ TEST(HubCache, MissingModelNamesEveryPlaceLookedAt) {
                  {"XDG_CACHE_HOME", ""}});
   const std::string e = error_of([&] { io::resolve_model_path("allenai/OLMoE-1B-7B-0924"); });
   for (const fs::path& p : {dir / "a" / "models--allenai--OLMoE-1B-7B-0924",
-                           dir / "b" / "hub" / "models--allenai--OLMoE-1B-7B-0924",
-                           dir / "c" / ".cache/huggingface/hub/models--allenai--OLMoE-1B-7B-0924"})
+                            dir / "b" / "hub" / "models--allenai--OLMoE-1B-7B-0924",
+                            dir / "c" / ".cache/huggingface/hub/models--allenai--OLMoE-1B-7B-0924"})
     EXPECT_NE(e.find(p.string()), std::string::npos) << p << "\n" << e;
   EXPECT_NE(e.find("allenai/OLMoE-1B-7B-0924"), std::string::npos) << e;
   // Text that is no repo id is returned as given (opening it reports the missing file).
