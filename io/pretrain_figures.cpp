@@ -61,11 +61,12 @@ Figure summary_figure(const std::vector<PretrainSeries>& runs, std::optional<int
 // One panel per layer of `key`'s mean over experts, variants overlaid, on a shared y axis; x: the
 // align samples' steps (`at_align`) or every step.
 Figure per_layer_figure(const std::vector<PretrainSeries>& runs, std::optional<int> layer,
-                        const char* key, bool at_align, const std::string& panel_title,
-                        std::optional<double> y_min, const std::string& title) {
+                        const char* key, bool at_align, std::optional<double> y_min,
+                        const std::string& title) {
   std::vector<CurvePanel> panels;
   for (int l : chosen_layers(runs.front(), layer)) {
-    CurvePanel p{"layer " + std::to_string(l) + ": " + panel_title, {}, y_min, std::nullopt};
+    // The quantity is in the figure's title: four panel titles share a page width.
+    CurvePanel p{"layer " + std::to_string(l), {}, y_min, std::nullopt};
     for (const auto& s : runs) {
       if (std::size_t(l) >= s.layers.size())
         throw_input_error("variant " + s.name + " has no layer " + std::to_string(l));
@@ -139,11 +140,13 @@ Figure pretrain_figure(const RunRecord& record, const std::string& name, std::op
   if (name == "pretraining")
     return summary_figure(runs, layer);
   if (name == "pretraining-alignment")
-    return per_layer_figure(runs, layer, "lambda", true, "λ (mean over experts)", std::nullopt,
-                            "Router–expert alignment λ (Eq. 11) per layer during pretraining");
+    return per_layer_figure(runs, layer, "lambda", true, std::nullopt,
+                            "Router–expert alignment λ (Eq. 11, mean over experts) per layer "
+                            "during pretraining");
   if (name == "pretraining-norms") // R′ for MPI variants: C′/√N by construction; vanilla drifts
-    return per_layer_figure(runs, layer, "router_norm", false, "mean ‖router row‖", 0.0,
-                            "Norm of the routing router rows during pretraining (R′ for MPI)");
+    return per_layer_figure(runs, layer, "router_norm", false, 0.0,
+                            "Mean norm of the routing router rows per layer during pretraining "
+                            "(R′ for MPI variants)");
   if (name == "pretraining-load")
     return load_figure(runs, layer);
   throw_input_error("figure '" + name +
