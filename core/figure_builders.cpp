@@ -426,6 +426,22 @@ Figure curve_panels_figure(const std::vector<CurvePanel>& panels, int columns, d
     }
     f.panels.push_back(std::move(p));
   }
+  // The step axis ends at the last step: widened to the next nice number, a run of 600 steps in a
+  // narrow panel got an axis to 1000 with 40% of it empty.
+  double last = 0;
+  bool any = false;
+  for (const Panel& p : f.panels)
+    for (const LineSeries& l : p.lines)
+      for (double x : l.x)
+        if (std::isfinite(x)) {
+          last = any ? std::max(last, x) : x;
+          any = true;
+        }
+  if (any && last > 0)
+    for (Panel& p : f.panels) {
+      p.x.min = 0.0;
+      p.x.max = last;
+    }
   return f;
 }
 

@@ -37,7 +37,7 @@ def series(f, counts, path):
 
 def summarise(path):
     out = {}
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", swmr=True, locking=False) as f:
         counts = committed(f)
         config = json.loads(f.attrs["config"])
         steps = int(config["steps"])
