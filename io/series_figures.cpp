@@ -30,15 +30,15 @@ std::vector<const SeriesData::Layer*> chosen_layers(const SeriesData& d, std::op
   return out;
 }
 
-// Mean over the finite experts of each checkpoint with the min–max band, one colour.
-void add_expert_band(Panel& p, const std::vector<double>& steps, const MatrixD& m,
-                     const std::string& name, int color) {
+// Mean over the finite experts of each checkpoint with the min–max band, in categorical colour
+// `color`.
+void add_expert_band(Panel& p, const std::vector<double>& steps, const MatrixD& m, int color) {
   Band band;
-  band.name = name + " min–max over experts";
+  band.name = "min–max over experts";
   band.color_index = color;
   band.color = categorical_color(color);
   LineSeries mean;
-  mean.name = name + " mean";
+  mean.name = "mean over experts";
   mean.color = categorical_color(color);
   mean.width = 1.5;
   if (steps.size() <= 40)
@@ -79,6 +79,7 @@ Figure two_column_figure(std::vector<Panel> panels, std::size_t rows, const std:
   f.panels = std::move(panels);
   f.columns = 2;
   f.share_x = true;
+  f.shared_legend = true; // every panel draws the same two things: mean and min–max band
   f.width = kDoubleColumnWidth;
   f.height = 150.0 * double(rows) + 40.0;
   f.title = title;
@@ -101,11 +102,10 @@ Figure band_figure(const SeriesData& d, std::optional<int> layer, const BandColu
   for (const auto* l : layers)
     for (const BandColumn& c : columns) {
       Panel p = band_panel("layer " + std::to_string(l->layer) + ": " + c.title, c.label);
-      add_expert_band(p, d.steps, l->at(c.dataset), c.label, c.color);
-      if (unit_interval) {
-        p.y.min = 0.0;
+      add_expert_band(p, d.steps, l->at(c.dataset), c.color);
+      p.y.min = 0.0; // both quantities are ≥ 0; a constant norm (MPI's retraction) stays flat
+      if (unit_interval)
         p.y.max = 1.0;
-      }
       panels.push_back(std::move(p));
     }
   return two_column_figure(std::move(panels), layers.size(), title);
@@ -113,14 +113,14 @@ Figure band_figure(const SeriesData& d, std::optional<int> layer, const BandColu
 
 Figure alignment_figure(const SeriesData& d, std::optional<int> layer) {
   static const BandColumn columns[2] = {{"lambda", "λ (Eq. 11)", "λ", 0},
-                                        {"cos", "|cos(Rᵢ, u₁)|", "|cos|", 1}};
+                                        {"cos", "|cos(Rᵢ, u₁)|", "|cos|", 0}};
   return band_figure(d, layer, columns, true,
                      "Router–expert alignment over training (mean and min–max over experts)");
 }
 
 Figure norms_figure(const SeriesData& d, std::optional<int> layer) {
   static const BandColumn columns[2] = {{"router_norm", "router row norm ‖Rᵢ‖", "‖Rᵢ‖", 2},
-                                        {"weight_norm", "expert weight norm ‖G‖_F", "‖G‖_F", 3}};
+                                        {"weight_norm", "expert weight norm ‖G‖_F", "‖G‖_F", 2}};
   return band_figure(d, layer, columns, false,
                      "Router and expert norms over training (mean and min–max over experts)");
 }
@@ -187,6 +187,7 @@ Figure load_figure(const SeriesData& d, std::optional<int> layer) {
   Figure f = two_column_figure(std::move(panels), layers.size(),
                                "Expert load of the given tokens at each checkpoint");
   f.share_x = false;
+  f.shared_legend = false;
   return f;
 }
 
