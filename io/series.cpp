@@ -89,6 +89,7 @@ std::optional<std::int64_t> trainer_state_step(const fs::path& folder) {
 struct Candidate {
   std::string argument, path;
   std::optional<std::string> revision; // a Hub id's revision
+  bool hub = false; // a Hub id or models--… folder: its name is the model's, not a step's
 };
 
 void add_argument(const std::string& arg, std::vector<Candidate>& out) {
@@ -123,7 +124,9 @@ void add_argument(const std::string& arg, std::vector<Candidate>& out) {
       out.push_back({s, s, std::nullopt});
     return;
   }
-  Candidate c{arg, resolve_model_path(arg), std::nullopt};
+  std::string resolved = resolve_model_path(arg);
+  const bool hub = resolved != arg; // a repo id or models--… folder resolved to its snapshot
+  Candidate c{arg, std::move(resolved), std::nullopt, hub};
   if (!fs::exists(arg, ec))
     if (auto at = arg.find('@'); at != std::string::npos)
       c.revision = arg.substr(at + 1);
@@ -196,10 +199,11 @@ std::vector<SeriesCheckpoint> resolve_series(const std::vector<std::string>& arg
     } else if (auto r = c.revision ? step_from_name(*c.revision) : std::nullopt) {
       s.step = *r;
       s.step_source = "name";
-    } else if (auto n = step_from_name(named.filename().string())) {
+    } else if (auto n = c.hub ? std::nullopt : step_from_name(named.filename().string())) {
       s.step = *n;
       s.step_source = "name";
-    } else if (auto p = name_step(named.parent_path().filename().string(), false)) {
+    } else if (auto p = c.hub ? std::nullopt
+                              : name_step(named.parent_path().filename().string(), false)) {
       s.step = *p;
       s.step_source = "name";
     } else {

@@ -29,11 +29,11 @@ struct SeriesCheckpoint {
 // The checkpoints of PATH arguments, ordered by step: a checkpoint folder, a .safetensors or
 // .index.json file, a glob ("run/checkpoint-*"), a parent folder whose sub-folders are
 // checkpoints, a models--ORG--NAME folder or a Hub id ORG/NAME[@REVISION] (io/hub_cache.h). Each
-// step comes from trainer_state.json's global_step beside the weights, else from the folder's (or
-// revision's) name, then a step keyword in its parent folder's name (pretrain --save-every's
-// step-N/<variant>),
-// else from its position among the arguments. BadInput naming the argument when it matches
-// nothing, and naming both when two checkpoints are the same or share a step.
+// step comes from trainer_state.json's global_step beside the weights, else from a Hub id's
+// revision, else from the folder's name and then a step keyword in its parent folder's name
+// (pretrain --save-every's step-N/<variant>) (not for Hub ids and models--… folders, whose names
+// are the model's), else from its position among the arguments. BadInput naming the argument
+// when it matches nothing, and naming both when two checkpoints are the same or share a step.
 std::vector<SeriesCheckpoint> resolve_series(const std::vector<std::string>& arguments);
 
 // BadInput (exit 2) naming both checkpoints and what differs (family, d_model, layers, which are

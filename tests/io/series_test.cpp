@@ -111,6 +111,12 @@ TEST(SeriesResolve, HubRevisionsCarryTheirSteps) {
   EXPECT_EQ(s[1].step, 900);
   EXPECT_EQ(s[1].argument, "org/run@step900-tokens4B");
   EXPECT_NE(s[1].path.find(std::string(40, 'a')), std::string::npos) << s[1].path;
+  // A repo id without a revision: the number in the model's name is no step.
+  test::add_hub_snapshot(cache, "org/model-7b", std::string(40, 'c'), dir / "a");
+  auto m = io::resolve_series({"org/model-7b"});
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].step_source, "position");
+  EXPECT_EQ(m[0].step, 0);
 }
 
 TEST(SeriesResolve, BadInputNamesTheArguments) {
