@@ -249,6 +249,39 @@ TEST_F(SeriesCommand, PlotDrawsTheSeriesFigures) {
   EXPECT_NE(r.err.find("series-alignment"), std::string::npos) << r.err;
 }
 
+TEST(SeriesInterrupt, CtrlCIsExit130AndTheRecordKeepsTheFinishedCheckpoints) {
+  test::TempDir dir("series-sigint");
+  // 60 checkpoints: folders whose files link to the demo checkpoint (6 layers x 16 experts).
+  const fs::path demo = fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo";
+  for (int i = 1; i <= 60; ++i) {
+    const fs::path c = dir / ("checkpoint-" + std::to_string(i));
+    fs::create_directories(c);
+    for (const char* f : {"model.safetensors", "config.json"})
+      fs::create_symlink(demo / f, c / f);
+  }
+  const fs::path rec = dir / "s.h5", err = dir / "err";
+  // Ctrl-C once the third checkpoint is being measured (its progress line is on stderr).
+  const std::string script =
+      "ROUTERSCOPE_PROGRESS_SECONDS=0 " + test::shell_quote(test::routerscope_exe().string()) +
+      " series " + test::shell_quote((dir / "checkpoint-*").string()) +
+      " --method exact --no-cache --device cpu --record " + test::shell_quote(rec.string()) +
+      " 2>" + test::shell_quote(err.string()) +
+      " >/dev/null & pid=$!; for i in $(seq 600); do grep -q 'checkpoint 3/60' " +
+      test::shell_quote(err.string()) +
+      " && break; sleep 0.05; done; kill -INT $pid; wait $pid; echo $?";
+  const auto r = test::run_shell("bash -c " + test::shell_quote(script));
+  EXPECT_EQ(r.out, "130\n") << test::read_text(err);
+  EXPECT_NE(test::read_text(err).find("interrupted after"), std::string::npos)
+      << test::read_text(err);
+  const auto d = io::series_data(io::read_run_record(rec), rec.string());
+  EXPECT_GE(d.steps.size(), 2u);
+  EXPECT_LT(d.steps.size(), 60u);
+  for (std::size_t c = 0; c < d.steps.size(); ++c)
+    EXPECT_EQ(d.steps[c], double(c + 1));
+  for (const auto& l : d.layers)
+    EXPECT_EQ(l.at("lambda").rows(), Eigen::Index(d.steps.size()));
+}
+
 TEST(SeriesPretrain, SaveEveryWritesASeriesWithTrainerState) {
   test::TempDir dir("series-pretrain");
   std::ifstream in("/usr/share/games/fortunes/art", std::ios::binary);
