@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -247,6 +248,30 @@ TEST_F(SeriesCommand, PlotDrawsTheSeriesFigures) {
       {"plot", plain.string(), "--figure", "series-load", "--out", (dir_ / "x.png").string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("series-alignment"), std::string::npos) << r.err;
+}
+
+TEST_F(SeriesCommand, ReportAddsTheFiguresOfASeriesRecord) {
+  const fs::path rec = dir_ / "r.h5", out = dir_ / "report";
+  ASSERT_EQ(series({"--tokens", tokens_.string(), "--record", rec.string()}).exit_code, 0);
+  const std::string demo = (fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo").string();
+  auto r = test::run_routerscope({"report", demo, "--out", out.string(), "--steps", "1",
+                                  "--train-steps", "1", "--pretrain-steps", "0", "--dpi", "40",
+                                  "--series-record", rec.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::vector<std::string> names = j["figures"];
+  for (const char* figure : {"series-alignment", "series-norms", "series-load"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), figure), names.end()) << figure;
+    EXPECT_TRUE(fs::exists(out / "figures" / (std::string(figure) + ".pdf"))) << figure;
+  }
+  EXPECT_NE(test::read_text(out / "index.html").find("figures/series-alignment.png"),
+            std::string::npos);
+  // Another kind of record is exit 2 naming it, before any work.
+  r = test::run_routerscope(
+      {"report", demo, "--out", (dir_ / "no").string(), "--series-record", tokens_.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("tokens.h5"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "no"));
 }
 
 TEST(SeriesInterrupt, CtrlCIsExit130AndTheRecordKeepsTheFinishedCheckpoints) {
