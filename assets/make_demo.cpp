@@ -109,13 +109,19 @@ int main(int argc, char** argv) {
     const std::string config = R"({
   "architectures": ["OlmoeForCausalLM"],
   "model_type": "olmoe",
-  "hidden_size": )" + std::to_string(kModel) + R"(,
-  "intermediate_size": )" + std::to_string(kExpert) + R"(,
-  "num_hidden_layers": )" + std::to_string(kLayers) + R"(,
-  "num_experts": )" + std::to_string(kExperts) + R"(,
-  "num_experts_per_tok": )" + std::to_string(kTopK) + R"(,
+  "hidden_size": )" + std::to_string(kModel) +
+                               R"(,
+  "intermediate_size": )" + std::to_string(kExpert) +
+                               R"(,
+  "num_hidden_layers": )" + std::to_string(kLayers) +
+                               R"(,
+  "num_experts": )" + std::to_string(kExperts) +
+                               R"(,
+  "num_experts_per_tok": )" + std::to_string(kTopK) +
+                               R"(,
   "norm_topk_prob": false,
-  "vocab_size": )" + std::to_string(kVocab) + R"(,
+  "vocab_size": )" + std::to_string(kVocab) +
+                               R"(,
   "rms_norm_eps": 1e-05,
   "router_aux_loss_coef": 0.01,
   "torch_dtype": "bfloat16",

@@ -58,16 +58,19 @@ Figure summary_figure(const std::vector<PretrainSeries>& runs, std::optional<int
   return f;
 }
 
-Figure alignment_figure(const std::vector<PretrainSeries>& runs, std::optional<int> layer) {
+// One panel per layer of `key`'s mean over experts, variants overlaid, on a shared y axis; x: the
+// align samples' steps (`at_align`) or every step.
+Figure per_layer_figure(const std::vector<PretrainSeries>& runs, std::optional<int> layer,
+                        const char* key, bool at_align, const std::string& panel_title,
+                        std::optional<double> y_min, const std::string& title) {
   std::vector<CurvePanel> panels;
   for (int l : chosen_layers(runs.front(), layer)) {
-    CurvePanel p{
-        "layer " + std::to_string(l) + ": λ (mean over experts)", {}, std::nullopt, std::nullopt};
+    CurvePanel p{"layer " + std::to_string(l) + ": " + panel_title, {}, y_min, std::nullopt};
     for (const auto& s : runs) {
       if (std::size_t(l) >= s.layers.size())
         throw_input_error("variant " + s.name + " has no layer " + std::to_string(l));
-      p.curves.push_back(
-          {s.name, values(s.align_step), values(row_means(s.layers[std::size_t(l)].at("lambda")))});
+      p.curves.push_back({s.name, values(at_align ? s.align_step : s.scalars.at("step")),
+                          values(row_means(s.layers[std::size_t(l)].at(key)))});
     }
     panels.push_back(std::move(p));
   }
@@ -76,7 +79,7 @@ Figure alignment_figure(const std::vector<PretrainSeries>& runs, std::optional<i
   const int rows = (static_cast<int>(panels.size()) + columns - 1) / columns;
   f.height = rows * (f.width / columns) * 0.8 + 40;
   f.share_y = true;
-  f.title = "Router–expert alignment λ (Eq. 11) per layer during pretraining";
+  f.title = title;
   return f;
 }
 
@@ -128,7 +131,7 @@ Figure load_figure(const std::vector<PretrainSeries>& runs, std::optional<int> l
 } // namespace
 
 std::vector<std::string> pretrain_figure_names() {
-  return {"pretraining", "pretraining-load", "pretraining-alignment"};
+  return {"pretraining", "pretraining-load", "pretraining-alignment", "pretraining-norms"};
 }
 
 Figure pretrain_figure(const RunRecord& record, const std::string& name, std::optional<int> layer) {
@@ -136,12 +139,16 @@ Figure pretrain_figure(const RunRecord& record, const std::string& name, std::op
   if (name == "pretraining")
     return summary_figure(runs, layer);
   if (name == "pretraining-alignment")
-    return alignment_figure(runs, layer);
+    return per_layer_figure(runs, layer, "lambda", true, "λ (mean over experts)", std::nullopt,
+                            "Router–expert alignment λ (Eq. 11) per layer during pretraining");
+  if (name == "pretraining-norms") // R′ for MPI variants: C′/√N by construction; vanilla drifts
+    return per_layer_figure(runs, layer, "router_norm", false, "mean ‖router row‖", 0.0,
+                            "Norm of the routing router rows during pretraining (R′ for MPI)");
   if (name == "pretraining-load")
     return load_figure(runs, layer);
   throw_input_error("figure '" + name +
                     "' cannot be drawn from a pretraining record; choose one of: pretraining, "
-                    "pretraining-load, pretraining-alignment");
+                    "pretraining-load, pretraining-alignment, pretraining-norms");
 }
 
 } // namespace routerscope::io

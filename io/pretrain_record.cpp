@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <span>
 #include <string>
 
@@ -85,6 +86,39 @@ void declare_pretrain_variant(RunRecordWriter& w, const std::string& variant, st
   pretrain_step_series(r, [&](const std::string& name, std::span<const double> v, bool two_d) {
     w.declare(name, two_d ? v.size() : 0);
   });
+}
+
+RunRecord pretrain_record(const std::vector<PretrainStepRow>& rows, const std::string& config,
+                          const RecordIdentity& identity) {
+  std::map<std::string, std::vector<std::vector<double>>> datasets; // name -> appended rows
+  for (const PretrainStepRow& r : rows)
+    pretrain_step_series(r, [&](const std::string& name, std::span<const double> v, bool) {
+      datasets[name].emplace_back(v.begin(), v.end());
+    });
+  std::map<std::string, TrainingVariantRecord> variants; // sorted by name, as the reader lists
+  for (const auto& [name, values] : datasets) {
+    // variants/<variant>/<key> or variants/<variant>/layers/<L>/<key>
+    const std::size_t a = name.find('/') + 1, b = name.find('/', a);
+    const std::string variant = name.substr(a, b - a), rest = name.substr(b + 1);
+    MatrixD m(Eigen::Index(values.size()), Eigen::Index(values.front().size()));
+    for (std::size_t i = 0; i < values.size(); ++i)
+      m.row(Eigen::Index(i)) = Eigen::Map<const VectorD>(values[i].data(), m.cols());
+    TrainingVariantRecord& v = variants[variant];
+    v.name = variant;
+    if (rest.starts_with("layers/")) {
+      const std::size_t c = rest.find('/', 7);
+      v.layers[std::stoi(rest.substr(7, c - 7))][rest.substr(c + 1)] = std::move(m);
+    } else {
+      v.scalars[rest] = m.col(0);
+    }
+  }
+  RunRecord rec;
+  rec.kind = "pretraining";
+  rec.config = config;
+  rec.identity = identity;
+  for (auto& [name, v] : variants)
+    rec.variants.push_back(std::move(v));
+  return rec;
 }
 
 std::vector<PretrainSeries> pretrain_series(const RunRecord& record, const std::string& origin) {

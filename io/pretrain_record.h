@@ -42,6 +42,12 @@ void add_pretrain_step(RunRecordWriter& writer, const PretrainStepRow& row);
 void declare_pretrain_variant(RunRecordWriter& writer, const std::string& variant,
                               std::size_t layers, std::size_t experts);
 
+// The record that add_pretrain_step over `rows` followed by read_run_record gives, built in
+// memory (the GUI draws a run that is still computing from it; every figure of it equals the
+// figure of the file the run writes).
+RunRecord pretrain_record(const std::vector<PretrainStepRow>& rows, const std::string& config,
+                          const RecordIdentity& identity = {});
+
 // The complete steps of one variant of a pretraining record (rows every per-step dataset holds),
 // with the evaluation and alignment samples that fall inside them.
 struct PretrainSeries {

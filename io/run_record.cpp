@@ -643,6 +643,27 @@ RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
   return rec;
 }
 
+RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info) {
+  namespace fs = std::filesystem;
+  RecordIdentity id;
+  id.path = path;
+  id.family = info.family;
+  std::error_code ec;
+  fs::path p(path);
+  if (fs::is_directory(p, ec)) {
+    for (const auto& e : fs::directory_iterator(p, ec)) {
+      const std::string name = e.path().filename().string();
+      if (e.is_regular_file() && (e.path().extension() == ".safetensors" || name == "config.json" ||
+                                  name.ends_with(".safetensors.index.json")))
+        id.files.emplace_back(name, e.file_size());
+    }
+    std::sort(id.files.begin(), id.files.end());
+  } else if (fs::is_regular_file(p, ec)) {
+    id.files.emplace_back(p.filename().string(), fs::file_size(p, ec));
+  }
+  return id;
+}
+
 MatrixD read_hdf5_matrix(const std::filesystem::path& path, const std::string& dataset) {
   QuietErrors quiet;
   Handle f{open_file(path), H5Fclose};

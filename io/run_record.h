@@ -6,6 +6,7 @@
 // each series belong to complete steps and is written after those rows are flushed, so readers
 // see the datasets of one step together. The file is flushed at step boundaries at least every
 // second; a killed process loses at most the last second.
+#include "core/model.h"
 #include "core/mpi_convergence.h"
 #include "core/training.h"
 #include "core/types.h"
@@ -156,6 +157,10 @@ std::string mpi_config(const MpiSettings& mpi, const std::string& extra = "{}");
 // The settings of a training run as the JSON text of a record's `config` attribute. `extra` is a
 // JSON object text whose keys are added (e.g. the token source and pool size).
 std::string training_config(const TrainSettings& settings, const std::string& extra = "{}");
+
+// The identity of the checkpoint at `path` a record is run on: path, family and the sizes of its
+// .safetensors, index and config.json files (sorted by name).
+RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
 
 // Reads a 1-D or 2-D numeric dataset of any file as float64 [rows, cols] (1-D: cols = 1).
 MatrixD read_hdf5_matrix(const std::filesystem::path& path, const std::string& dataset);

@@ -1,6 +1,6 @@
 #pragma once
-// Writing safetensors files: demo checkpoints, exported MPI routers and test fixtures. The header is
-// padded with spaces to a multiple of 8; the file is written to a temporary name and renamed.
+// Writing safetensors files: demo checkpoints, exported MPI routers and test fixtures. The header
+// is padded with spaces to a multiple of 8; the file is written to a temporary name and renamed.
 #include "io/dtype.h"
 
 #include <cstddef>

@@ -12,7 +12,8 @@ namespace routerscope::io {
 
 // A 2-D view of part of a stored tensor. With `lead`, the tensor's first (expert) dimension is
 // indexed first, so [E, R, C] becomes [R, C] (and [E, n] becomes [1, n]); without it a tensor must
-// be 0-D (seen as [1, 1]), 1-D (seen as [1, n]) or 2-D. Rows row_begin, row_begin + row_step, ... (row_count of them; -1 = to the end) are taken.
+// be 0-D (seen as [1, 1]), 1-D (seen as [1, n]) or 2-D. Rows row_begin, row_begin + row_step, ...
+// (row_count of them; -1 = to the end) are taken.
 struct SliceSpec {
   std::optional<std::int64_t> lead = std::nullopt;
   std::int64_t row_begin = 0;

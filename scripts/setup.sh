@@ -15,7 +15,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   xvfb xauth fonts-dejavu-core poppler-utils
   python3 python3-numpy python3-h5py python3-torch
-  libcli11-dev fortunes clang libclang-rt-14-dev dpkg-dev file ccache
+  libcli11-dev fortunes clang clang-format libclang-rt-14-dev dpkg-dev file ccache
 )
 
 missing=()

@@ -1,6 +1,8 @@
 // `routerscope lm-eval CKPT`: bits per byte of a Mixtral checkpoint with a byte vocabulary on a
 // file (the contract is pinned in README.md and lm::lm_bits_per_token).
 #include "app/cli/command_line.h"
+#include "app/cli/progress_bar.h"
+#include "app/cli/run_support.h"
 #include "core/error.h"
 #include "core/lm/lm_trainer.h"
 #include "io/lm_checkpoint.h"
@@ -21,7 +23,8 @@ int run_lm_eval(const Argv& argv) {
       "(default: the checkpoint's max_position_embeddings) from the start of the file, every\n"
       "position of a window predicting the next byte inside that window (T - 1 predictions per\n"
       "window), a last partial window dropped. The router routes with gate.weight as stored.\n"
-      "Default corpus: the last 5% of the default pretrain corpus (its validation part).");
+      "Default corpus: the last 5% of the default pretrain corpus (its validation part).\n"
+      "Ctrl-C stops (exit 130) and prints nothing.");
   std::string path, corpus_arg;
   int ctx = 0, threads = 2;
   bool json = false;
@@ -57,7 +60,12 @@ int run_lm_eval(const Argv& argv) {
   if (tokens.size() < std::size_t(ctx))
     throw_input_error("--corpus " + corpus.origin + " holds " + std::to_string(tokens.size()) +
                       " bytes, fewer than one window of --ctx " + std::to_string(ctx));
-  const double bpb = lm::lm_bits_per_token(ckpt.params, tokens, ctx, threads);
+  double bpb = 0;
+  {
+    InterruptGuard guard; // Ctrl-C: Error(Cancelled) between batches, exit 130, nothing printed
+    ProgressBar bar("lm-eval");
+    bpb = lm::lm_bits_per_token(ckpt.params, tokens, ctx, threads, bar.progress(guard.flag()));
+  }
   const std::size_t windows = tokens.size() / std::size_t(ctx);
   if (json) {
     nlohmann::ordered_json j = versioned_json();

@@ -77,7 +77,7 @@ int run_mpi(const Argv& argv) {
                                   {"layers", s.layers}};
     record = std::make_unique<io::RunRecordWriter>(record_path, "convergence",
                                                    io::mpi_config(s.mpi, extra.dump()),
-                                                   checkpoint_identity(path, info));
+                                                   io::checkpoint_identity(path, info));
     // Layers run one after another: every layer's datasets exist before the first step, so a
     // reader following the record sees each layer as it starts.
     for (int l : s.layers.empty() ? info.moe_layers() : s.layers)

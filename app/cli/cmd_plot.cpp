@@ -24,7 +24,8 @@ int run_plot(const Argv& argv) {
       "                       (experts x steps per variant, MaxVio), norms\n"
       "  pretraining records: pretraining (validation bits per byte, MaxVio global, mean\n"
       "                       lambda per variant), pretraining-load (experts x steps per layer\n"
-      "                       and variant), pretraining-alignment (lambda per layer)\n"
+      "                       and variant), pretraining-alignment (lambda per layer),\n"
+      "                       pretraining-norms (routing router row norms per layer)\n"
       "  checkpoints:         heatmap (|cos|, layers x experts), heatmap-lambda, spectrum\n"
       "The CSV (default: FILE with .csv; --csv - for stdout) holds every value drawn, at full\n"
       "resolution.");

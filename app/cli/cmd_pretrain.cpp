@@ -7,7 +7,7 @@
 #include "core/lm/lm_trainer.h"
 #include "io/lm_checkpoint.h"
 #include "io/lm_corpus.h"
-#include "io/pretrain_record.h"
+#include "io/pretrain_run.h"
 
 #include <nlohmann/json.hpp>
 
@@ -24,28 +24,6 @@ namespace routerscope::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The settings that make a run what it is: a --resume folder must match every one of them.
-nlohmann::json run_identity(const lm::LmConfig& c, const lm::LmSettings& s,
-                            const io::Corpus& corpus) {
-  return {{"vocab", c.vocab},
-          {"d-model", c.d_model},
-          {"layers", c.layers},
-          {"heads", c.heads},
-          {"experts", c.experts},
-          {"top-k", c.top_k},
-          {"d-expert", c.d_expert},
-          {"ctx", c.ctx},
-          {"steps", s.steps},
-          {"batch", s.batch},
-          {"lr", s.adamw.lr},
-          {"warmup", s.adamw.warmup_steps},
-          {"lb-alpha", s.lb_alpha},
-          {"c-prime", s.mpi.c_prime},
-          {"power-steps", s.mpi.power_steps},
-          {"seed", s.seed},
-          {"corpus_tokens", corpus.tokens.size()}};
-}
 
 // Reads DIR/<variant> for every variant and checks it was saved by the same configuration.
 lm::LmTrainerState resume_state(const fs::path& dir, const lm::LmConfig& config,
@@ -92,45 +70,6 @@ lm::LmTrainerState resume_state(const fs::path& dir, const lm::LmConfig& config,
     throw_input_error("--resume " + dir.string() + " is at step " + std::to_string(state.step) +
                       " of --steps " + std::to_string(s.steps) + ": nothing left to train");
   return state;
-}
-
-io::PretrainStepRow record_row(const lm::LmVariantStep& st, double lb_alpha,
-                               const lm::LmVariantEval* eval, const lm::LmVariantAlignment* align) {
-  io::PretrainStepRow r;
-  r.variant = st.name;
-  r.step = st.step;
-  r.loss = st.loss;
-  r.lm_loss = st.lm_loss;
-  r.lb_loss = lb_alpha * st.lb_loss; // α included, as in the train record
-  r.grad_norm = st.grad_norm;
-  r.lr = st.lr;
-  r.tokens_per_s = st.tokens_per_s;
-  for (std::size_t l = 0; l < st.layers.size(); ++l) {
-    const auto& L = st.layers[l];
-    io::PretrainLayerRow row;
-    row.load = L.load;
-    row.maxvio_batch = L.maxvio_batch;
-    row.router_norm = L.routing_norm;
-    row.raw_norm = L.raw_norm;
-    row.sigma1 = L.sigma1;
-    if (eval)
-      row.maxvio_global = eval->layers[l].maxvio_global;
-    if (align) {
-      row.cos = align->layers[l].cos;
-      row.lambda = align->layers[l].lambda;
-    }
-    r.layers.push_back(std::move(row));
-  }
-  if (eval)
-    r.val_bpb = eval->bits_per_token;
-  return r;
-}
-
-double mean_lambda(const lm::LmVariantAlignment& a) {
-  double sum = 0;
-  for (const auto& l : a.layers)
-    sum += l.mean_lambda;
-  return a.layers.empty() ? std::nan("") : sum / double(a.layers.size());
 }
 
 int run_pretrain(const Argv& argv) {
@@ -231,43 +170,19 @@ int run_pretrain(const Argv& argv) {
   config.validate();
   s.validate();
   io::check_corpus(corpus, config.ctx);
-  const nlohmann::json identity = run_identity(config, s, corpus);
-
+  if (save_every_opt->count() && save_arg.empty())
+    throw_input_error("--save-every needs --save DIR (the checkpoints go to DIR/step-N/<variant>)");
+  const io::PretrainPlan plan{config, s, eval_every, align_every};
   std::optional<lm::LmTrainerState> resumed;
   if (!resume_arg.empty())
-    resumed = resume_state(resume_arg, config, s, identity);
-
-  std::vector<std::int32_t> train(corpus.tokens.begin(),
-                                  corpus.tokens.begin() + std::ptrdiff_t(corpus.train_size));
-  std::vector<std::int32_t> val(corpus.tokens.begin() + std::ptrdiff_t(corpus.train_size),
-                                corpus.tokens.end());
-  lm::LmTrainer trainer(config, s, std::move(train), std::move(val));
-  if (resumed)
-    trainer.import_state(*resumed);
-
-  nlohmann::json run_config = identity;
-  run_config["command"] = "pretrain";
-  run_config["variants"] = s.variants;
-  run_config["corpus"] = corpus.origin;
-  run_config["train_tokens"] = corpus.train_size;
-  run_config["validation_tokens"] = corpus.validation_size();
-  run_config["eval_every"] = eval_every;
-  run_config["align_every"] = align_every;
-  run_config["eval_windows"] = s.eval_windows;
-  run_config["first_step"] = trainer.step_index();
-  std::unique_ptr<io::RunRecordWriter> record;
-  if (const std::string& out = record_arg; !out.empty()) {
-    io::RecordIdentity id{corpus.origin, "mixtral", corpus.files};
-    record = std::make_unique<io::RunRecordWriter>(out, "pretraining", run_config.dump(), id);
-    for (const auto& name : s.variants)
-      io::declare_pretrain_variant(*record, name, std::size_t(config.layers),
-                                   std::size_t(config.experts));
-    record->start_live();
-  }
+    resumed = resume_state(resume_arg, config, s, io::pretrain_identity(plan, corpus));
+  io::PretrainRun run(plan, corpus, resumed);
+  const lm::LmTrainer& trainer = run.trainer();
+  const nlohmann::json& identity = run.identity();
+  if (!record_arg.empty())
+    run.record_to(record_arg);
 
   const fs::path save = save_arg;
-  if (save_every_opt->count() && save.empty())
-    throw_input_error("--save-every needs --save DIR (the checkpoints go to DIR/step-N/<variant>)");
   // Every variant as DIR/<variant> (with trainer_state.json holding the step).
   auto save_variants = [&](const fs::path& dir) {
     const lm::LmTrainerState state = trainer.export_state();
@@ -280,44 +195,32 @@ int run_pretrain(const Argv& argv) {
 
   InterruptGuard guard;
   ProgressBar bar("pretrain");
-  const double tokens_per_step = double(s.variants.size()) * s.batch * config.ctx;
+  const double tokens_per_step = run.tokens_per_step();
   const auto start = std::chrono::steady_clock::now();
-  const int first = trainer.step_index();
-  std::vector<lm::LmVariantStep> last;
-  std::vector<lm::LmVariantEval> last_eval;
-  std::vector<lm::LmVariantAlignment> last_align;
+  const int first = run.first_step();
   bool interrupted = false;
-  for (int step = first; step < s.steps; ++step) {
+  while (!run.done()) {
     if (guard.flag()->load()) {
       interrupted = true;
       break;
     }
-    // Evaluation and alignment describe the parameters of this step's forward pass.
-    const bool final_step = step + 1 == s.steps;
-    std::vector<lm::LmVariantEval> eval;
-    std::vector<lm::LmVariantAlignment> align;
-    if (step % eval_every == 0 || final_step)
-      last_eval = eval = trainer.evaluate();
-    if (step % align_every == 0 || final_step)
-      last_align = align = trainer.alignment();
-    last = trainer.step();
-    for (std::size_t v = 0; v < last.size(); ++v)
-      if (record)
-        io::add_pretrain_step(*record,
-                              record_row(last[v], s.lb_alpha, eval.empty() ? nullptr : &eval[v],
-                                         align.empty() ? nullptr : &align[v]));
+    run.step();
+    const int done = run.step_index();
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char label[96];
-    std::snprintf(label, sizeof label, "step %d/%d  %.0f tok/s", step + 1, s.steps,
-                  tokens_per_step * (step + 1 - first) / std::max(elapsed, 1e-9));
-    bar.update(double(step + 1 - first) / double(s.steps - first), label);
-    if (save_every && trainer.step_index() % save_every == 0)
-      save_variants(save / ("step-" + std::to_string(trainer.step_index())));
+    std::snprintf(label, sizeof label, "step %d/%d  %.0f tok/s", done, s.steps,
+                  tokens_per_step * (done - first) / std::max(elapsed, 1e-9));
+    bar.update(double(done - first) / double(s.steps - first), label);
+    if (save_every && done % save_every == 0)
+      save_variants(save / ("step-" + std::to_string(done)));
   }
   bar.finish();
-  if (record)
-    record->close();
+  run.close_record();
+  const bool record = !record_arg.empty();
+  const auto& last = run.last();
+  const auto& last_eval = run.last_eval();
+  const auto& last_align = run.last_align();
   if (!save.empty())
     save_variants(save);
 
@@ -334,21 +237,21 @@ int run_pretrain(const Argv& argv) {
     if (v < last_eval.size())
       j["val_bpb"] = last_eval[v].bits_per_token;
     if (v < last_align.size())
-      j["lambda"] = mean_lambda(last_align[v]);
+      j["lambda"] = io::mean_lambda(last_align[v]);
     summary["variants"][last[v].name] = j;
   }
   if (json) {
     std::printf("%s\n", summary.dump(2).c_str());
   } else {
     std::printf("%d steps of %d × %d tokens on %s (%zu training, %zu validation tokens), %.1f s\n",
-                trainer.step_index(), s.batch, config.ctx, corpus.origin.c_str(), corpus.train_size,
-                corpus.validation_size(), seconds);
+                trainer.step_index(), s.batch, config.ctx, run.corpus_origin().c_str(),
+                run.train_tokens(), run.validation_tokens(), seconds);
     std::printf("%-11s %-9s %-9s %-9s %s\n", "variant", "loss", "lm_loss", "val_bpb", "lambda");
     for (std::size_t v = 0; v < last.size(); ++v)
       std::printf("%-11s %-9.4f %-9.4f %-9.4f %.4f\n", last[v].name.c_str(), last[v].loss,
                   last[v].lm_loss,
                   v < last_eval.size() ? last_eval[v].bits_per_token : std::nan(""),
-                  v < last_align.size() ? mean_lambda(last_align[v]) : std::nan(""));
+                  v < last_align.size() ? io::mean_lambda(last_align[v]) : std::nan(""));
   }
   if (interrupted) {
     std::fprintf(stderr, "interrupted after step %d%s%s\n", trainer.step_index(),

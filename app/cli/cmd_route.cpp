@@ -1,6 +1,7 @@
 // `routerscope route`: how one MoE layer routes real hidden states, with the checkpoint's router
 // or its MPI router: per-token logits, experts, weights and block output, and the load metrics.
 #include "app/cli/command_line.h"
+#include "app/cli/run_support.h"
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/mpi.h"
@@ -73,6 +74,10 @@ int run_route(const Argv& argv) {
   if (!parsed)
     return rc;
   const RouteOptions& o = *parsed;
+  // Ctrl-C: Error(Cancelled) at the next phase boundary (exit 130); --out is written whole or not.
+  InterruptGuard guard;
+  Progress cancel;
+  cancel.cancel = guard.flag();
   std::unique_ptr<MoeModel> model = io::open_checkpoint(o.path);
   const ModelInfo& info = model->info();
   const auto moe = info.moe_layers();
@@ -82,7 +87,9 @@ int run_route(const Argv& argv) {
     throw_input_error(o.tokens + ": hidden_states are [" + std::to_string(x.rows()) + ", " +
                       std::to_string(x.cols()) + "], expected width " +
                       std::to_string(info.d_model) + " (hidden_size of " + o.path + ")");
+  cancel.check();
   const MoeLayerWeights w = load_moe_layer(*model, layer);
+  cancel.check();
   MatrixF router = model->router(layer);
   if (o.router == "mpi") {
     for (const std::string& c : mpi_rule_caveats(w.rule, o.c_prime_given))
@@ -96,7 +103,9 @@ int run_route(const Argv& argv) {
   } else if (o.c_prime_given) {
     std::fprintf(stderr, "warning: --c-prime is ignored with --router checkpoint\n");
   }
+  cancel.check();
   const Routing routing = route_tokens(x, router, w.router_bias, w.rule, w.top_k);
+  cancel.check();
   const int n = static_cast<int>(router.rows());
   io::RouteOutput out;
   out.load = expert_loads(routing.experts, n);
@@ -123,6 +132,7 @@ int run_route(const Argv& argv) {
     out.experts = routing.experts;
     out.weights = routing.weights;
     out.output = moe_block_output(w, routing, x);
+    cancel.check();
     nlohmann::ordered_json config = summary;
     config.erase("load");
     out.config = config.dump();

@@ -145,7 +145,8 @@ int run_series(const Argv& argv) {
                                      {"step_source", c.step_source}});
   if (!record_path.empty()) {
     record = std::make_unique<io::RunRecordWriter>(
-        record_path, "series", config.dump(), checkpoint_identity(checkpoints.front().path, first));
+        record_path, "series", config.dump(),
+        io::checkpoint_identity(checkpoints.front().path, first));
     for (int l : align.layers)
       io::declare_series_layer(*record, l, std::size_t(first.moe_layer(l).experts), x.has_value());
     record->start_live();

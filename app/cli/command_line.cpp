@@ -1,5 +1,7 @@
 #include "app/cli/command_line.h"
 
+#include "app/common/demo.h"
+
 #include "core/compute_backend.h"
 #include "core/error.h"
 #include "core/version.h"
@@ -72,7 +74,7 @@ std::string CommandLine::checkpoint(const std::string& path) const {
 
 std::string resolve_checkpoint_argument(const std::string& path, const std::string& command) {
   if (path.empty()) {
-    const std::string demo = default_checkpoint();
+    const std::string demo = app::default_checkpoint();
     std::fprintf(stderr, "%s: no PATH given, using the bundled demo checkpoint %s\n",
                  command.c_str(), demo.c_str());
     return demo;

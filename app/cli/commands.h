@@ -21,7 +21,4 @@ struct Registrar {
   explicit Registrar(Command c) { command_registry().push_back(c); }
 };
 
-// The checkpoint a command uses when no path is given: the bundled demo.
-std::string default_checkpoint();
-
 } // namespace routerscope::cli

@@ -41,27 +41,6 @@ bool was_interrupted() {
   return g_interrupted.load();
 }
 
-io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info) {
-  namespace fs = std::filesystem;
-  io::RecordIdentity id;
-  id.path = path;
-  id.family = info.family;
-  std::error_code ec;
-  fs::path p(path);
-  if (fs::is_directory(p, ec)) {
-    for (const auto& e : fs::directory_iterator(p, ec)) {
-      const std::string name = e.path().filename().string();
-      if (e.is_regular_file() && (e.path().extension() == ".safetensors" || name == "config.json" ||
-                                  name.ends_with(".safetensors.index.json")))
-        id.files.emplace_back(name, e.file_size());
-    }
-    std::sort(id.files.begin(), id.files.end());
-  } else if (fs::is_regular_file(p, ec)) {
-    id.files.emplace_back(p.filename().string(), fs::file_size(p, ec));
-  }
-  return id;
-}
-
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path) {
   io::CsvTable t({"layer", "expert", "status", "cos", "lambda", "sigma1", "sigma2", "gap_ratio",
                   "router_norm"});

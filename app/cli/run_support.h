@@ -28,9 +28,6 @@ public:
 // True once Ctrl-C was pressed under an InterruptGuard (cli::run then exits 130).
 bool was_interrupted();
 
-// Path, family and the sizes of the checkpoint's files (safetensors shards, config.json).
-io::RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info);
-
 // One CSV row per expert: layer, expert, status, cos, lambda, sigma1, sigma2, gap_ratio,
 // router_norm; `path` "-" writes to stdout.
 void write_alignment_csv(const std::vector<LayerAlignment>& result, const std::string& path);

@@ -1,6 +1,6 @@
 #include "app/gui/app.h"
 
-#include "app/cli/commands.h"
+#include "app/common/demo.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
 #include "core/training.h"
@@ -28,9 +28,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFigureNames[] = {"alignment",     "norms",          "load",
-                                        "maxvio",        "heatmap",        "training",
-                                        "training-load", "training-norms", "session"};
+constexpr const char* kFigureNames[] = {"alignment",
+                                        "norms",
+                                        "load",
+                                        "maxvio",
+                                        "heatmap",
+                                        "training",
+                                        "training-load",
+                                        "training-norms",
+                                        "pretraining",
+                                        "pretraining-load",
+                                        "pretraining-alignment",
+                                        "pretraining-norms",
+                                        "session"};
 constexpr int kFigureCount = int(std::size(kFigureNames));
 constexpr int kSessionFigure = kFigureCount - 1;
 // Router-training figures: the GUI name and the record figure (io/record_figures.h) it draws.
@@ -48,6 +58,8 @@ const char* view_name(View v) {
     return "expert";
   case View::Mpi:
     return "mpi";
+  case View::Pretrain:
+    return "pretrain";
   }
   return "model";
 }
@@ -157,7 +169,7 @@ void App::drop(const std::string& path) {
 }
 
 bool App::jobs_running() const {
-  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_;
+  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_ || pretrain_.running();
 }
 
 bool App::busy() const {
@@ -195,6 +207,10 @@ void App::open(const std::string& path) {
         }
         // A run record replays on the checkpoint it was recorded on.
         auto replay = std::make_shared<const Replay>(read_replay(p));
+        if (replay->pretraining) { // replays in the Pretraining view; no checkpoint to open
+          replay_pub_.publish(replay);
+          return;
+        }
         if (!fs::exists(replay->checkpoint))
           throw_input_error(p + ": the recorded checkpoint " + replay->checkpoint +
                             " is not found (replay needs it for the model view)");
@@ -343,7 +359,18 @@ void App::poll_jobs() {
     const JobStatus s = open_job_->status();
     if (s.finished()) {
       open_job_->wait();
-      if (s.state == JobState::Succeeded) {
+      auto pretraining = replay_pub_.latest();
+      if (s.state == JobState::Succeeded && pretraining && pretraining->pretraining) {
+        try {
+          pretrain_.show_record(pretraining->pretraining, opening_path_);
+          view_ = View::Pretrain;
+          recent_.add(opening_path_);
+          status_ = "opened " + opening_path_;
+          error_.clear();
+        } catch (const Error& e) {
+          show_error("Could not open " + opening_path_ + ":\n" + e.what());
+        }
+      } else if (s.state == JobState::Succeeded) {
         model_ = opened_.latest();
         recent_.add(model_->path);
         sel_row_ = 0;
@@ -401,9 +428,17 @@ void App::poll_jobs() {
   // A followed record: the first replay opens it (and its checkpoint), later ones extend it.
   if (follower_)
     if (auto replay = follower_->poll(!open_job_ && !export_job_)) {
-      if (replaying_ != follower_->path())
+      if (replay->pretraining) { // replays in the Pretraining view, growing as steps land
+        try {
+          if (pretrain_.source() != follower_->path())
+            view_ = View::Pretrain;
+          pretrain_.show_record(replay->pretraining, follower_->path());
+        } catch (const Error& e) {
+          show_error(e.what());
+        }
+      } else if (replaying_ != follower_->path()) {
         open(follower_->path());
-      else if (replay->is_training())
+      } else if (replay->is_training())
         train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>(replay->training));
       else
         records_pub_.publish(std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
@@ -436,6 +471,8 @@ void App::poll_jobs() {
       show_error("Router training failed:\n" + s.error);
     train_job_.reset();
   }
+  if (const std::string e = pretrain_.poll(); !e.empty())
+    show_error(e);
   if (export_job_ && export_job_->status().finished()) {
     const JobStatus s = export_job_->status();
     export_job_->wait();
@@ -479,12 +516,19 @@ void App::frame() {
     ImGui::TableSetupColumn("main", ImGuiTableColumnFlags_WidthStretch);
     ImGui::TableNextColumn();
     ImGui::BeginChild("##sidebar", ImVec2(0, 0), false);
-    draw_sidebar();
+    if (view_ == View::Pretrain)
+      pretrain_.draw_settings(); // pretraining needs no checkpoint
+    else
+      draw_sidebar();
     ImGui::EndChild();
     ImGui::TableNextColumn();
     ImGui::BeginChild("##view", ImVec2(0, 0), false,
-                      view_ == View::Mpi ? ImGuiWindowFlags_NoScrollbar : 0);
-    if (!model_) {
+                      view_ == View::Mpi || view_ == View::Pretrain ? ImGuiWindowFlags_NoScrollbar
+                                                                    : 0);
+    if (view_ == View::Pretrain) {
+      figure_textures_.begin_frame();
+      pretrain_.draw(theme_ == Theme::Dark, figure_textures_);
+    } else if (!model_) {
       ImGui::Dummy(ImVec2(0, ImGui::GetContentRegionAvail().y * 0.4f));
       const char* msg = open_job_ ? "Opening..."
                                   : "Open a checkpoint: File > Open (Ctrl+O), or "
@@ -553,7 +597,7 @@ void App::draw_menu() {
       ImGui::EndMenu();
     }
     if (ImGui::MenuItem("Open demo checkpoint"))
-      open(cli::default_checkpoint());
+      open(app::default_checkpoint());
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
       export_dialog_ = true;
@@ -575,6 +619,8 @@ void App::draw_menu() {
       set_view(View::Expert);
     if (ImGui::MenuItem("MPI", nullptr, view_ == View::Mpi))
       set_view(View::Mpi);
+    if (ImGui::MenuItem("Pretraining", nullptr, view_ == View::Pretrain))
+      set_view(View::Pretrain);
     ImGui::Separator();
     if (ImGui::MenuItem("Dark theme", nullptr, theme_ == Theme::Dark))
       set_theme(Theme::Dark);
@@ -601,8 +647,8 @@ void App::draw_menu() {
 
 void App::draw_toolbar() {
   const float em = ImGui::GetFontSize();
-  const char* names[] = {"Model", "Expert", "MPI"};
-  for (int i = 0; i < 3; ++i) {
+  const char* names[] = {"Model", "Expert", "MPI", "Pretraining"};
+  for (int i = 0; i < 4; ++i) {
     const bool active = int(view_) == i;
     if (active)
       ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_Header));
@@ -613,11 +659,12 @@ void App::draw_toolbar() {
     ImGui::SameLine();
   }
   // The running job's progress and Cancel, right-aligned.
-  Job* job = open_job_     ? open_job_.get()
-             : train_job_  ? train_job_.get()
-             : mpi_job_    ? mpi_job_.get()
-             : detail_job_ ? detail_job_.get()
-                           : export_job_.get();
+  Job* job = open_job_         ? open_job_.get()
+             : pretrain_.job() ? pretrain_.job()
+             : train_job_      ? train_job_.get()
+             : mpi_job_        ? mpi_job_.get()
+             : detail_job_     ? detail_job_.get()
+                               : export_job_.get();
   if (job) {
     const JobStatus s = job->status();
     ImGui::SameLine(ImGui::GetWindowWidth() - em * 26);
@@ -983,6 +1030,15 @@ void App::draw_expert_view() {
   }
 }
 
+void App::start_pretraining(int steps) {
+  view_ = View::Pretrain;
+  try {
+    pretrain_.start(steps);
+  } catch (const Error& e) {
+    show_error(e.what());
+  }
+}
+
 void App::start_training(int steps) {
   if (!model_ || model_->alignment.empty())
     throw_input_error("train: no model is open");
@@ -1206,6 +1262,8 @@ void App::draw_status_bar() {
   std::string left = status_;
   if (model_)
     left = model_->path;
+  if (view_ == View::Pretrain && !pretrain_.status().empty())
+    left = pretrain_.status();
   if (follower_)
     left = follower_->status().empty() ? "following " + follower_->path() + ": " +
                                              std::to_string(follower_->steps()) + " steps"
@@ -1213,7 +1271,10 @@ void App::draw_status_bar() {
   ImGui::TextDisabled("%s", left.c_str());
   char right[256];
   std::snprintf(right, sizeof right, "%s  |  %s  |  %.0f fps", backend_->name().c_str(),
-                playing_ ? "playing" : "paused", ImGui::GetIO().Framerate);
+                playing_         ? "playing"
+                : jobs_running() ? "working"
+                                 : "idle",
+                ImGui::GetIO().Framerate);
   ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::CalcTextSize(right).x -
                   ImGui::GetStyle().WindowPadding.x * 2);
   ImGui::TextDisabled("%s", right);
@@ -1243,6 +1304,8 @@ void App::draw_error_dialog() {
 }
 
 Figure App::build_figure(const std::string& figure) const {
+  if (figure.starts_with("pretraining"))
+    return pretrain_.figure(figure);
   if (!model_)
     throw_input_error("export " + figure + ": no model is open");
   if (figure.rfind("training", 0) == 0)
@@ -1332,6 +1395,13 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     std::string ext = fs::path(file).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return std::tolower(c); });
+    if (figure == "session" && view_ == View::Pretrain) {
+      if (ext != ".h5")
+        throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
+      pretrain_.save_record(file); // a copy of the run's own record
+      exported_.push_back(file);
+      return;
+    }
     if (figure == "session" && mpi_mode_ == 1) {
       if (ext != ".h5")
         throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
@@ -1419,6 +1489,8 @@ void App::draw_export_dialog() {
 }
 
 int App::followed_steps() const {
+  if (follower_ && pretrain_.source() == follower_->path())
+    return pretrain_.steps();
   if (!follower_ || replaying_ != follower_->path() || open_job_)
     return 0;
   if (mpi_mode_ == 1)
@@ -1430,6 +1502,7 @@ std::string App::state_json() const {
   nlohmann::json j;
   j["opened_path"] = model_ ? model_->path : "";
   j["view"] = view_name(view_);
+  j["pretraining"] = pretrain_.state();
   j["theme"] = theme_ == Theme::Dark ? "dark" : "light";
   j["metric"] = metric_ == Metric::Cos ? "cos" : "lambda";
   j["error"] = error_;

@@ -7,6 +7,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
+#include "app/gui/pretrain_panel.h"
 #include "app/gui/record_follower.h"
 #include "app/gui/session.h"
 #include "core/compute_backend.h"
@@ -25,7 +26,7 @@ struct GLFWwindow;
 
 namespace routerscope::gui {
 
-enum class View { Model, Expert, Mpi };
+enum class View { Model, Expert, Mpi, Pretrain };
 enum class Theme { Dark, Light };
 enum class Metric { Cos, Lambda };
 
@@ -61,6 +62,9 @@ public:
   void export_figure(const std::string& figure, const std::string& file);
   // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
   void start_training(int steps);
+  // Pretrains a small MoE LM from scratch for `steps` steps with the Pretraining view's settings
+  // (a job; the view shows it live).
+  void start_pretraining(int steps);
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
   void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
   FileBrowser& browser() { return browser_; } // File > Open itself (scripts drive its places)
@@ -169,6 +173,9 @@ private:
   bool export_dialog_ = false;
   int export_figure_ = 0, export_format_ = 0;
   std::string export_path_;
+
+  // Pretraining (its own panel: settings, job, figures)
+  PretrainPanel pretrain_;
 
   // Following a growing run record
   std::unique_ptr<RecordFollower> follower_;

@@ -1,4 +1,4 @@
-#include "app/cli/commands.h"
+#include "app/common/demo.h"
 #include "app/gui/app.h"
 #include "app/gui/gui.h"
 #include "app/gui/script.h"
@@ -135,7 +135,7 @@ int run_gui(const GuiOptions& options) {
   if (options.follow)
     app->follow(options.path);
   else
-    app->open(options.path.empty() ? cli::default_checkpoint() : options.path);
+    app->open(options.path.empty() ? app::default_checkpoint() : options.path);
 
   // Whole frames (UI build + GL render + finish), frames while a background job ran, and the UI
   // thread's own share (polling jobs and building the ImGui frame, no rasterisation).
@@ -253,7 +253,8 @@ int run_gui(const GuiOptions& options) {
       } else if (v == "view") {
         app->set_view(a.args[0] == "model"    ? View::Model
                       : a.args[0] == "expert" ? View::Expert
-                                              : View::Mpi);
+                      : a.args[0] == "mpi"    ? View::Mpi
+                                              : View::Pretrain);
       } else if (v == "theme") {
         app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
       } else if (v == "metric") {
@@ -263,6 +264,12 @@ int run_gui(const GuiOptions& options) {
         app->set_mpi_mode(1);
         app->start_training(std::stoi(a.args[0]));
         if (v == "start-train") { // e.g. quitting while the job runs
+          render_frame();
+          continue;
+        }
+      } else if (v == "pretrain" || v == "start-pretrain") {
+        app->start_pretraining(std::stoi(a.args[0]));
+        if (v == "start-pretrain") {
           render_frame();
           continue;
         }
@@ -292,12 +299,16 @@ int run_gui(const GuiOptions& options) {
       } else if (v == "follow") {
         app->follow(a.args[0]);
       } else if (v == "wait-steps") {
-        const int want = std::stoi(a.args[0]);
+        // N: until the followed record shows N steps; +N: N more than it shows now.
+        const bool relative = a.args[0].starts_with('+');
+        const int want =
+            std::stoi(a.args[0].substr(relative ? 1 : 0)) + (relative ? app->followed_steps() : 0);
         const auto start = std::chrono::steady_clock::now();
         while (app->followed_steps() < want) {
           if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > 300)
             throw_internal_error("screenshot script: the followed record did not reach " +
-                                 a.args[0] + " steps within 300 s (" + app->error() + ")");
+                                 std::to_string(want) + " steps within 300 s (" + app->error() +
+                                 ")");
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
           render_frame();
         }

@@ -5,6 +5,8 @@
 namespace routerscope::gui {
 
 int replay_steps(const Replay& replay) {
+  if (replay.pretraining)
+    return replay.pretraining_steps;
   if (replay.is_training())
     return replay.training.back().step + 1;
   return int(replay.records.size());

@@ -23,12 +23,14 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"step", {1, "step N"}},
       {"play", {1, "play FRAMES"}},
       {"export", {2, "export FIGURE FILE"}},
-      {"view", {1, "view model|expert|mpi"}},
+      {"view", {1, "view model|expert|mpi|pretrain"}},
       {"theme", {1, "theme light|dark"}},
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
       {"train", {1, "train STEPS"}},
       {"start-train", {1, "start-train STEPS (the script goes on while it runs)"}},
+      {"pretrain", {1, "pretrain STEPS"}},
+      {"start-pretrain", {1, "start-pretrain STEPS (the script goes on while it runs)"}},
       {"browse", {1, "browse FOLDER"}},
       {"browse-hub", {0, "browse-hub"}},
       {"browse-hidden", {1, "browse-hidden on|off"}},
@@ -36,7 +38,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
       {"drop", {1, "drop PATH"}},
       {"follow", {1, "follow PATH"}},
-      {"wait-steps", {1, "wait-steps N"}},
+      {"wait-steps", {1, "wait-steps N|+N"}},
       {"state", {1, "state FILE"}},
   };
   return kVerbs;
@@ -68,7 +70,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     if (it == verbs().end())
       throw_input_error(
           where + "unknown action '" + a.verb +
-          "' (expected open, select, step, play, train, export, view, theme, size, "
+          "' (expected open, select, step, play, train, pretrain, export, view, theme, size, "
           "metric, browse, browse-hub, browse-hidden, browse-open, key, drop, follow, "
           "wait-steps, state)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
@@ -92,9 +94,10 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
     const bool numeric = a.verb == "select" || a.verb == "step" || a.verb == "play" ||
                          a.verb == "size" || a.verb == "train" || a.verb == "start-train" ||
+                         a.verb == "pretrain" || a.verb == "start-pretrain" ||
                          a.verb == "wait-steps";
     for (const auto& w : a.args)
-      if (numeric && !is_int(w))
+      if (numeric && !is_int(a.verb == "wait-steps" && w.starts_with('+') ? w.substr(1) : w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +
                           "', found '" + w + "'");
     auto one_of = [&](std::initializer_list<const char*> ok) {
@@ -104,7 +107,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       throw_input_error(where + "expected '" + it->second.form + "', found '" + a.args[0] + "'");
     };
     if (a.verb == "view")
-      one_of({"model", "expert", "mpi"});
+      one_of({"model", "expert", "mpi", "pretrain"});
     if (a.verb == "theme")
       one_of({"light", "dark"});
     if (a.verb == "metric")

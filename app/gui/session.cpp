@@ -1,6 +1,7 @@
 #include "app/gui/session.h"
 
-#include "app/cli/run_support.h"
+#include "io/pretrain_record.h"
+
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/metrics.h"
@@ -9,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/hub_cache.h"
+#include "io/pretrain_record.h"
 #include "io/run_record.h"
 
 #include <nlohmann/json.hpp>
@@ -205,7 +207,7 @@ void save_training_record(const std::string& path, const OpenedModel& model, int
   // truncated file in place of an older one.
   io::write_replacing(path, [&](const std::filesystem::path& temp) {
     io::RunRecordWriter writer(temp, "training", config.empty() ? "{}" : config,
-                               cli::checkpoint_identity(model.path, model.info));
+                               io::checkpoint_identity(model.path, model.info));
     for (const auto& r : records) // variants interleave: each declared before the first step
       io::declare_training_variant(writer, layer, r.name, std::size_t(r.load.size()),
                                    r.stored_cos.size() > 0, r.maxvio_global.has_value());
@@ -226,7 +228,7 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
                                   {"probe_tokens", settings.probe_tokens},
                                   {"seed", settings.seed}};
     io::RunRecordWriter writer(temp, "convergence", io::mpi_config(settings.mpi, extra.dump()),
-                               cli::checkpoint_identity(model.path, model.info));
+                               io::checkpoint_identity(model.path, model.info));
     LayerConvergence layer;
     layer.layer = settings.layer;
     for (const auto& la : model.alignment)
@@ -273,7 +275,19 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
 }
 
 Replay read_replay(const std::string& path) {
-  const io::RunRecord rec = io::read_run_record(path);
+  io::RunRecord rec = io::read_run_record(path);
+  if (rec.kind == "pretraining") {
+    Replay out;
+    out.config = rec.config;
+    for (const auto& s : io::pretrain_series(rec, path))
+      out.pretraining_steps = out.pretraining_steps == 0
+                                  ? int(s.steps())
+                                  : std::min(out.pretraining_steps, int(s.steps()));
+    if (out.pretraining_steps == 0)
+      throw_input_error(path + ": the pretraining record holds no complete step");
+    out.pretraining = std::make_shared<const io::RunRecord>(std::move(rec));
+    return out;
+  }
   if (rec.kind == "training") {
     Replay out;
     out.checkpoint = rec.identity.path;
@@ -284,7 +298,8 @@ Replay read_replay(const std::string& path) {
     return out;
   }
   if (rec.kind != "convergence" || rec.layers.empty())
-    throw_input_error(path + ": expected a convergence or training run record, found kind '" +
+    throw_input_error(path +
+                      ": expected a convergence, training or pretraining run record, found kind '" +
                       rec.kind + "' with " + std::to_string(rec.layers.size()) + " layers");
   const io::ConvergenceRecord& layer = rec.layers.front();
   auto series = [&](const char* name) -> const MatrixD& {

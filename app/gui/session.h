@@ -8,6 +8,7 @@
 #include "core/mpi.h"
 #include "core/progress.h"
 #include "core/training.h"
+#include "io/run_record.h"
 
 #include <cstdint>
 #include <memory>
@@ -113,9 +114,13 @@ struct Replay {
   std::string config;     // the record's settings (JSON)
   std::vector<MpiStepRecord> records;
   std::vector<TrainStepRecord> training;
+  // A pretraining record (no checkpoint: it replays in the Pretraining view) and its complete
+  // steps.
+  std::shared_ptr<const io::RunRecord> pretraining;
+  int pretraining_steps = 0;
   bool is_training() const { return !training.empty(); }
 };
-// Reads a convergence or training record; BadInput naming the file when it is neither.
+// Reads a convergence, training or pretraining record; BadInput naming the file when it is none.
 Replay read_replay(const std::string& path);
 
 } // namespace routerscope::gui

@@ -39,7 +39,7 @@ struct WindowEval {
 // (ctx − 1 predictions each; at most max_windows when > 0), `batch` windows per forward pass.
 WindowEval evaluate_windows(const LmParams<float>& p, const LmRouting& routing,
                             const std::vector<std::int32_t>& tokens, int ctx, int max_windows,
-                            int batch, int threads) {
+                            int batch, int threads, const Progress& progress = {}) {
   if (ctx < 2)
     throw_input_error("--ctx must be at least 2 for evaluation, got " + std::to_string(ctx));
   long long windows = (long long)(tokens.size()) / ctx;
@@ -52,6 +52,8 @@ WindowEval evaluate_windows(const LmParams<float>& p, const LmRouting& routing,
   out.loads.assign(size_t(p.config().layers), VectorD::Zero(p.config().experts));
   double ce_sum = 0;
   for (long long w0 = 0; w0 < windows; w0 += batch) {
+    progress.check();
+    progress(double(w0) / double(windows), "");
     LmBatch b;
     b.batch = int(std::min<long long>(batch, windows - w0));
     b.seq = ctx - 1;
@@ -363,12 +365,12 @@ void LmTrainer::import_state(const LmTrainerState& s) {
 }
 
 double lm_bits_per_token(const LmParams<float>& params, const std::vector<std::int32_t>& tokens,
-                         int ctx, int threads) {
+                         int ctx, int threads, const Progress& progress) {
   params.config().validate();
   check_tokens(tokens, params.config().vocab, "evaluation data");
   LmRouting vanilla;
   vanilla.variant = parse_variant("vanilla");
-  return evaluate_windows(params, vanilla, tokens, ctx, 0, 16, threads).bits;
+  return evaluate_windows(params, vanilla, tokens, ctx, 0, 16, threads, progress).bits;
 }
 
 } // namespace routerscope::lm

@@ -5,6 +5,7 @@
 // Data arrive as token vectors (bytes for the default vocabulary); files are io's business.
 #include "core/lm/lm_config.h"
 #include "core/lm/lm_model.h"
+#include "core/progress.h"
 #include "core/spectral.h"
 #include "core/training.h"
 #include "core/types.h"
@@ -139,7 +140,8 @@ private:
 // `tokens`, every position of a window predicting the next token inside that window (ctx − 1
 // predictions per window), a last partial window dropped. Throws BadInput when fewer than ctx
 // tokens (or ctx < 2) are given.
+// progress: fraction of windows done; cancellation throws Error(Cancelled) between batches.
 double lm_bits_per_token(const LmParams<float>& params, const std::vector<std::int32_t>& tokens,
-                         int ctx, int threads);
+                         int ctx, int threads, const Progress& progress = {});
 
 } // namespace routerscope::lm

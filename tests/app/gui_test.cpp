@@ -378,5 +378,82 @@ TEST_F(GuiSmoke, FollowedRecordShowsTheStepCountGrowWhileTheRunWrites) {
   }
 }
 
+// Issue 10's Pretraining view: a run started in the GUI records every step, and each figure the
+// view draws (from the run's in-memory record) is byte for byte the figure `plot` draws from the
+// record file the run wrote and the session saved (the CLI's read path).
+TEST_F(GuiSmoke, PretrainingViewRunsAndDrawsWhatPlotDrawsFromItsRecord) {
+  const fs::path h5 = dir_ / "pretrain.h5";
+  std::string script = "view pretrain\npretrain 30\n";
+  const std::vector<std::string> figures = {"pretraining", "pretraining-load",
+                                            "pretraining-alignment", "pretraining-norms"};
+  for (const auto& f : figures)
+    script += "export " + f + " " + (dir_ / ("gui-" + f + ".csv")).string() + "\n";
+  script += "export session " + h5.string() + "\n";
+  ASSERT_EQ(run(script, "", 1440, 900), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["view"], "pretrain");
+  EXPECT_EQ(s["pretraining"]["steps"].get<int>(), 30);
+  EXPECT_FALSE(s["pretraining"]["running"].get<bool>());
+  // The saved record holds every step of both variants (read by h5py, not by our reader).
+  const auto py = test::run_shell(
+      "/usr/bin/python3 -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); "
+      "print(f['variants/vanilla/loss'].shape[0], f['variants/mpi/layers/1/load'].shape)\" " +
+      quote(h5.string()) + " 2>&1");
+  EXPECT_EQ(py.out, "30 (30, 8)\n");
+  for (const auto& f : figures) {
+    const fs::path png = dir_ / ("cli-" + f + ".png");
+    const auto plot =
+        test::run_routerscope({"plot", h5.string(), "--figure", f, "--out", png.string()});
+    ASSERT_EQ(plot.exit_code, 0) << plot.err;
+    const std::string cli = read_text(dir_ / ("cli-" + f + ".csv"));
+    EXPECT_GT(std::count(cli.begin(), cli.end(), '\n'), 2) << f;
+    EXPECT_EQ(read_text(dir_ / ("gui-" + f + ".csv")), cli) << f;
+  }
+  // Reopening the record replays it in the Pretraining view (the GUI's file read path).
+  const fs::path replay_csv = dir_ / "replay.csv";
+  ASSERT_EQ(run("export pretraining-norms " + replay_csv.string() + "\n", h5.string()), 0)
+      << output();
+  const auto r = state();
+  EXPECT_EQ(r["error"], "");
+  EXPECT_EQ(r["view"], "pretrain");
+  EXPECT_EQ(r["pretraining"]["source"], h5.string());
+  EXPECT_EQ(r["pretraining"]["steps"].get<int>(), 30);
+  EXPECT_EQ(read_text(replay_csv), read_text(dir_ / "cli-pretraining-norms.csv"));
+}
+
+// The pretraining job is owned by its panel: quitting while it runs cancels and joins it before
+// anything it publishes into is destroyed (run under AddressSanitizer in CI).
+TEST_F(GuiSmoke, QuitWhilePretrainingJoinsTheJobBeforeTearingDown) {
+  ASSERT_EQ(run("view pretrain\nstart-pretrain 1000000\nkey ctrl+q\n"), 0) << output();
+  const auto s = state();
+  EXPECT_TRUE(s["quit_requested"].get<bool>());
+  EXPECT_EQ(s["error"], "");
+}
+
+// `gui RUN.h5 --follow` on a record `routerscope pretrain` is writing: the view's step count
+// grows while the run goes on.
+TEST_F(GuiSmoke, FollowedPretrainingRecordGrowsWhileTheCliWritesIt) {
+  const fs::path rec = dir_ / "live.h5", mid = dir_ / "mid.json";
+  const auto started = test::run_shell(
+      quote(test::routerscope_exe().string()) +
+      " pretrain --d-model 16 --layers 2 --heads 2 --experts 4 --top-k 2 --d-expert 16 --ctx 16 "
+      "--batch 4 --steps 100000 --threads 1 --record " +
+      quote(rec.string()) + " >/dev/null 2>&1 & echo $!");
+  const std::string pid = started.out.substr(0, started.out.find('\n'));
+  ASSERT_FALSE(pid.empty());
+  const int rc =
+      run_follow("wait-steps 3\nstate " + mid.string() + "\nwait-steps +20\n", rec.string());
+  test::run_shell("kill -INT " + pid + "; sleep 0.5; kill -9 " + pid + " 2>/dev/null");
+  ASSERT_EQ(rc, 0) << output();
+  const auto before = nlohmann::json::parse(read_text(mid)), after = state();
+  EXPECT_EQ(after["error"], "");
+  EXPECT_EQ(after["view"], "pretrain");
+  EXPECT_EQ(after["following"], rec.string());
+  EXPECT_GE(before["pretraining"]["steps"].get<int>(), 3);
+  EXPECT_GE(after["pretraining"]["steps"].get<int>(),
+            before["pretraining"]["steps"].get<int>() + 20);
+}
+
 } // namespace
 } // namespace routerscope

@@ -180,6 +180,32 @@ TEST(PretrainCommand, CtrlCExitsWith130AndAReadableRecord) {
   EXPECT_LT(series[1].steps(), 100000);
 }
 
+TEST(LmEvalCommand, CtrlCExitsWith130AndPrintsNoResult) {
+  test::TempDir dir("evalint");
+  const fs::path save = dir / "save", err = dir / "err", big = dir / "big.txt";
+  auto r = test::run_routerscope(
+      args(args({"pretrain", "--corpus", corpus(dir).string()}, kTiny),
+           {"--variants", "vanilla", "--steps", "1", "--save", save.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  { // 64 MB: far more windows than one batch takes, so the interrupt lands mid-evaluation
+    std::ofstream out(big, std::ios::binary);
+    const std::string block(1 << 20, 'a');
+    for (int i = 0; i < 64; ++i)
+      out << block;
+  }
+  // Interrupt once the progress line shows evaluation has started (stderr is not a terminal:
+  // the first plain progress line is printed at once), then wait.
+  const std::string cmd = q(test::routerscope_exe()) + " lm-eval " + q(save / "vanilla") +
+                          " --corpus " + q(big) + " --ctx 16 --json 2>" + q(err) + " >" +
+                          q(dir / "out") +
+                          " & pid=$!; for i in $(seq 600); do grep -q 'lm-eval:' " + q(err) +
+                          " && break; sleep 0.1; done; kill -INT $pid; wait $pid; echo $?";
+  const auto run = test::run_shell("bash -c " + test::shell_quote(cmd));
+  EXPECT_EQ(run.out, "130\n") << test::read_text(err);
+  EXPECT_NE(test::read_text(err).find("interrupted"), std::string::npos) << test::read_text(err);
+  EXPECT_EQ(test::read_text(dir / "out"), ""); // no partial result on stdout
+}
+
 TEST(LmEvalCommand, AgreesWithThePyTorchPeerOnASavedCheckpoint) {
   test::TempDir dir("eval");
   const fs::path text = corpus(dir), save = dir / "save";

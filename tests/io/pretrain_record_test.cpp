@@ -1,3 +1,4 @@
+#include "io/figure_export.h"
 #include "io/pretrain_figures.h"
 #include "io/pretrain_record.h"
 #include "io/record_figures.h"
@@ -88,6 +89,36 @@ TEST(PretrainRecord, RoundTripKeepsEverySeriesInConfigOrder) {
     }
     EXPECT_EQ(VectorD(s.layers[0].at("lambda").row(1)), row(s.name, v, 3).layers[0].lambda);
   }
+}
+
+// The GUI draws a running pretraining from pretrain_record (in memory); every figure of it must
+// equal the figure of the file the same rows were written to, as `plot` draws it.
+TEST(PretrainRecord, InMemoryRecordDrawsTheSameFiguresAsTheFile) {
+  test::TempDir dir("premem");
+  write_run(dir / "run.h5", 7);
+  const io::RunRecord file = io::read_run_record(dir / "run.h5");
+  std::vector<io::PretrainStepRow> rows;
+  for (int s = 0; s < 7; ++s) {
+    rows.push_back(row("vanilla", 0, s));
+    rows.push_back(row("mpi", 1, s));
+  }
+  const io::RunRecord mem = io::pretrain_record(rows, file.config, file.identity);
+  ASSERT_EQ(mem.variants.size(), file.variants.size());
+  for (std::size_t v = 0; v < mem.variants.size(); ++v) {
+    EXPECT_EQ(mem.variants[v].name, file.variants[v].name);
+    ASSERT_EQ(mem.variants[v].scalars.size(), file.variants[v].scalars.size());
+    for (const auto& [key, values] : file.variants[v].scalars)
+      EXPECT_EQ(mem.variants[v].scalars.at(key), values) << key;
+    for (const auto& [layer, datasets] : file.variants[v].layers)
+      for (const auto& [key, m] : datasets)
+        EXPECT_EQ(mem.variants[v].layers.at(layer).at(key), m) << layer << " " << key;
+  }
+  for (const std::string& name : io::pretrain_figure_names())
+    for (std::optional<int> layer : {std::optional<int>(), std::optional<int>(1)}) {
+      io::export_figure_csv(io::record_figure(file, name, layer), dir / "file.csv");
+      io::export_figure_csv(io::record_figure(mem, name, layer), dir / "mem.csv");
+      EXPECT_EQ(test::read_text(dir / "mem.csv"), test::read_text(dir / "file.csv")) << name;
+    }
 }
 
 TEST(PretrainRecord, H5pyReadsTheDocumentedPaths) {
@@ -194,6 +225,16 @@ TEST(PretrainFigures, DrawTheRecordedSeries) {
   const Figure align = io::record_figure(rec, "pretraining-alignment");
   ASSERT_EQ(align.panels.size(), std::size_t(kLayers));
   EXPECT_NEAR(align.panels[1].lines[0].y[1], 0.02 * (100 + 3), 1e-12);
+
+  // Router norms: every step, the mean over experts of ‖R′ᵢ‖ (written as base + 0.25).
+  const Figure norms = io::record_figure(rec, "pretraining-norms", 1);
+  ASSERT_EQ(norms.panels.size(), 1u);
+  for (int v = 0; v < 2; ++v) {
+    const auto& line = norms.panels[0].lines[std::size_t(v)];
+    ASSERT_EQ(line.x, (std::vector<double>{0, 1, 2, 3, 4}));
+    for (int t = 0; t < 5; ++t)
+      EXPECT_NEAR(line.y[std::size_t(t)], 1000 * v + 100 + t + 0.25, 1e-12);
+  }
 
   io::test_helpers::expect_bad_input([&] { io::record_figure(rec, "pretraining", 7); },
                                      {"layer 7", "0-1"});

@@ -1,4 +1,5 @@
-// `routerscope gui [PATH]`: the desktop GUI (only in builds with ROUTERSCOPE_GUI).
+// `routerscope gui [PATH]`: the desktop GUI (only in builds with ROUTERSCOPE_GUI). The one file
+// that joins the front ends: a CLI command (app/cli's registration and parsing) that runs app/gui.
 #include "app/cli/command_line.h"
 #include "app/gui/gui.h"
 #include "core/compute_backend.h"
@@ -15,12 +16,13 @@ int run_gui_command(const Argv& argv) {
       "gui", "Open the desktop GUI (ImGui + GLFW).",
       "--screenshot renders N frames offscreen after the script's actions, writes the PNG and\n"
       "exits. Script lines: open PATH | drop PATH | select LAYER EXPERT | step N | play FRAMES |\n"
-      "  train STEPS | export FIGURE FILE | view model|expert|mpi |\n"
+      "  train STEPS | start-train STEPS | pretrain STEPS | start-pretrain STEPS |\n"
+      "  export FIGURE FILE | view model|expert|mpi|pretrain |\n"
       "  key space|right|ctrl+o|ctrl+e|ctrl+q | theme light|dark | size W H |\n"
       "  metric cos|lambda | browse FOLDER | browse-hub | browse-hidden on|off |\n"
-      "  browse-open NAME | follow RUN.h5 | wait-steps N | state FILE\n"
-      "Figures: alignment norms load maxvio heatmap training training-load training-norms "
-      "session");
+      "  browse-open NAME | follow RUN.h5 | wait-steps N|+N | state FILE\n"
+      "Figures: alignment norms load maxvio heatmap training training-load training-norms\n"
+      "  pretraining pretraining-load pretraining-alignment pretraining-norms session");
   gui::GuiOptions o;
   std::string path, size;
   CLI::App& app = cl.app();
