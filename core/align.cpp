@@ -64,6 +64,7 @@ std::vector<LayerAlignment> align_model(const MoeModel& model, const AlignOption
       a.sigma2 = pd.sigma2;
       a.gap_ratio = pd.sigma1 > 0 ? pd.sigma2 / pd.sigma1 : 0.0;
       a.router_norm = r.norm();
+      a.weight_norm = g.cast<double>().norm();
       a.status = pd.status;
       if (pd.status == DirectionStatus::Ok) {
         a.cos = abs_cos(r, pd.u1);

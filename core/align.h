@@ -19,6 +19,7 @@ struct ExpertAlignment {
   double sigma1 = 0, sigma2 = 0;
   double gap_ratio = 0;   // σ₂/σ₁
   double router_norm = 0; // ‖R[i]‖
+  double weight_norm = 0; // Frobenius norm of the chosen expert matrix (‖G‖_F)
   DirectionStatus status = DirectionStatus::Ok;
   VectorF u1; // the principal direction (empty when not Ok)
 };

@@ -163,6 +163,12 @@ void save_lm_checkpoint(const fs::path& dir, const LmCheckpoint& c) {
   AtomicFile file(dir / "config.json");
   file.write(config.data(), config.size());
   file.commit();
+  if (c.global_step >= 0) {
+    const std::string state = nlohmann::json{{"global_step", c.global_step}}.dump(2) + "\n";
+    AtomicFile trainer(dir / "trainer_state.json");
+    trainer.write(state.data(), state.size());
+    trainer.commit();
+  }
 }
 
 LmCheckpoint load_lm_checkpoint(const fs::path& dir, bool with_state) {
@@ -224,6 +230,7 @@ LmCheckpoint variant_checkpoint(const lm::LmParams<float>& routing, const lm::Lm
   meta["variant"] = s.name;
   c.state_metadata = meta.dump();
   c.config_extra = nlohmann::json{{"variant", s.name}, {"step", step}}.dump();
+  c.global_step = step;
   return c;
 }
 

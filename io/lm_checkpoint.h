@@ -34,11 +34,13 @@ struct LmCheckpoint {
   std::map<std::string, MatrixF> state; // resume state (any names); empty = none
   std::string state_metadata = "{}";    // JSON object text stored with the state
   std::string config_extra = "{}";      // JSON object text under config.json "routerscope"
+  int global_step = -1; // >= 0: written as trainer_state.json {"global_step": N} (series step)
 };
 
-// Writes config.json, model.safetensors (F32) and, when `ckpt.state` is not empty,
-// routerscope_state.safetensors into `dir` (created), each to a temporary name renamed when
-// complete.
+// Writes config.json, model.safetensors (F32), when `ckpt.state` is not empty
+// routerscope_state.safetensors and, when `ckpt.global_step` >= 0, trainer_state.json (the step,
+// as transformers' Trainer writes it, so that saved checkpoints form a `series`) into `dir`
+// (created), each to a temporary name renamed when complete.
 void save_lm_checkpoint(const std::filesystem::path& dir, const LmCheckpoint& ckpt);
 
 // Loads a Mixtral checkpoint folder (any dtype the project decodes, sharded or not): every tensor

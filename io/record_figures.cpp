@@ -5,6 +5,7 @@
 #include "core/metrics.h"
 #include "core/spectral.h"
 #include "io/pretrain_figures.h"
+#include "io/series_figures.h"
 
 #include <algorithm>
 #include <cmath>
@@ -313,6 +314,8 @@ std::vector<std::string> record_figure_names(const RunRecord& record) {
     return {"convergence", "alignment", "lambda"};
   if (record.kind == "pretraining")
     return pretrain_figure_names();
+  if (record.kind == "series")
+    return series_figure_names(record);
   return {"training", "load", "norms"};
 }
 
@@ -325,6 +328,8 @@ Figure record_figure(const RunRecord& record, const std::string& name, std::opti
     return convergence_figure(record, name, layer);
   if (record.kind == "pretraining")
     return pretrain_figure(record, name, layer);
+  if (record.kind == "series")
+    return series_figure(record, name, layer);
   if (record.variants.empty())
     throw_input_error("the training record holds no variant");
   return training_figure(record, name, layer);

@@ -22,7 +22,7 @@ Figure spectrum_figure_for_layer(const MoeModel& model, int layer, ExpertMatrix 
 // Figure names a record can draw: convergence records "convergence" (tan θ with the power-
 // iteration bound), "alignment" (|cos|), "lambda"; training records "training" (loss,
 // LB loss, MaxVio, λ per variant), "load" (experts × steps per variant), "norms"; pretraining
-// records the names of io/pretrain_figures.h.
+// records the names of io/pretrain_figures.h; series records those of io/series_figures.h.
 std::vector<std::string> record_figure_names(const RunRecord& record);
 
 // Builds figure `name` from `record`, for one layer or (nullopt) every layer in it. BadInput naming

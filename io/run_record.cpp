@@ -701,10 +701,12 @@ RunRecord read_run_record(const std::filesystem::path& path) {
     throw_input_error(path.string() + ": not a RouterScope run record (attribute "
                                       "'routerscope_record' missing)");
   rec.kind = read_string_attribute(f.id, "kind", path);
-  if (rec.kind != "convergence" && rec.kind != "training" && rec.kind != "pretraining")
+  if (rec.kind != "convergence" && rec.kind != "training" && rec.kind != "pretraining" &&
+      rec.kind != "series")
     throw_input_error(path.string() + ": attribute 'kind' is " +
                       (rec.kind.empty() ? std::string("missing") : "'" + rec.kind + "'") +
-                      ", expected \"convergence\", \"training\" or \"pretraining\"");
+                      ", expected \"convergence\", \"training\", \"pretraining\" or "
+                      "\"series\"");
   rec.config = read_string_attribute(f.id, "config", path);
   rec.identity.path = read_string_attribute(f.id, "checkpoint_path", path);
   rec.identity.family = read_string_attribute(f.id, "checkpoint_family", path);
@@ -749,6 +751,10 @@ RunRecord read_run_record(const std::filesystem::path& path) {
       c.series = read_group(g.id, "layers/" + l + "/");
       if (c.series.empty())
         continue;
+      if (rec.kind == "series") { // every series is [checkpoints, experts] or [checkpoints]
+        rec.layers.push_back(std::move(c));
+        continue;
+      }
       c.sigma1 = column(c.series["sigma1"]);
       c.sigma2 = column(c.series["sigma2"]);
       c.series.erase("sigma1");
@@ -768,6 +774,17 @@ RunRecord read_run_record(const std::filesystem::path& path) {
     }
     std::sort(rec.layers.begin(), rec.layers.end(),
               [](const auto& a, const auto& b) { return a.layer < b.layer; });
+  }
+  if (rec.kind == "series" && H5Lexists(f.id, "steps", H5P_DEFAULT) > 0 &&
+      !is_group(f.id, "steps")) {
+    std::optional<hsize_t> rows;
+    if (committed) {
+      auto it = committed->find("steps");
+      if (it == committed->end())
+        throw_input_error(where(path, "steps") + ": not listed in " + kCommittedRows);
+      rows = it->second;
+    }
+    rec.steps = column(read_matrix(f.id, "steps", path.string() + ": steps", rows));
   }
   if (is_group(f.id, "variants")) {
     Handle variants{H5Gopen2(f.id, "variants", H5P_DEFAULT), H5Gclose};

@@ -30,8 +30,8 @@ struct RecordIdentity {
 
 class RunRecordWriter {
 public:
-  // Creates (truncates) path. kind: "convergence" | "training"; config: a JSON document of the
-  // run's settings, stored as the root string attribute `config`.
+  // Creates (truncates) path. kind: "convergence" | "training" | "pretraining" | "series"; config:
+  // a JSON document of the run's settings, stored as the root string attribute `config`.
   RunRecordWriter(const std::filesystem::path& path, const std::string& kind,
                   const std::string& config, const RecordIdentity& identity,
                   double flush_interval_s = 1.0);
@@ -123,6 +123,7 @@ struct RunRecord {
   RecordIdentity identity;
   std::vector<ConvergenceRecord> layers;       // convergence runs, by layer index
   std::vector<TrainingVariantRecord> variants; // training runs, sorted by name
+  VectorD steps; // series runs: the training step of each checkpoint (layers hold their series)
 };
 
 // Opens a record read-only (also one whose writer still runs or was killed) and reads the rows of

@@ -81,14 +81,16 @@ int run_pretrain(const Argv& argv) {
       "without a dot, by name); the last 5% of the tokens validate (--eval-windows windows of T,\n"
       "0 = all). --save DIR writes DIR/<variant> as a Hugging Face Mixtral checkpoint "
       "(gate.weight\n"
-      "as it routes) plus the state --resume DIR continues from. --quick: D 64, 2 layers, F 128,\n"
-      "T 64, B 8, 150 steps, --eval-every and --align-every 25 (options given still override).\n"
+      "as it routes, trainer_state.json with the step) plus the state --resume DIR continues\n"
+      "from; --save-every N also writes DIR/step-N/<variant> every N steps (a `series`).\n"
+      "--quick: D 64, 2 layers, F 128, T 64, B 8, 150 steps, --eval-every and --align-every 25\n"
+      "(options given still override).\n"
       "--warmup defaults to min(the default, steps / 10). Ctrl-C stops after the current step\n"
       "(exit 130).");
   lm::LmConfig config;
   lm::LmSettings s;
   std::string tokens_arg, corpus_arg, variants = "vanilla,mpi", record_arg, save_arg, resume_arg;
-  int vocab = 256, seed = 0, eval_every = 50, align_every = 50;
+  int vocab = 256, seed = 0, eval_every = 50, align_every = 50, save_every = 0;
   s.eval_windows = 64;
   bool quick = false, json = false;
   CLI::App& app = cl.app();
@@ -123,6 +125,8 @@ int run_pretrain(const Argv& argv) {
   app.add_option("--record", record_arg, "write the run record RUN.h5 (followed live by gui)");
   app.add_option("--save", save_arg, "write DIR/<variant> checkpoints and the state");
   app.add_option("--resume", resume_arg, "continue from a --save DIR");
+  CLI::Option* save_every_opt = number("--save-every", save_every,
+                                       "also save DIR/step-N/<variant> every N steps", 1, 1 << 30);
   number("--threads", s.threads, "CPU threads", 1, 1024);
   app.add_flag("--quick", quick, "a smaller model and run (about 2 minutes on 2 cores)");
   cl.add_json(json);
@@ -166,6 +170,8 @@ int run_pretrain(const Argv& argv) {
   config.validate();
   s.validate();
   io::check_corpus(corpus, config.ctx);
+  if (save_every_opt->count() && save_arg.empty())
+    throw_input_error("--save-every needs --save DIR (the checkpoints go to DIR/step-N/<variant>)");
   const io::PretrainPlan plan{config, s, eval_every, align_every};
   std::optional<lm::LmTrainerState> resumed;
   if (!resume_arg.empty())
@@ -175,6 +181,17 @@ int run_pretrain(const Argv& argv) {
   const nlohmann::json& identity = run.identity();
   if (!record_arg.empty())
     run.record_to(record_arg);
+
+  const fs::path save = save_arg;
+  // Every variant as DIR/<variant> (with trainer_state.json holding the step).
+  auto save_variants = [&](const fs::path& dir) {
+    const lm::LmTrainerState state = trainer.export_state();
+    for (int v = 0; v < trainer.variant_count(); ++v)
+      io::save_lm_checkpoint(dir / trainer.variant_name(v),
+                             io::variant_checkpoint(trainer.routing_params(v),
+                                                    state.variants[std::size_t(v)], state.step,
+                                                    nlohmann::json{{"run", identity}}.dump()));
+  };
 
   InterruptGuard guard;
   ProgressBar bar("pretrain");
@@ -195,6 +212,8 @@ int run_pretrain(const Argv& argv) {
     std::snprintf(label, sizeof label, "step %d/%d  %.0f tok/s", done, s.steps,
                   tokens_per_step * (done - first) / std::max(elapsed, 1e-9));
     bar.update(double(done - first) / double(s.steps - first), label);
+    if (save_every && done % save_every == 0)
+      save_variants(save / ("step-" + std::to_string(done)));
   }
   bar.finish();
   run.close_record();
@@ -202,15 +221,8 @@ int run_pretrain(const Argv& argv) {
   const auto& last = run.last();
   const auto& last_eval = run.last_eval();
   const auto& last_align = run.last_align();
-  const fs::path save = save_arg;
-  if (!save.empty()) {
-    const lm::LmTrainerState state = trainer.export_state();
-    for (int v = 0; v < trainer.variant_count(); ++v)
-      io::save_lm_checkpoint(save / trainer.variant_name(v),
-                             io::variant_checkpoint(trainer.routing_params(v),
-                                                    state.variants[std::size_t(v)], state.step,
-                                                    nlohmann::json{{"run", identity}}.dump()));
-  }
+  if (!save.empty())
+    save_variants(save);
 
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,7 +14,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unistd.h>
 
 namespace routerscope::cli {
@@ -90,11 +92,13 @@ int run_report(const Argv& argv) {
       "vanilla-vs-MPI router training run on one layer (default: the first MoE layer), then\n"
       "writes DIR/index.html, DIR/figures/*.{png,svg,pdf,csv}, DIR/alignment.csv and the HDF5\n"
       "records DIR/convergence.h5 and DIR/training.h5; with --pretrain-steps > 0 (default 150)\n"
-      "a pretraining run from scratch (pretrain --quick), its figures and DIR/pretraining.h5.\n"
+      "a pretraining run from scratch (pretrain --quick), its figures and DIR/pretraining.h5;\n"
+      "with --series-record SERIES.h5 the figures of a `series` record.\n"
       "With --json the tables of the steps go\n"
       "to stderr and stdout holds only the JSON summary. Ctrl-C stops (exit 130).");
   std::string path_arg, out_arg, variants = "vanilla,mpi,no-power", tokens = "synthetic",
                                  device = "auto";
+  std::string series_record;
   int steps = 20, train_steps = 300, pretrain_steps = 150, layer_arg = 0;
   double dpi = 200;
   bool json = false;
@@ -113,12 +117,23 @@ int run_report(const Argv& argv) {
   app.add_option("--variants", variants, "training variants, comma-separated");
   app.add_option("--tokens", tokens, "synthetic, embeddings or FILE.h5");
   app.add_option("--dpi", dpi, "PNG resolution")->check(CLI::Range(36.0, 2400.0));
+  app.add_option("--series-record", series_record,
+                 "SERIES.h5 written by `series`: adds its figures (alignment and norms over the "
+                 "checkpoints, load when recorded)");
   cl.add_json(json);
   cl.add_device(device);
   if (auto rc = cl.parse(argv))
     return *rc;
   const std::string path = cl.checkpoint(path_arg);
   const fs::path out = out_arg;
+  // Read first: a file that is not a series record stops the report before any work.
+  std::optional<io::RunRecord> series;
+  if (!series_record.empty()) {
+    series = io::read_run_record(series_record);
+    if (series->kind != "series")
+      throw_input_error("--series-record " + series_record + ": a '" + series->kind +
+                        "' record, expected one written by `routerscope series --record`");
+  }
 
   auto model = io::open_checkpoint(path);
   const ModelInfo& info = model->info();
@@ -214,6 +229,18 @@ int run_report(const Argv& argv) {
                        io::record_figure(rec, "pretraining-load")});
     figures.push_back({{"pretraining-alignment", "Alignment λ per layer during pretraining."},
                        io::record_figure(rec, "pretraining-alignment")});
+  }
+
+  if (series) {
+    const std::map<std::string, std::string> captions = {
+        {"series-alignment", "Alignment over the checkpoints of a training run (" + series_record +
+                                 "): λ and |cos(Rᵢ, u₁)| per layer, mean and min–max over "
+                                 "experts."},
+        {"series-norms", "Router row norms and expert weight norms over the checkpoints."},
+        {"series-load", "Expert load share of the series' hidden states at each checkpoint, "
+                        "with MaxVio."}};
+    for (const std::string& name : io::record_figure_names(*series))
+      figures.push_back({{name, captions.at(name)}, io::record_figure(*series, name)});
   }
 
   std::string html =

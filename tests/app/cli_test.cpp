@@ -230,7 +230,7 @@ std::vector<std::string> command_names() {
 TEST(CliConventions, EveryCommandAnswersDashHHelpAndHelpCommandAlike) {
   const auto names = command_names();
   for (const std::string must : {"inspect", "align", "mpi", "train", "plot", "report",
-                                 "export-router", "route", "pretrain", "lm-eval"})
+                                 "export-router", "route", "pretrain", "lm-eval", "series"})
     EXPECT_NE(std::find(names.begin(), names.end(), must), names.end()) << must;
   for (const auto& name : names) {
     const auto a = run_routerscope({name, "-h"});
@@ -308,6 +308,12 @@ TEST(CliConventions, ParseErrorsAreExitTwoNamingTheOption) {
       {{"lm-eval"}, {"CKPT"}},
       {{"lm-eval", demo, "--ctx", "1"}, {"--ctx"}},
       {{"lm-eval", demo, "--threads", "0"}, {"--threads"}},
+      {{"series"}, {"PATH"}},
+      {{"series", demo, "--matrix", "diag"}, {"--matrix", "diag"}},
+      {{"series", demo, "--method", "svd"}, {"--method", "svd"}},
+      {{"series", demo, "--layers", "0", "--bogus"}, {"--bogus"}},
+      {{"series", demo, "--tokens", "missing.h5"}, {"missing.h5"}},
+      {{"series", demo, "--layers", "99"}, {"99"}},
   };
   for (const auto& c : cases) {
     const auto r = run_routerscope(c.args);

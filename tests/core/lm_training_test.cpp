@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "core/lm/lm_trainer.h"
 #include "tests/core/lm_test_config.h"
+#include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -54,17 +55,6 @@ double unigram_entropy_bits(const std::vector<std::int32_t>& bytes) {
       h -= p * std::log2(p);
     }
   return h;
-}
-
-std::string bad_input(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
 }
 
 std::vector<std::int32_t> ramp(size_t n) {
@@ -131,7 +121,7 @@ TEST(LmTraining, SameSeedSameNumbersAndResumeContinuesExactly) {
   LmConfig other = c;
   other.experts = 8;
   LmTrainer o(other, s, ramp(5000), ramp(700));
-  EXPECT_NE(bad_input([&] { o.import_state(a.export_state()); }).find("--experts"),
+  EXPECT_NE(test::bad_input_message([&] { o.import_state(a.export_state()); }).find("--experts"),
             std::string::npos);
 }
 
@@ -168,18 +158,25 @@ TEST(LmTraining, StatisticsAreConsistentWithTheirDefinitions) {
 
 TEST(LmTraining, BadInputNamesTheArgument) {
   LmSettings s;
-  EXPECT_NE(bad_input([&] { LmTrainer(small_config(), s, ramp(64), {}); }).find("--ctx + 1"),
+  EXPECT_NE(test::bad_input_message([&] {
+              LmTrainer(small_config(), s, ramp(64), {});
+            }).find("--ctx + 1"),
             std::string::npos);
   LmConfig c = small_config();
   c.heads = 5;
-  EXPECT_NE(bad_input([&] { LmTrainer(c, s, ramp(5000), {}); }).find("--heads"), std::string::npos);
-  s.variants = {"vanilla", "bogus"};
-  EXPECT_NE(bad_input([&] { LmTrainer(small_config(), s, ramp(5000), {}); }).find("bogus"),
+  EXPECT_NE(test::bad_input_message([&] { LmTrainer(c, s, ramp(5000), {}); }).find("--heads"),
             std::string::npos);
+  s.variants = {"vanilla", "bogus"};
+  EXPECT_NE(
+      test::bad_input_message([&] { LmTrainer(small_config(), s, ramp(5000), {}); }).find("bogus"),
+      std::string::npos);
   LmSettings ok;
   LmTrainer t(small_config(), ok, ramp(5000), {});
-  EXPECT_NE(bad_input([&] { t.evaluate(); }).find("evaluation data"), std::string::npos);
-  EXPECT_NE(bad_input([&] { lm_bits_per_token(t.params(0), ramp(10), 64, 1); }).find("--ctx"),
+  EXPECT_NE(test::bad_input_message([&] { t.evaluate(); }).find("evaluation data"),
+            std::string::npos);
+  EXPECT_NE(test::bad_input_message([&] {
+              lm_bits_per_token(t.params(0), ramp(10), 64, 1);
+            }).find("--ctx"),
             std::string::npos);
 }
 
@@ -194,7 +191,7 @@ TEST(LmTraining, NonFiniteValueStopsNamingStepVariantAndLayer) {
   const auto& q = p.tensors()[size_t(p.slots().layers[1].q)];
   st.variants[1].params[q.offset + 3] = std::numeric_limits<float>::quiet_NaN();
   t.import_state(st);
-  const std::string msg = bad_input([&] { t.step(); });
+  const std::string msg = test::bad_input_message([&] { t.step(); });
   EXPECT_NE(msg.find("step 1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("variant mpi"), std::string::npos) << msg;
   EXPECT_NE(msg.find("layer 1"), std::string::npos) << msg;

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <functional>
 
 namespace routerscope::test {
 namespace {
@@ -26,17 +25,6 @@ fs::path make_source(const TempDir& dir, const std::string& tag) {
   std::ofstream(src / "config.json") << "{\"tag\": \"" << tag << "\"}";
   std::ofstream(src / "model.safetensors") << tag;
   return src;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a BadInput error";
-  return {};
 }
 
 TEST(HubCache, FolderNamesRoundTripAsTheHubSpellsThem) {
@@ -68,7 +56,7 @@ TEST(HubCache, RepoIdResolvesToTheSnapshotItsRefNames) {
   EXPECT_EQ(fs::path(io::resolve_model_path((cache / "models--org--model/").string())), a);
   EXPECT_EQ(io::resolve_model_path(b.string()), b.string());
   // An unknown revision names the folder and what snapshots/ holds.
-  const std::string e = error_of([&] { io::resolve_model_path("org/model@v9"); });
+  const std::string e = test::bad_input_message([&] { io::resolve_model_path("org/model@v9"); });
   EXPECT_NE(e.find("v9"), std::string::npos) << e;
   EXPECT_NE(e.find("snapshots"), std::string::npos) << e;
   EXPECT_NE(e.find(kCommitA), std::string::npos) << e;
@@ -115,7 +103,8 @@ TEST(HubCache, MissingModelNamesEveryPlaceLookedAt) {
                  {"HF_HOME", (dir / "b").string()},
                  {"HOME", (dir / "c").string()},
                  {"XDG_CACHE_HOME", ""}});
-  const std::string e = error_of([&] { io::resolve_model_path("allenai/OLMoE-1B-7B-0924"); });
+  const std::string e =
+      test::bad_input_message([&] { io::resolve_model_path("allenai/OLMoE-1B-7B-0924"); });
   for (const fs::path& p : {dir / "a" / "models--allenai--OLMoE-1B-7B-0924",
                             dir / "b" / "hub" / "models--allenai--OLMoE-1B-7B-0924",
                             dir / "c" / ".cache/huggingface/hub/models--allenai--OLMoE-1B-7B-0924"})
@@ -142,16 +131,17 @@ TEST(HubCache, ModelFolderWithoutAUsableSnapshotPointsAtSnapshots) {
   ScopedEnv env(
       {{"HF_HUB_CACHE", cache.string()}, {"HF_HOME", ""}, {"HOME", ""}, {"XDG_CACHE_HOME", ""}});
   EXPECT_EQ(fs::path(io::resolve_model_path("o/one")), one);
-  const std::string empty = error_of([&] { io::resolve_model_path("o/empty"); });
+  const std::string empty = test::bad_input_message([&] { io::resolve_model_path("o/empty"); });
   EXPECT_NE(empty.find((cache / "models--o--empty" / "snapshots").string()), std::string::npos)
       << empty;
-  const std::string via_folder =
-      error_of([&] { io::resolve_model_path((cache / "models--o--empty").string()); });
+  const std::string via_folder = test::bad_input_message(
+      [&] { io::resolve_model_path((cache / "models--o--empty").string()); });
   EXPECT_NE(via_folder.find("snapshots"), std::string::npos) << via_folder;
-  const std::string dangling = error_of([&] { io::resolve_model_path("o/dangling"); });
+  const std::string dangling =
+      test::bad_input_message([&] { io::resolve_model_path("o/dangling"); });
   EXPECT_NE(dangling.find(kCommitA), std::string::npos) << dangling;
   EXPECT_NE(dangling.find("snapshots"), std::string::npos) << dangling;
-  const std::string two = error_of([&] { io::resolve_model_path("o/two"); });
+  const std::string two = test::bad_input_message([&] { io::resolve_model_path("o/two"); });
   EXPECT_NE(two.find(kCommitA), std::string::npos) << two;
   EXPECT_NE(two.find(kCommitB), std::string::npos) << two;
   EXPECT_NE(two.find("o/two@COMMIT"), std::string::npos) << two;

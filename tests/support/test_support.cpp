@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 
+#include <gtest/gtest.h>
+
 #include <Eigen/QR>
 #include <algorithm>
 #include <array>
@@ -32,6 +34,17 @@ TempDir::TempDir(const std::string& tag) {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+std::string bad_input_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a BadInput error";
+  return {};
 }
 
 fs::path hf_tiny_dir() {

@@ -44,6 +44,9 @@ struct CommandResult {
 CommandResult run_routerscope(const std::vector<std::string>& args,
                               const std::function<void(int pid)>& while_running = {});
 
+// The message of the BadInput error `f` throws; a test failure when it throws none or another kind.
+std::string bad_input_message(const std::function<void()>& f);
+
 // Runs a shell command line (tests use it for python3, pdftotext, ...): exit code and stdout.
 CommandResult run_shell(const std::string& command);
 // `s` as one single-quoted shell word.
