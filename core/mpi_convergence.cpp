@@ -13,15 +13,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// tan∠(r, u) from |cos|: sqrt(1 − c²)/c (∞ when orthogonal, NaN when c is NaN).
-double tan_from_cos(double c) {
-  if (std::isnan(c))
-    return kNaN;
-  if (!(c > 0))
-    return std::numeric_limits<double>::infinity();
-  return std::sqrt(std::max(0.0, 1 - c * c)) / c;
-}
-
 // Scales each row of r to unit length and adds log of its norm to log_scale (rows that are zero
 // or not finite are left as they are).
 void carry_scale(MatrixF& r, VectorD& log_scale) {
@@ -65,6 +56,14 @@ ConvergenceRow describe(int step, const MatrixF& r, const VectorD& log_scale,
 }
 
 } // namespace
+
+double tan_from_cos(double c) {
+  if (std::isnan(c))
+    return kNaN;
+  if (!(c > 0))
+    return std::numeric_limits<double>::infinity();
+  return std::sqrt(std::max(0.0, 1 - c * c)) / c;
+}
 
 LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<MatrixF>& g,
                                 const ConvergenceSettings& settings,

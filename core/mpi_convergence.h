@@ -49,6 +49,9 @@ LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<M
                                 const ConvergenceCallback& callback = {},
                                 const Progress& progress = {});
 
+// tan∠(r, u₁) from |cos|: sqrt(1 − c²)/c (∞ when orthogonal, NaN when c is NaN).
+double tan_from_cos(double c);
+
 // Whether an observed tan θ_t respects its bound (σ₂/σ₁)^{2kt}·tan θ₀, with a relative slack of
 // 1e-3 and an absolute floor of 8·ε_float (9.5e-7): a float router row cannot resolve a smaller
 // angle (its rounding alone is ~ε_float ≈ 1.2e-7), so below that the angle is rounding, not

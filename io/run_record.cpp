@@ -506,6 +506,12 @@ std::span<const double> span_of(const VectorD& v) {
 namespace {
 constexpr const char* kConvergenceRows[] = {"cos",      "lambda",    "router_norm",
                                             "pre_norm", "tan_theta", "tan_bound"};
+// The series of kConvergenceRows[i] in a row (the one definition of what a row records).
+const VectorD& convergence_series(const ConvergenceRow& row, size_t i) {
+  const VectorD* const rows[std::size(kConvergenceRows)] = {
+      &row.cos, &row.lambda, &row.router_norm, &row.pre_norm, &row.tan_theta, &row.tan_bound};
+  return *rows[i];
+}
 std::string convergence_base(int layer) {
   return "layers/" + std::to_string(layer) + "/";
 }
@@ -523,11 +529,40 @@ void RunRecordWriter::add_convergence_row(const LayerConvergence& layer,
     write_vector(base + "sigma1", span_of(s1));
     write_vector(base + "sigma2", span_of(s2));
   }
-  const VectorD* rows[] = {&row.cos,      &row.lambda,    &row.router_norm,
-                           &row.pre_norm, &row.tan_theta, &row.tan_bound};
   for (size_t i = 0; i < std::size(kConvergenceRows); ++i)
-    append_row(base + kConvergenceRows[i], span_of(*rows[i]));
+    append_row(base + kConvergenceRows[i], span_of(convergence_series(row, i)));
   commit_step();
+}
+
+RunRecord convergence_record(const LayerConvergence& layer, const std::string& config,
+                             const RecordIdentity& identity) {
+  RunRecord rec;
+  rec.kind = "convergence";
+  rec.config = config;
+  rec.identity = identity;
+  ConvergenceRecord c;
+  c.layer = layer.layer;
+  c.sigma1.resize(Eigen::Index(layer.directions.size()));
+  c.sigma2.resize(c.sigma1.size());
+  for (size_t i = 0; i < layer.directions.size(); ++i) {
+    c.sigma1(Eigen::Index(i)) = layer.directions[i].sigma1;
+    c.sigma2(Eigen::Index(i)) = layer.directions[i].sigma2;
+  }
+  if (!layer.rows.empty())
+    for (size_t k = 0; k < std::size(kConvergenceRows); ++k) {
+      const Eigen::Index width = convergence_series(layer.rows.front(), k).size();
+      MatrixD m(Eigen::Index(layer.rows.size()), width);
+      for (size_t t = 0; t < layer.rows.size(); ++t) {
+        const VectorD& v = convergence_series(layer.rows[t], k);
+        if (v.size() != width)
+          throw_internal_error("convergence_record: layer " + std::to_string(layer.layer) + " " +
+                               kConvergenceRows[k] + " rows differ in width");
+        m.row(Eigen::Index(t)) = v.transpose();
+      }
+      c.series[kConvergenceRows[k]] = std::move(m);
+    }
+  rec.layers.push_back(std::move(c));
+  return rec;
 }
 
 void declare_convergence_layer(RunRecordWriter& writer, int layer, std::size_t experts) {

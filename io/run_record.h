@@ -136,6 +136,11 @@ RunRecord read_run_record(const std::filesystem::path& path);
 RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
                           const std::string& config = "{}", const RecordIdentity& identity = {});
 
+// The record that RunRecordWriter::add_convergence_row over every row of `layer` followed by
+// read_run_record gives (kind "convergence", one layer), built in memory.
+RunRecord convergence_record(const LayerConvergence& layer, const std::string& config = "{}",
+                             const RecordIdentity& identity = {});
+
 // The inverse of RunRecordWriter::add_training_step: the per-step records of a training record's
 // variants for its first recorded layer (stored in *layer), ordered by step and then by the
 // config's variant order (by name when the config has none). Throws BadInput naming `origin` and

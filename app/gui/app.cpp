@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kFigureNames[] = {"alignment",
+constexpr const char* kFigureNames[] = {"convergence",
+                                        "alignment",
                                         "norms",
                                         "load",
                                         "maxvio",
@@ -46,6 +47,9 @@ constexpr int kSessionFigure = kFigureCount - 1;
 // Router-training figures: the GUI name and the record figure (io/record_figures.h) it draws.
 constexpr const char* kTrainFigures[][2] = {
     {"training", "training"}, {"training-load", "load"}, {"training-norms", "norms"}};
+// Convergence stepping's pages: tan θ (the record figure "convergence", as `plot` draws it), then
+// |cos|, norms and load.
+constexpr const char* kMpiPages[] = {"tan θ (convergence)", "|cos|, norms and load"};
 constexpr const char* kTrainFigureLabels[] = {"losses, MaxVio and λ per variant",
                                               "expert load over steps", "router norms"};
 constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv", "h5"};
@@ -221,7 +225,7 @@ void App::open(const std::string& path) {
 
 void App::select(int layer, int expert) {
   if (!model_)
-    return;
+    throw_input_error("select: no model is open");
   for (int r = 0; r < int(model_->alignment.size()); ++r)
     if (model_->alignment[r].layer == layer) {
       const int n = int(model_->alignment[r].experts.size());
@@ -259,7 +263,7 @@ void App::reset_mpi() {
   records_pub_.publish(std::shared_ptr<const std::vector<MpiStepRecord>>());
   timeline_ = 0;
   follow_ = true;
-  align_view_ = norm_view_ = load_view_ = vio_view_ = PlotView{};
+  conv_view_ = align_view_ = norm_view_ = load_view_ = vio_view_ = PlotView{};
 }
 
 void App::launch_mpi_job(int steps) {
@@ -476,8 +480,10 @@ void App::poll_jobs() {
   if (export_job_ && export_job_->status().finished()) {
     const JobStatus s = export_job_->status();
     export_job_->wait();
-    if (s.state == JobState::Failed)
+    if (s.state == JobState::Failed) {
+      export_error_ = s.error;
       show_error("Export failed:\n" + s.error);
+    }
     export_job_.reset();
   }
   // Play: steps at `speed_` per second, one job at a time.
@@ -557,7 +563,39 @@ void App::frame() {
   }
   draw_export_dialog();
   draw_error_dialog();
+  if (!test_pattern_.empty())
+    draw_test_pattern();
   ImGui::Render();
+}
+
+void App::show_test_pattern(const std::string& name) {
+  if (name != "zigzag")
+    throw_input_error("unknown test pattern '" + name + "' (expected zigzag)");
+  test_pattern_ = name;
+}
+
+void App::draw_test_pattern() {
+  // 121 points across 80% of the width alternating between 20% and 80% of the height: at any
+  // window size every segment is steep (tens of pixels up or down per few pixels across) and
+  // every vertex turns the line back on itself.
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImDrawList* dl = ImGui::GetForegroundDrawList();
+  const ImVec2 o = vp->Pos, size = vp->Size;
+  dl->AddRectFilled(o, ImVec2(o.x + size.x, o.y + size.y), IM_COL32(0, 0, 0, 255));
+  constexpr int n = 121;
+  std::vector<Point> run;
+  pattern_points_.clear();
+  for (int i = 0; i < n; ++i) {
+    const double x = 0.1 * size.x + 0.8 * size.x * i / (n - 1);
+    const double y = (i % 2 ? 0.2 : 0.8) * size.y;
+    run.push_back({x, y});
+    pattern_points_.emplace_back(float(o.x + x), float(o.y + y));
+  }
+  ImGuiCanvas canvas(dl, o, 1.0, figure_textures_);
+  Stroke stroke;
+  stroke.color = {1, 0, 0, 1};
+  stroke.width = kPatternWidth;
+  canvas.stroke({run}, stroke);
 }
 
 void App::handle_shortcuts() {
@@ -1220,12 +1258,36 @@ void App::draw_mpi_view() {
   }
   const auto& recs = *records_;
   timeline_ = std::clamp(timeline_, 0, count - 1);
+  ImGui::SetNextItemWidth(em * 14);
+  ImGui::Combo("##mpipage", &mpi_page_, kMpiPages, int(std::size(kMpiPages)));
+  const bool dark = theme_ == Theme::Dark;
+  int hover = -1;
+  if (mpi_page_ == 0) {
+    figure_textures_.begin_frame();
+    hover = figure_view("convergence", build_figure("convergence"), count, timeline_, conv_view_,
+                        ImGui::GetContentRegionAvail(), dark, figure_textures_);
+    if (hover >= 0) {
+      const io::ConvergenceRecord& c = mpi_record()->layers.front();
+      const Eigen::Index e =
+          std::min<Eigen::Index>(sel_expert_, c.series.at("tan_theta").cols() - 1);
+      ImGui::BeginTooltip();
+      ImGui::Text("step %d", hover);
+      ImGui::Separator();
+      ImGui::Text("expert %d: tan θ %.4g   bound %.4g   |cos| %.6f", int(e),
+                  c.series.at("tan_theta")(hover, e), c.series.at("tan_bound")(hover, e),
+                  c.series.at("cos")(hover, e));
+      ImGui::EndTooltip();
+      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
+        timeline_ = hover;
+        follow_ = hover == count - 1;
+      }
+    }
+    return;
+  }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const ImVec2 spacing = ImGui::GetStyle().ItemSpacing;
   const float top_h = (avail.y - spacing.y) * 0.5f;
   const ImVec2 cell((avail.x - spacing.x) * 0.5f, top_h);
-  const bool dark = theme_ == Theme::Dark;
-  int hover = -1;
   auto take = [&](int h) {
     if (h >= 0)
       hover = h;
@@ -1325,6 +1387,13 @@ Figure App::build_figure(const std::string& figure) const {
   }
   if (!records_ || records_->empty())
     throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
+  if (figure == "convergence") { // the record figure of the run, as `plot` draws it from the file
+    if (!mpi_figure_ || mpi_figure_source_ != mpi_record()) {
+      mpi_figure_ = std::make_shared<const Figure>(io::record_figure(*mpi_record(), figure));
+      mpi_figure_source_ = mpi_record();
+    }
+    return *mpi_figure_;
+  }
   const auto& recs = *records_;
   const int n = int(recs.front().cos.size());
   const int layer = model_->alignment[sel_row_].layer;
@@ -1386,12 +1455,31 @@ Figure App::build_figure(const std::string& figure) const {
     return f;
   }
   throw_input_error("unknown figure '" + figure +
-                    "' (expected alignment, norms, load, maxvio, heatmap, training, "
+                    "' (expected convergence, alignment, norms, load, maxvio, heatmap, training, "
                     "training-load or training-norms)");
 }
 
+std::shared_ptr<const io::RunRecord> App::mpi_record() const {
+  if (!model_ || !records_ || records_->empty())
+    throw_input_error("no MPI steps recorded yet (press Step or Play)");
+  if (mpi_record_source_ != records_) {
+    mpi_record_ = std::make_shared<const io::RunRecord>(
+        convergence_record(*model_, run_settings_, *records_));
+    mpi_record_source_ = records_;
+  }
+  return mpi_record_;
+}
+
 void App::export_figure(const std::string& figure, const std::string& file) {
+  export_error_.clear();
   try {
+    if (std::find_if(std::begin(kFigureNames), std::end(kFigureNames),
+                     [&](const char* name) { return figure == name; }) == std::end(kFigureNames)) {
+      std::string names;
+      for (const char* name : kFigureNames)
+        names += (names.empty() ? "" : ", ") + std::string(name);
+      throw_input_error("unknown figure '" + figure + "' (expected one of: " + names + ")");
+    }
     std::string ext = fs::path(file).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return std::tolower(c); });
@@ -1456,6 +1544,7 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     });
     exported_.push_back(file);
   } catch (const Error& e) {
+    export_error_ = e.what();
     show_error(e.what());
   }
 }
@@ -1502,6 +1591,12 @@ std::string App::state_json() const {
   nlohmann::json j;
   j["opened_path"] = model_ ? model_->path : "";
   j["view"] = view_name(view_);
+  if (!test_pattern_.empty()) {
+    nlohmann::json points = nlohmann::json::array();
+    for (const ImVec2& p : pattern_points_)
+      points.push_back({p.x, p.y});
+    j["test_pattern"] = {{"name", test_pattern_}, {"width", kPatternWidth}, {"points", points}};
+  }
   j["pretraining"] = pretrain_.state();
   j["theme"] = theme_ == Theme::Dark ? "dark" : "light";
   j["metric"] = metric_ == Metric::Cos ? "cos" : "lambda";

@@ -55,10 +55,10 @@ public:
     metric_ = m;
     heatmap_dirty_ = true;
   }
-  // Exports `figure` (alignment|norms|load|maxvio|heatmap for convergence stepping,
+  // Exports `figure` (convergence|alignment|norms|load|maxvio|heatmap for convergence stepping,
   // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
   // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
-  // .h5 run record. Runs as a job; errors go to the error dialog.
+  // .h5 run record. Runs as a job; errors go to the error dialog and export_error().
   void export_figure(const std::string& figure, const std::string& file);
   // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
   void start_training(int steps);
@@ -67,6 +67,10 @@ public:
   void start_pretraining(int steps);
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
   void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
+  // Screenshot-mode test pattern drawn over the window ("zigzag": a steep zig-zag polyline through
+  // ImGuiCanvas, as figure lines are drawn; its points are in the state JSON). BadInput for
+  // another name.
+  void show_test_pattern(const std::string& name);
   FileBrowser& browser() { return browser_; } // File > Open itself (scripts drive its places)
   // Input exactly as GLFW delivers it (scripts use these to exercise shortcuts and drag-and-drop).
   void key(int glfw_key, bool ctrl, bool press);
@@ -78,6 +82,8 @@ public:
   // Complete steps shown of the record being followed (0 before it is shown or when none is).
   int followed_steps() const;
   const std::string& error() const { return error_; }
+  // Why the last export_figure could not be done (its own check or its job), empty when it was.
+  const std::string& export_error() const { return export_error_; }
 
 private:
   void poll_jobs();
@@ -89,6 +95,7 @@ private:
   void draw_expert_view();
   void draw_mpi_view();
   void draw_status_bar();
+  void draw_test_pattern();
   void draw_training();
   Figure training_figure(const std::string& name) const; // training | training-load | ...
   void draw_error_dialog();
@@ -101,6 +108,9 @@ private:
   const LayerAlignment* selected_layer() const;
   // The figure model (core/figure.h) of a named view, exactly as exported.
   Figure build_figure(const std::string& figure) const;
+  // The convergence run on screen as its session record (session.h convergence_record), rebuilt
+  // only when its steps change. BadInput when no step is recorded.
+  std::shared_ptr<const io::RunRecord> mpi_record() const;
 
   GLFWwindow* window_;
   GuiOptions options_;
@@ -145,7 +155,12 @@ private:
   int step_n_ = 10;
   double play_credit_ = 0;
   std::chrono::steady_clock::time_point last_frame_;
-  PlotView align_view_, norm_view_, load_view_, vio_view_;
+  PlotView conv_view_, align_view_, norm_view_, load_view_, vio_view_;
+  int mpi_page_ = 0; // kMpiPages: tan θ (convergence) or |cos|, norms and load
+  mutable std::shared_ptr<const std::vector<MpiStepRecord>> mpi_record_source_;
+  mutable std::shared_ptr<const io::RunRecord> mpi_record_;
+  mutable std::shared_ptr<const io::RunRecord> mpi_figure_source_;
+  mutable std::shared_ptr<const Figure> mpi_figure_;
   TexturePool figure_textures_;
 
   // Router training (MPI view, training mode)
@@ -170,9 +185,15 @@ private:
   // Export
   std::unique_ptr<Job> export_job_;
   std::vector<std::string> exported_;
+  std::string export_error_;
   bool export_dialog_ = false;
   int export_figure_ = 0, export_format_ = 0;
   std::string export_path_;
+
+  // Test pattern (screenshot mode): its name and the points drawn last frame, in pixels.
+  std::string test_pattern_;
+  std::vector<ImVec2> pattern_points_;
+  static constexpr float kPatternWidth = 2.0f; // px, a figure line's width at the UI font size
 
   // Pretraining (its own panel: settings, job, figures)
   PretrainPanel pretrain_;

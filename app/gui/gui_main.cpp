@@ -228,6 +228,7 @@ int run_gui(const GuiOptions& options) {
     render_frame();
   };
 
+  std::string script_failure; // the first script action that could not be done
   if (!offscreen) {
     while (!glfwWindowShouldClose(window) && !app->quit_requested())
       render_frame();
@@ -235,91 +236,109 @@ int run_gui(const GuiOptions& options) {
     settle(300);
     for (const auto& a : script) {
       const std::string& v = a.verb;
-      if (v == "open") {
-        app->open(a.args[0]);
-      } else if (v == "select") {
-        app->select(std::stoi(a.args[0]), std::stoi(a.args[1]));
-      } else if (v == "step") {
-        app->step(std::stoi(a.args[0]));
-      } else if (v == "play") {
-        app->set_playing(true);
-        for (int i = 0; i < std::stoi(a.args[0]); ++i) {
-          render_frame();
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      // An action that cannot be done ends the script: exit 2 naming the line (after the
+      // screenshot and state are written). Opening a bad file is not such an action: it shows
+      // the error dialog, as it does for a user.
+      const std::string where = options.script + ":" + std::to_string(a.line) + ": ";
+      try {
+        if (v == "open") {
+          app->open(a.args[0]);
+        } else if (v == "select") {
+          app->select(std::stoi(a.args[0]), std::stoi(a.args[1]));
+        } else if (v == "step") {
+          app->step(std::stoi(a.args[0]));
+        } else if (v == "play") {
+          app->set_playing(true);
+          for (int i = 0; i < std::stoi(a.args[0]); ++i) {
+            render_frame();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+          app->set_playing(false);
+        } else if (v == "export") {
+          app->export_figure(a.args[0], a.args[1]);
+          settle(300); // the export job's own failure (e.g. an unwritable folder) is known after it
+          if (!app->export_error().empty())
+            throw_input_error("export " + a.args[0] + " " + a.args[1] +
+                              " cannot be done: " + app->export_error());
+        } else if (v == "view") {
+          app->set_view(a.args[0] == "model"    ? View::Model
+                        : a.args[0] == "expert" ? View::Expert
+                        : a.args[0] == "mpi"    ? View::Mpi
+                                                : View::Pretrain);
+        } else if (v == "theme") {
+          app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
+        } else if (v == "metric") {
+          app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
+        } else if (v == "train" || v == "start-train") {
+          app->set_view(View::Mpi);
+          app->set_mpi_mode(1);
+          app->start_training(std::stoi(a.args[0]));
+          if (v == "start-train") { // e.g. quitting while the job runs
+            render_frame();
+            continue;
+          }
+        } else if (v == "pretrain" || v == "start-pretrain") {
+          app->start_pretraining(std::stoi(a.args[0]));
+          if (v == "start-pretrain") {
+            render_frame();
+            continue;
+          }
+        } else if (v == "browse") {
+          app->browse(a.args[0]);
+        } else if (v == "browse-hub") {
+          app->browser().open_hub();
+        } else if (v == "browse-hidden") {
+          app->browser().set_show_hidden(a.args[0] == "on");
+        } else if (v == "browse-open") {
+          app->browser().activate(a.args[0]);
+        } else if (v == "key") {
+          const std::string& k = a.args[0];
+          const bool ctrl = k.rfind("ctrl+", 0) == 0;
+          const int code = k == "space"    ? GLFW_KEY_SPACE
+                           : k == "right"  ? GLFW_KEY_RIGHT
+                           : k == "ctrl+o" ? GLFW_KEY_O
+                           : k == "ctrl+e" ? GLFW_KEY_E
+                                           : GLFW_KEY_Q;
+          app->key(code, ctrl, true);
+          render_frame(); // the frame that sees the key go down
+          app->key(code, ctrl, false);
+          if (app->quit_requested())
+            break;
+        } else if (v == "drop") {
+          app->drop(a.args[0]);
+        } else if (v == "follow") {
+          app->follow(a.args[0]);
+        } else if (v == "wait-steps") {
+          // N: until the followed record shows N steps; +N: N more than it shows now.
+          const bool relative = a.args[0].starts_with('+');
+          const int want = std::stoi(a.args[0].substr(relative ? 1 : 0)) +
+                           (relative ? app->followed_steps() : 0);
+          const auto start = std::chrono::steady_clock::now();
+          while (app->followed_steps() < want) {
+            if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+                300)
+              throw_internal_error("screenshot script: the followed record did not reach " +
+                                   std::to_string(want) + " steps within 300 s (" + app->error() +
+                                   ")");
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            render_frame();
+          }
+        } else if (v == "test-pattern") {
+          app->show_test_pattern(a.args[0]);
+        } else if (v == "state") {
+          write_state(a.args[0]);
+        } else if (v == "size") {
+          fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
+          fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);
+          glfwSetWindowSize(window, fb_w, fb_h);
         }
-        app->set_playing(false);
-      } else if (v == "export") {
-        app->export_figure(a.args[0], a.args[1]);
-      } else if (v == "view") {
-        app->set_view(a.args[0] == "model"    ? View::Model
-                      : a.args[0] == "expert" ? View::Expert
-                      : a.args[0] == "mpi"    ? View::Mpi
-                                              : View::Pretrain);
-      } else if (v == "theme") {
-        app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
-      } else if (v == "metric") {
-        app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
-      } else if (v == "train" || v == "start-train") {
-        app->set_view(View::Mpi);
-        app->set_mpi_mode(1);
-        app->start_training(std::stoi(a.args[0]));
-        if (v == "start-train") { // e.g. quitting while the job runs
-          render_frame();
-          continue;
-        }
-      } else if (v == "pretrain" || v == "start-pretrain") {
-        app->start_pretraining(std::stoi(a.args[0]));
-        if (v == "start-pretrain") {
-          render_frame();
-          continue;
-        }
-      } else if (v == "browse") {
-        app->browse(a.args[0]);
-      } else if (v == "browse-hub") {
-        app->browser().open_hub();
-      } else if (v == "browse-hidden") {
-        app->browser().set_show_hidden(a.args[0] == "on");
-      } else if (v == "browse-open") {
-        app->browser().activate(a.args[0]);
-      } else if (v == "key") {
-        const std::string& k = a.args[0];
-        const bool ctrl = k.rfind("ctrl+", 0) == 0;
-        const int code = k == "space"    ? GLFW_KEY_SPACE
-                         : k == "right"  ? GLFW_KEY_RIGHT
-                         : k == "ctrl+o" ? GLFW_KEY_O
-                         : k == "ctrl+e" ? GLFW_KEY_E
-                                         : GLFW_KEY_Q;
-        app->key(code, ctrl, true);
-        render_frame(); // the frame that sees the key go down
-        app->key(code, ctrl, false);
-        if (app->quit_requested())
-          break;
-      } else if (v == "drop") {
-        app->drop(a.args[0]);
-      } else if (v == "follow") {
-        app->follow(a.args[0]);
-      } else if (v == "wait-steps") {
-        // N: until the followed record shows N steps; +N: N more than it shows now.
-        const bool relative = a.args[0].starts_with('+');
-        const int want =
-            std::stoi(a.args[0].substr(relative ? 1 : 0)) + (relative ? app->followed_steps() : 0);
-        const auto start = std::chrono::steady_clock::now();
-        while (app->followed_steps() < want) {
-          if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > 300)
-            throw_internal_error("screenshot script: the followed record did not reach " +
-                                 std::to_string(want) + " steps within 300 s (" + app->error() +
-                                 ")");
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          render_frame();
-        }
-      } else if (v == "state") {
-        write_state(a.args[0]);
-      } else if (v == "size") {
-        fb_w = std::clamp(std::stoi(a.args[0]), 320, 8192);
-        fb_h = std::clamp(std::stoi(a.args[1]), 240, 8192);
-        glfwSetWindowSize(window, fb_w, fb_h);
+        settle(300);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::BadInput)
+          throw;
+        script_failure = where + e.what();
+        break;
       }
-      settle(300);
     }
     for (int i = 0; i < std::max(options.frames, 1); ++i)
       render_frame();
@@ -343,6 +362,8 @@ int run_gui(const GuiOptions& options) {
   }
   app.reset();
   glfwDestroyWindow(window);
+  if (!script_failure.empty())
+    throw_input_error(script_failure);
   return 0;
 }
 

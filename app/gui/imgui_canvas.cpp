@@ -22,6 +22,34 @@ bool inside_triangle(ImVec2 p, ImVec2 a, ImVec2 b, ImVec2 c) {
   return !(neg && pos);
 }
 
+// A solid polyline in pixels. ImGui (1.86) joins the segments of AddPolyline with one averaged
+// normal per vertex: where the line turns back on itself, as a steep zig-zag of noisy data does
+// at every sample, the two normals nearly cancel, the line's width at that vertex collapses to
+// nothing and the segments on both sides thin to slivers, which reads as dashes and gaps. So the
+// line is cut at every vertex that turns by more than 90° (each piece is drawn with its own square
+// ends) and an opaque line gets a disc of its width over the cut, as a round join.
+void solid_polyline(ImDrawList* dl, std::vector<ImVec2> pts, ImU32 color, float width) {
+  // Repeated points have no direction (a zero normal, the same collapse); keep one of each.
+  pts.erase(std::unique(pts.begin(), pts.end(),
+                        [](ImVec2 a, ImVec2 b) {
+                          return std::abs(a.x - b.x) < 1e-3f && std::abs(a.y - b.y) < 1e-3f;
+                        }),
+            pts.end());
+  const bool opaque = ((color >> IM_COL32_A_SHIFT) & 0xFF) == 0xFF;
+  std::size_t start = 0;
+  for (std::size_t i = 1; i + 1 < pts.size(); ++i) {
+    const ImVec2 a = pts[i - 1], b = pts[i], c = pts[i + 1];
+    if ((b.x - a.x) * (c.x - b.x) + (b.y - a.y) * (c.y - b.y) >= 0)
+      continue;
+    dl->AddPolyline(pts.data() + start, int(i - start + 1), color, 0, width);
+    if (opaque && width > 1.5f)
+      dl->AddCircleFilled(b, width * 0.5f, color, 12);
+    start = i;
+  }
+  if (pts.size() - start >= 2)
+    dl->AddPolyline(pts.data() + start, int(pts.size() - start), color, 0, width);
+}
+
 } // namespace
 
 Texture& TexturePool::next() {
@@ -87,7 +115,7 @@ void ImGuiCanvas::stroke(const Path& path, const Stroke& stroke) {
     for (const Point& p : run)
       pts.push_back(to_px(p));
     if (stroke.dashes.empty()) {
-      dl_->AddPolyline(pts.data(), int(pts.size()), color, 0, width);
+      solid_polyline(dl_, std::move(pts), color, width);
       continue;
     }
     // Dashes: walk the polyline, drawing the "on" intervals of the pattern.

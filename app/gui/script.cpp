@@ -40,6 +40,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"follow", {1, "follow PATH"}},
       {"wait-steps", {1, "wait-steps N|+N"}},
       {"state", {1, "state FILE"}},
+      {"test-pattern", {1, "test-pattern zigzag"}},
   };
   return kVerbs;
 }
@@ -72,7 +73,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
           where + "unknown action '" + a.verb +
           "' (expected open, select, step, play, train, pretrain, export, view, theme, size, "
           "metric, browse, browse-hub, browse-hidden, browse-open, key, drop, follow, "
-          "wait-steps, state)");
+          "wait-steps, state, test-pattern)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
         a.verb == "browse-open" || a.verb == "follow" || a.verb == "state") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
@@ -112,6 +113,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       one_of({"light", "dark"});
     if (a.verb == "metric")
       one_of({"cos", "lambda"});
+    if (a.verb == "test-pattern")
+      one_of({"zigzag"});
     if (a.verb == "browse-hidden")
       one_of({"on", "off"});
     if (a.verb == "key")

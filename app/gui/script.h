@@ -10,7 +10,8 @@
 //   drop PATH (a file or folder dropped on the window, through GLFW's drop callback) |
 //   follow PATH (File > Follow run... on a record its run still writes) | wait-steps N (renders
 //   frames until the followed record shows N complete steps) | state FILE (writes the view state
-//   JSON, as --state-json does at exit, now)
+//   JSON, as --state-json does at exit, now) | test-pattern zigzag (draws a steep zig-zag line over
+//   the window, for tests of line rendering; its points are in the state JSON)
 #include <filesystem>
 #include <string>
 #include <vector>

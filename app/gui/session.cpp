@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/load_metrics.h"
 #include "core/metrics.h"
+#include "core/mpi_convergence.h"
 #include "core/routing.h"
 #include "core/training.h"
 #include "io/atomic_file.h"
@@ -175,6 +176,7 @@ MpiStepRecord MpiStepper::measure(int step) const {
       rec.cos[i] = rec.lambda[i] = std::numeric_limits<double>::quiet_NaN();
     }
   }
+  rec.pre_norm.assign(n, std::numeric_limits<double>::quiet_NaN()); // set by advance after a step
   fill_means(rec);
   // Load: route the probe tokens with the family's rule (gate order from the MPI settings).
   const Routing routing = route_tokens(tokens_, router_, bias_, rule_, top_k_);
@@ -192,8 +194,10 @@ void MpiStepper::advance(int steps, const Progress& progress) {
   auto records = std::make_shared<std::vector<MpiStepRecord>>(*records_);
   for (int s = 0; s < steps; ++s) {
     progress.check();
-    router_ = backend_->mpi_step(*ops_, router_, settings_.mpi);
+    VectorD pre;
+    router_ = backend_->mpi_step(*ops_, router_, settings_.mpi, &pre);
     records->push_back(measure(int(records->size())));
+    records->back().pre_norm.assign(pre.data(), pre.data() + pre.size());
     progress(double(s + 1) / steps, "step " + std::to_string(records->back().step));
   }
   records_ = std::move(records);
@@ -217,58 +221,112 @@ void save_training_record(const std::string& path, const OpenedModel& model, int
   });
 }
 
+namespace {
+
+// A convergence session as what the record holds: the settings, the layer's σ₁, σ₂ and one
+// ConvergenceRow per step (core/mpi_convergence.h), and the GUI's own series load and max_vio.
+struct ConvergenceSession {
+  std::string config;
+  LayerConvergence layer;
+  std::vector<std::vector<double>> load;
+  std::vector<double> max_vio;
+};
+
+ConvergenceSession convergence_session(const OpenedModel& model, const MpiRunSettings& settings,
+                                       const std::vector<MpiStepRecord>& records) {
+  const nlohmann::json extra = {{"source", "routerscope gui"},
+                                {"layer", settings.layer},
+                                {"probe_tokens", settings.probe_tokens},
+                                {"seed", settings.seed}};
+  ConvergenceSession out;
+  out.config = io::mpi_config(settings.mpi, extra.dump());
+  LayerConvergence& layer = out.layer;
+  layer.layer = settings.layer;
+  // σ₁, σ₂ of the opened model's alignment, which are those of the run's matrix only when the
+  // matrices agree; otherwise NaN (no bound) rather than another matrix's values.
+  for (const auto& la : model.alignment)
+    if (la.layer == settings.layer)
+      for (const auto& e : la.experts) {
+        PrincipalDirection d;
+        const bool same = model.matrix == settings.mpi.matrix;
+        d.sigma1 = same ? e.sigma1 : std::numeric_limits<double>::quiet_NaN();
+        d.sigma2 = same ? e.sigma2 : std::numeric_limits<double>::quiet_NaN();
+        d.status = e.status;
+        layer.directions.push_back(d);
+      }
+  if (records.empty())
+    return out;
+  const int n = int(records.front().cos.size());
+  const int k =
+      settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+  auto vec = [n](const std::vector<double>& v) {
+    return v.size() == std::size_t(n) ? VectorD(Eigen::Map<const VectorD>(v.data(), n))
+                                      : VectorD::Constant(n, std::nan(""));
+  };
+  for (const auto& r : records) {
+    ConvergenceRow row;
+    row.step = r.step;
+    row.cos = vec(r.cos);
+    row.lambda = vec(r.lambda);
+    row.router_norm = vec(r.norm);
+    row.pre_norm = vec(r.pre_norm);
+    row.tan_theta.resize(n);
+    row.tan_bound.resize(n);
+    for (int i = 0; i < n; ++i) {
+      // tan θ from |cos θ|; the bound (σ₂/σ₁)^{2kt}·tan θ₀ of mpi.md.
+      row.tan_theta[i] = tan_from_cos(row.cos[i]);
+      const double ratio = i < int(layer.directions.size()) && layer.directions[i].sigma1 > 0
+                               ? layer.directions[i].sigma2 / layer.directions[i].sigma1
+                               : std::numeric_limits<double>::quiet_NaN();
+      row.tan_bound[i] = std::pow(ratio, 2.0 * k * r.step) * tan_from_cos(records.front().cos[i]);
+    }
+    layer.rows.push_back(std::move(row));
+    out.load.push_back(r.load.size() == std::size_t(n)
+                           ? r.load
+                           : std::vector<double>(n, std::numeric_limits<double>::quiet_NaN()));
+    out.max_vio.push_back(r.max_vio);
+  }
+  return out;
+}
+
+} // namespace
+
+io::RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
+                                 const std::vector<MpiStepRecord>& records) {
+  ConvergenceSession s = convergence_session(model, settings, records);
+  io::RunRecord rec =
+      io::convergence_record(s.layer, s.config, io::checkpoint_identity(model.path, model.info));
+  if (!records.empty()) {
+    io::ConvergenceRecord& c = rec.layers.front();
+    MatrixD load(Eigen::Index(s.load.size()), Eigen::Index(s.load.front().size()));
+    for (std::size_t t = 0; t < s.load.size(); ++t)
+      load.row(Eigen::Index(t)) = Eigen::Map<const VectorD>(s.load[t].data(), load.cols());
+    c.series["load"] = std::move(load);
+    c.series["max_vio"] =
+        Eigen::Map<const VectorD>(s.max_vio.data(), Eigen::Index(s.max_vio.size()));
+  }
+  return rec;
+}
+
 void save_convergence_record(const std::string& path, const OpenedModel& model,
                              const MpiRunSettings& settings,
                              const std::vector<MpiStepRecord>& records) {
   if (records.empty())
     throw_input_error("cannot save " + path + ": no MPI steps recorded yet");
+  const ConvergenceSession s = convergence_session(model, settings, records);
   io::write_replacing(path, [&](const std::filesystem::path& temp) {
-    const nlohmann::json extra = {{"source", "routerscope gui"},
-                                  {"layer", settings.layer},
-                                  {"probe_tokens", settings.probe_tokens},
-                                  {"seed", settings.seed}};
-    io::RunRecordWriter writer(temp, "convergence", io::mpi_config(settings.mpi, extra.dump()),
+    io::RunRecordWriter writer(temp, "convergence", s.config,
                                io::checkpoint_identity(model.path, model.info));
-    LayerConvergence layer;
-    layer.layer = settings.layer;
-    for (const auto& la : model.alignment)
-      if (la.layer == settings.layer)
-        for (const auto& e : la.experts) {
-          PrincipalDirection d;
-          d.sigma1 = e.sigma1;
-          d.sigma2 = e.sigma2;
-          d.status = e.status;
-          layer.directions.push_back(d);
-        }
     const int n = int(records.front().cos.size());
-    const int k =
-        settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
     const std::string base = "layers/" + std::to_string(settings.layer) + "/";
     // Every dataset exists before the first step is committed (live records, io/run_record.h).
     io::declare_convergence_layer(writer, settings.layer, std::size_t(n));
     writer.declare(base + "load", std::size_t(n));
     writer.declare(base + "max_vio", 0);
-    for (const auto& r : records) {
-      ConvergenceRow row;
-      row.step = r.step;
-      row.cos = Eigen::Map<const VectorD>(r.cos.data(), n);
-      row.lambda = Eigen::Map<const VectorD>(r.lambda.data(), n);
-      row.router_norm = Eigen::Map<const VectorD>(r.norm.data(), n);
-      row.pre_norm = VectorD::Constant(n, std::numeric_limits<double>::quiet_NaN());
-      row.tan_theta.resize(n);
-      row.tan_bound.resize(n);
-      for (int i = 0; i < n; ++i) {
-        // tan θ from |cos θ|; the bound (σ₂/σ₁)^{2kt}·tan θ₀ of mpi.md.
-        auto tan_of = [](double c) { return std::sqrt(std::max(0.0, 1.0 - c * c)) / c; };
-        row.tan_theta[i] = tan_of(r.cos[i]);
-        const double ratio = i < int(layer.directions.size()) && layer.directions[i].sigma1 > 0
-                                 ? layer.directions[i].sigma2 / layer.directions[i].sigma1
-                                 : std::numeric_limits<double>::quiet_NaN();
-        row.tan_bound[i] = std::pow(ratio, 2.0 * k * r.step) * tan_of(records.front().cos[i]);
-      }
-      writer.add_convergence_row(layer, row);
-      writer.append_row(base + "load", r.load);
-      writer.append_value(base + "max_vio", r.max_vio);
+    for (std::size_t t = 0; t < s.layer.rows.size(); ++t) {
+      writer.append_row(base + "load", s.load[t]);
+      writer.append_value(base + "max_vio", s.max_vio[t]);
+      writer.add_convergence_row(s.layer, s.layer.rows[t]); // commits the step
     }
     writer.close();
   });
@@ -327,6 +385,11 @@ Replay read_replay(const std::string& path) {
     r.cos = row_of(cos, t);
     r.lambda = row_of(lambda, t);
     r.norm = row_of(norm, t);
+    if (const auto it = layer.series.find("pre_norm");
+        it != layer.series.end() && t < it->second.rows())
+      r.pre_norm = row_of(it->second, t);
+    else
+      r.pre_norm.assign(n, std::numeric_limits<double>::quiet_NaN());
     if (load && t < load->rows())
       r.load = row_of(*load, t);
     else

@@ -56,8 +56,9 @@ struct MpiStepRecord {
   std::vector<double> cos;    // |cos(R_t[i], u₁ᵢ)| per expert (NaN when u₁ is undefined)
   std::vector<double> lambda; // λ of R_t[i] (Eq. 11)
   std::vector<double> norm;   // ‖R_t[i]‖
-  std::vector<double> load;   // share of routed slots per expert on the probe tokens (sums to 1)
-  double max_vio = 0;         // (max load − mean load) / mean load
+  std::vector<double> pre_norm; // ‖(GᵢᵀGᵢ)^k R_{t−1}[i]‖ before the retraction (NaN at step 0)
+  std::vector<double> load; // share of routed slots per expert on the probe tokens (sums to 1)
+  double max_vio = 0;       // (max load − mean load) / mean load
   double mean_cos = 0, mean_lambda = 0, mean_norm = 0;
 };
 
@@ -100,6 +101,11 @@ private:
 void save_convergence_record(const std::string& path, const OpenedModel& model,
                              const MpiRunSettings& settings,
                              const std::vector<MpiStepRecord>& records);
+
+// The record save_convergence_record writes followed by io::read_run_record, built in memory (the
+// GUI draws the named record figures of the run on screen from it, as `plot` does from the file).
+io::RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
+                                 const std::vector<MpiStepRecord>& records);
 
 // Writes a router-training session as an HDF5 run record (kind "training", exactly the layout of
 // `routerscope train --record`), from the per-step records of every variant.

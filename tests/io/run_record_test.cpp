@@ -158,6 +158,64 @@ TEST(RunRecord, InMemoryTrainingRecordEqualsTheOneWrittenAndReadBack) {
   }
 }
 
+// Equal element by element, NaN equal to NaN (pre_norm is NaN at step 0).
+::testing::AssertionResult same_values(const MatrixD& a, const MatrixD& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols())
+    return ::testing::AssertionFailure()
+           << a.rows() << "x" << a.cols() << " vs " << b.rows() << "x" << b.cols();
+  for (Eigen::Index i = 0; i < a.size(); ++i)
+    if (!(a.data()[i] == b.data()[i] || (std::isnan(a.data()[i]) && std::isnan(b.data()[i]))))
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << a.data()[i] << " vs " << b.data()[i];
+  return ::testing::AssertionSuccess();
+}
+
+TEST(RunRecord, InMemoryConvergenceRecordEqualsTheOneWrittenAndReadBack) {
+  test::TempDir dir("conv");
+  LayerConvergence layer;
+  layer.layer = 3;
+  const int n = 4;
+  for (int i = 0; i < n; ++i) {
+    PrincipalDirection d;
+    d.sigma1 = 2.0 + i;
+    d.sigma2 = 0.5 + 0.1 * i;
+    layer.directions.push_back(d);
+  }
+  for (int t = 0; t < 5; ++t) {
+    ConvergenceRow r;
+    r.step = t;
+    r.cos = VectorD::LinSpaced(n, 0.1 * t, 0.1 * t + 0.3);
+    r.lambda = VectorD::Constant(n, 0.2 * t);
+    r.router_norm = VectorD::Constant(n, 3.0 + t);
+    r.pre_norm = t == 0 ? VectorD::Constant(n, std::nan("")) : VectorD::Constant(n, 5.0 * t);
+    r.tan_theta = VectorD::LinSpaced(n, 1.0 / (t + 1), 2.0 / (t + 1));
+    r.tan_bound = VectorD::Constant(n, std::pow(0.5, t));
+    layer.rows.push_back(r);
+  }
+  {
+    io::RunRecordWriter w(dir / "run.h5", "convergence", R"({"power_steps":1})", identity());
+    io::declare_convergence_layer(w, layer.layer, n);
+    for (const auto& r : layer.rows)
+      w.add_convergence_row(layer, r);
+  }
+  const io::RunRecord disk = io::read_run_record(dir / "run.h5");
+  const io::RunRecord mem = io::convergence_record(layer, R"({"power_steps":1})", identity());
+  EXPECT_EQ(mem.kind, disk.kind);
+  EXPECT_EQ(mem.config, disk.config);
+  EXPECT_EQ(mem.identity.path, disk.identity.path);
+  ASSERT_EQ(disk.layers.size(), 1u);
+  ASSERT_EQ(mem.layers.size(), 1u);
+  const auto &a = mem.layers[0], &b = disk.layers[0];
+  EXPECT_EQ(a.layer, b.layer);
+  EXPECT_TRUE(same_values(a.sigma1, b.sigma1));
+  EXPECT_TRUE(same_values(a.sigma2, b.sigma2));
+  ASSERT_EQ(a.series.size(), b.series.size());
+  for (const auto& [key, m] : b.series) {
+    ASSERT_TRUE(a.series.count(key)) << key;
+    EXPECT_TRUE(same_values(a.series.at(key), m)) << key;
+  }
+}
+
 TEST(RunRecord, TrainingStepsOfACutRecordKeepOnlyCompleteSteps) {
   test::TempDir dir("cut");
   const auto path = dir / "run.h5";
