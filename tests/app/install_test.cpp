@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -60,6 +61,19 @@ TEST(Install, InstalledProgramRunsOnItsInstalledDemo) {
   EXPECT_NE(man.find(ROUTERSCOPE_EXPECTED_VERSION), std::string::npos); // configured, not "@...@"
   EXPECT_EQ(man.find("@PROJECT_"), std::string::npos);
   EXPECT_EQ(man.find("@ROUTERSCOPE_"), std::string::npos);
+  // Every command `routerscope help` lists has its entry (".B name", '-' escaped as in roff).
+  std::istringstream help(run_installed("help").out);
+  int commands = 0;
+  for (std::string line; std::getline(help, line);) {
+    if (line.size() < 4 || line.compare(0, 2, "  ") != 0 || !std::islower(line[2]))
+      continue;
+    std::string name = line.substr(2, line.find(' ', 2) - 2), roff;
+    for (char c : name)
+      roff += c == '-' ? std::string("\\-") : std::string(1, c);
+    ++commands;
+    EXPECT_NE(man.find("\n.B " + roff + "\n"), std::string::npos) << "man page lacks " << name;
+  }
+  EXPECT_GE(commands, 11); // 12 with the GUI built
   EXPECT_TRUE(fs::is_regular_file(prefix / "share/zsh/vendor-completions/_routerscope"));
   for (int size : {16, 32, 48, 64, 128, 256}) {
     const std::string s = std::to_string(size);
