@@ -109,7 +109,8 @@ int run_series(const Argv& argv) {
     names.push_back(c.argument + " (step " + std::to_string(c.step) + ")");
   }
   io::check_series_compatible(infos, names);
-  const ModelInfo& first = *infos.front();
+  // A copy: the models are released one by one as they are measured (models[i].reset()).
+  const ModelInfo first = *infos.front();
   if (align.layers.empty())
     align.layers = first.moe_layers();
   for (int l : align.layers)
