@@ -22,7 +22,7 @@ if [ "${1:-}" = "--sanitize" ]; then
   fi
   bash scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1" -DROUTERSCOPE_SANITIZE=ON -DROUTERSCOPE_FUZZ=ON \
-    -DROUTERSCOPE_BENCH=OFF -DROUTERSCOPE_CUDA=OFF -DROUTERSCOPE_GUI=OFF "${compiler[@]}"
+    -DROUTERSCOPE_BENCH=OFF -DROUTERSCOPE_CUDA=OFF -DROUTERSCOPE_GUI=ON "${compiler[@]}"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
