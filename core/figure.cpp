@@ -18,6 +18,20 @@ Color categorical_color(int index) {
   return color_from_hex(kOkabeIto[static_cast<std::size_t>(((index % n) + n) % n)]);
 }
 
+std::optional<Color> variant_color(const std::string& name) {
+  static constexpr std::array<const char*, 4> kVariants = {"vanilla", "mpi", "no-power",
+                                                           "no-retract"};
+  const std::string word = name.substr(0, name.find(' '));
+  for (std::size_t i = 0; i < kVariants.size(); ++i)
+    if (word == kVariants[i])
+      return categorical_color(static_cast<int>(i));
+  return std::nullopt;
+}
+
+Color series_color(const std::string& name, int index) {
+  return variant_color(name).value_or(categorical_color(index));
+}
+
 namespace {
 
 struct Lab {

@@ -25,6 +25,14 @@ Color color_from_hex(std::uint32_t rgb, double alpha = 1.0);
 Color categorical_color(int index);
 constexpr int kCategoricalColors = 8;
 
+// The colour of a compared variant, the same on every page, on screen and in every export:
+// vanilla blue, mpi vermillion, no-power bluish green, no-retract orange (categorical colours
+// 0–3). `name` is a variant name or a line named after one ("mpi (stored R)": the first word
+// counts). nullopt for any other name.
+std::optional<Color> variant_color(const std::string& name);
+// variant_color(name), else categorical_color(index).
+Color series_color(const std::string& name, int index);
+
 enum class Colormap { Viridis, Cividis, Diverging };
 // Colour of colormap `map` at t in [0, 1] (clamped; NaN gives a neutral grey). Viridis and cividis
 // are interpolated in CIELAB between published anchor colours; Diverging runs blue–white–red.

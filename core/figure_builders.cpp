@@ -4,13 +4,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <limits>
+#include <sstream>
 
 namespace routerscope {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// A parameter as a title states it: up to 4 significant digits, no trailing zeros ("0.01").
+std::string format_number(double v) {
+  std::ostringstream out;
+  out << std::setprecision(4) << v;
+  return out.str();
+}
 
 double step_spacing(const std::vector<double>& steps) {
   return steps.size() >= 2 ? (steps.back() - steps.front()) / static_cast<double>(steps.size() - 1)
@@ -192,6 +201,8 @@ Figure router_norm_figure(const std::vector<Curve>& curves, const std::string& x
       // Many ordered curves (layers): a sequential ramp reads better than recycled hues.
       l.color = colormap_color(Colormap::Viridis, 0.9 * static_cast<double>(i) / (n - 1));
       l.in_legend = i == 0 || i + 1 == n;
+    } else if (auto c = variant_color(l.name)) {
+      l.color = c; // "vanilla (routing router)" and "vanilla (stored R)" share vanilla's colour
     }
     p.lines.push_back(l);
   }
@@ -348,21 +359,27 @@ Figure spectrum_figure(const SpectrumData& data, double width) {
   return f;
 }
 
-Figure training_comparison_figure(const std::vector<TrainingRun>& runs, double width) {
+Figure training_comparison_figure(const std::vector<TrainingRun>& runs,
+                                  std::optional<double> lb_alpha, double width) {
   Figure f;
   f.title = "Router training: vanilla vs MPI";
   f.width = width;
   f.share_x = true;
   f.shared_legend = true;
   struct Metric {
-    const char* label;
+    std::string label;
     std::vector<double> TrainingRun::*values;
-    bool log;
   };
-  const Metric metrics[] = {{"loss", &TrainingRun::loss, false},
-                            {"LB loss", &TrainingRun::lb_loss, false},
-                            {"MaxVio", &TrainingRun::maxvio, false},
-                            {"alignment λ", &TrainingRun::lambda, false}};
+  const bool task = std::any_of(runs.begin(), runs.end(),
+                                [](const TrainingRun& r) { return !r.task_loss.empty(); });
+  std::string lb_title = "LB loss α·N·Σ fᵢPᵢ";
+  if (lb_alpha)
+    lb_title += " (α = " + format_number(*lb_alpha) + ")";
+  const Metric metrics[] = {task ? Metric{"task loss (MSE)", &TrainingRun::task_loss}
+                                 : Metric{"total loss (task + LB)", &TrainingRun::loss},
+                            {lb_title, &TrainingRun::lb_loss},
+                            {"MaxVio (batch)", &TrainingRun::maxvio},
+                            {"alignment λ", &TrainingRun::lambda}};
   for (const Metric& m : metrics) {
     Panel p;
     p.title = m.label; // the panel title names the metric; a y label would repeat it
@@ -382,7 +399,7 @@ Figure training_comparison_figure(const std::vector<TrainingRun>& runs, double w
       l.x = runs[r].steps;
       l.y = v;
       l.width = 1.2;
-      l.color = categorical_color(static_cast<int>(r));
+      l.color = series_color(l.name, static_cast<int>(r));
       p.lines.push_back(std::move(l));
     }
     if (!p.lines.empty()) {
@@ -419,7 +436,7 @@ Figure curve_panels_figure(const std::vector<CurvePanel>& panels, int columns, d
       l.x = c.x;
       l.y = c.y;
       l.width = 1.2;
-      l.color = categorical_color(static_cast<int>(i));
+      l.color = series_color(l.name, static_cast<int>(i));
       if (c.x.size() <= 40)
         l.marker = Marker::Circle;
       p.lines.push_back(std::move(l));

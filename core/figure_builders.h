@@ -70,18 +70,23 @@ struct SpectrumData {
 Figure spectrum_figure(const SpectrumData& data, double width = kDoubleColumnWidth);
 
 // f. Training runs compared (vanilla vs MPI, ablations): each metric gets a panel, all runs
-// overlaid.
+// overlaid. The task loss and the load-balancing loss get panels of their own (the total is
+// dominated by α·LB early on and hides the task loss); a run without task_loss (records of the
+// first format) shows its total loss instead. `lb_alpha`, when known, is stated in the LB title.
 struct TrainingRun {
   std::string name;
   std::vector<double> steps;
   std::vector<double> loss, lb_loss, maxvio, lambda; // empty = not recorded
+  std::vector<double> task_loss;                     // (loss is the total: task + LB + z)
 };
 Figure training_comparison_figure(const std::vector<TrainingRun>& runs,
+                                  std::optional<double> lb_alpha = std::nullopt,
                                   double width = kDoubleColumnWidth);
 
-// g. Small multiples of curves over steps (pretraining runs compared): in every panel curve i
-// takes categorical colour i, so a variant keeps its colour across panels; an empty curve is
-// skipped (its colour stays reserved). Sparse curves (at most 40 points) get markers.
+// g. Small multiples of curves over steps (pretraining runs compared): a curve named after a
+// variant takes that variant's colour (variant_color), any other curve i categorical colour i, so a
+// variant keeps its colour across panels and figures; an empty curve is skipped (its colour stays
+// reserved). Sparse curves (at most 40 points) get markers.
 struct CurvePanel {
   std::string title;
   std::vector<Curve> curves;

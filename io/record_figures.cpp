@@ -158,6 +158,24 @@ std::vector<double> row_means(const std::map<std::string, MatrixD>* layer,
   return out;
 }
 
+// A number of the record's config (a JSON object), or nullopt when it has none or is not JSON.
+std::optional<double> config_number(const RunRecord& record, const std::string& key) {
+  const auto cfg = nlohmann::json::parse(record.config, nullptr, false);
+  if (cfg.is_object() && cfg.contains(key) && cfg.at(key).is_number())
+    return cfg.at(key).get<double>();
+  return std::nullopt;
+}
+
+// The layer a training figure shows: `layer`, else the first variant's first layer.
+int training_layer(const RunRecord& record, std::optional<int> layer) {
+  if (layer)
+    return *layer;
+  for (const auto& v : record.variants)
+    if (!v.layers.empty())
+      return v.layers.begin()->first;
+  return 0;
+}
+
 Figure training_figure(const RunRecord& record, const std::string& name, std::optional<int> layer) {
   if (name == "training") {
     std::vector<TrainingRun> runs;
@@ -166,13 +184,15 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
       r.name = v.name;
       r.loss = scalar(v, "loss");
       r.steps = step_axis(static_cast<Eigen::Index>(r.loss.size()));
+      r.task_loss = scalar(v, "task_loss");
       r.lb_loss = scalar(v, "lb_loss");
       r.maxvio = scalar(v, "maxvio_batch");
       r.lambda = row_means(variant_layer(v, layer), "lambda");
       runs.push_back(std::move(r));
     }
-    Figure f = training_comparison_figure(runs);
-    f.title = "Router training: vanilla vs MPI on the same tokens";
+    Figure f = training_comparison_figure(runs, config_number(record, "lb_alpha"));
+    f.title = "Router training on layer " + std::to_string(training_layer(record, layer)) +
+              ": vanilla vs MPI on the same tokens";
     return f;
   }
   if (name == "load") {
@@ -221,6 +241,13 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
         for (double v : row)
           if (std::isfinite(v))
             vmax = std::max(vmax, v);
+    // The variants' MaxVio panels share one y range from 0, so that their heights compare.
+    double vio_max = 0;
+    for (std::size_t i = 0; i < n && n + i < built.panels.size(); ++i)
+      for (const auto& line : built.panels[n + i].lines)
+        for (double y : line.y)
+          if (std::isfinite(y))
+            vio_max = std::max(vio_max, y);
     for (std::size_t i = 0; i < n && n + i < built.panels.size(); ++i) {
       Panel heat = built.panels[i];
       if (heat.heatmap && vmax > 0)
@@ -228,13 +255,18 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
       heat.title = record.variants[i].name + ", " + heat.title;
       Panel curves = built.panels[n + i];
       curves.title = record.variants[i].name + ": MaxVio";
+      if (vio_max > 0) {
+        curves.y.min = 0.0;
+        curves.y.max = vio_max;
+      }
       if (i > 0)
         curves.legend = LegendPlacement::None;
       f.panels.push_back(std::move(heat));
       f.panels.push_back(std::move(curves));
     }
     f.height = 150.0 * static_cast<double>(n) + 40.0;
-    f.title = "Expert load over training (token share per step)";
+    f.title = "Expert load over training on layer " +
+              std::to_string(training_layer(record, layer)) + " (token share per step)";
     return f;
   }
   // norms
@@ -254,7 +286,8 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
     for (auto& line : p.lines)
       if (line.name.find("(stored R)") != std::string::npos)
         line.dash = Dash::Dashed;
-  f.title = "Mean router row norm ‖Rᵢ‖ during training (retracted routers sit at C = C′/√N)";
+  f.title = "Mean router row norm ‖Rᵢ‖ on layer " + std::to_string(training_layer(record, layer)) +
+            " during training (retracted routers sit at C = C′/√N)";
   return f;
 }
 

@@ -3,6 +3,7 @@
 #include "app/cli/command_line.h"
 #include "app/cli/figure_output.h"
 #include "core/error.h"
+#include "core/figure_options.h"
 #include "io/figure_export.h"
 
 #include <cstdio>
@@ -20,7 +21,7 @@ int run_plot(const Argv& argv) {
       " (default: the demo). Figures:\n"
       "  convergence records: convergence (tan of the angle to u1, with the dashed\n"
       "                       (s2/s1)^(2kt) bound), alignment (|cos|), lambda\n"
-      "  training records:    training (loss, LB loss, MaxVio, lambda per variant), load\n"
+      "  training records:    training (task loss, LB loss, MaxVio, lambda per variant), load\n"
       "                       (experts x steps per variant, MaxVio), norms\n"
       "  pretraining records: pretraining (validation bits per byte, MaxVio global, mean\n"
       "                       lambda per variant), pretraining-load (experts x steps per layer\n"
@@ -46,6 +47,17 @@ int run_plot(const Argv& argv) {
   app.add_option("--dpi", dpi, "PNG resolution")->check(CLI::Range(36.0, 2400.0));
   app.add_option("--csv", csv, "the figure's data as CSV (- for stdout)");
   app.add_option("--matrix", matrix, "expert matrix")->check(one_of({"gate", "up", "down"}));
+  ViewOptions view;
+  std::string color_range;
+  app.add_option("--smooth", view.smoothing,
+                 "EMA weight in [0, 1) for curves over steps (0.9: strong); the raw curve stays "
+                 "drawn faint")
+      ->check(CLI::Range(0.0, 0.999));
+  app.add_flag("--log-y", view.log_y, "logarithmic y axes (panels whose values are all positive)");
+  app.add_option("--color-range", color_range,
+                 "heatmap colours: auto (data min-max), robust (2nd-98th percentile) or unit "
+                 "(0-1)")
+      ->check(one_of({"auto", "robust", "unit"}));
   if (auto rc = cl.parse(argv))
     return *rc;
   std::string ext = std::filesystem::path(out).extension().string();
@@ -59,6 +71,9 @@ int run_plot(const Argv& argv) {
     shown = layer;
   Figure f = build_figure(input, figure.empty() && !is_run_record(input) ? "heatmap" : figure,
                           shown, parse_expert_matrix(matrix));
+  if (!color_range.empty())
+    view.color_range = parse_color_range(color_range);
+  apply_view_options(f, view);
   if (!size.empty())
     apply_size(f, size);
   io::ExportOptions opt;

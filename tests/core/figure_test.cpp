@@ -639,8 +639,8 @@ TEST(FigureBuilders, HeatmapAndTrainingFiguresCarryTheInput) {
   g.values.pop_back();
   EXPECT_THROW(alignment_heatmap(g), Error);
 
-  TrainingRun a{"vanilla", {0, 1, 2}, {3, 2, 1}, {}, {0.5, 0.4, 0.3}, {}};
-  TrainingRun b{"MPI", {0, 1, 2}, {3, 1.5, 0.5}, {}, {0.4, 0.2, 0.1}, {}};
+  TrainingRun a{"vanilla", {0, 1, 2}, {3, 2, 1}, {}, {0.5, 0.4, 0.3}, {}, {}};
+  TrainingRun b{"MPI", {0, 1, 2}, {3, 1.5, 0.5}, {}, {0.4, 0.2, 0.1}, {}, {}};
   const Figure t = training_comparison_figure({a, b});
   ASSERT_EQ(t.panels.size(), 2u); // loss and MaxVio only: empty metrics get no panel
   EXPECT_EQ(t.panels[1].lines[1].y, b.maxvio);

@@ -1,0 +1,147 @@
+#include "core/figure_options.h"
+
+#include "core/enum_names.h"
+#include "core/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace routerscope {
+
+namespace {
+
+constexpr NameTable<ColorRange, 3> kColorRanges = {
+    {{ColorRange::Data, "auto"}, {ColorRange::Robust, "robust"}, {ColorRange::Unit, "unit"}}};
+
+bool on_step_axis(const Panel& p) {
+  std::string label = p.x.label;
+  std::transform(label.begin(), label.end(), label.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return label.find("step") != std::string::npos;
+}
+
+std::vector<double> ema(const std::vector<double>& y, double w) {
+  std::vector<double> out(y.size());
+  double acc = 0, weight = 0; // Σ w^{t−k}(1−w)·y_k and Σ w^{t−k}(1−w) = 1 − w^{t+1}
+  for (std::size_t t = 0; t < y.size(); ++t) {
+    if (!std::isfinite(y[t])) { // a gap in the line: the average starts again after it
+      out[t] = y[t];
+      acc = weight = 0;
+      continue;
+    }
+    acc = w * acc + (1 - w) * y[t];
+    weight = w * weight + (1 - w);
+    out[t] = acc / weight;
+  }
+  return out;
+}
+
+void smooth_panel(Panel& p, double w) {
+  std::vector<LineSeries> lines;
+  for (std::size_t i = 0; i < p.lines.size(); ++i) {
+    LineSeries& l = p.lines[i];
+    // The colour the layout would give the line by its index, fixed before raw copies shift it.
+    if (!l.color)
+      l.color = categorical_color(static_cast<int>(i));
+    if (l.dash != Dash::Solid || l.y.size() < 3) {
+      lines.push_back(l);
+      continue;
+    }
+    LineSeries raw = l;
+    raw.name = l.name.empty() ? "" : l.name + " (raw)";
+    raw.in_legend = false;
+    raw.color = l.color->with_alpha(0.28 * l.color->a);
+    raw.width = 0.7 * l.width;
+    raw.marker = Marker::None;
+    lines.push_back(std::move(raw));
+    l.y = ema(l.y, w);
+    lines.push_back(std::move(l));
+  }
+  p.lines = std::move(lines);
+}
+
+bool all_positive(const Panel& p) {
+  bool any = false;
+  auto check = [&](double v) {
+    if (std::isnan(v))
+      return true;
+    any = true;
+    return v > 0 && std::isfinite(v);
+  };
+  for (const auto& l : p.lines)
+    for (double v : l.y)
+      if (!check(v))
+        return false;
+  for (const auto& b : p.bands) {
+    for (double v : b.lower)
+      if (!check(v))
+        return false;
+    for (double v : b.upper)
+      if (!check(v))
+        return false;
+  }
+  if (p.y.max && !(*p.y.max > 0))
+    return false;
+  return any && p.bars.empty() && !p.heatmap;
+}
+
+// Linear interpolation between order statistics, NumPy's default percentile method.
+double percentile(const std::vector<double>& sorted, double q) {
+  const double pos = q / 100.0 * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+} // namespace
+
+const char* to_string(ColorRange range) {
+  return name_of(kColorRanges, range).data();
+}
+
+ColorRange parse_color_range(const std::string& name) {
+  return parse_name(kColorRanges, name, "colour range");
+}
+
+std::optional<std::pair<double, double>> color_limits(const Heatmap& heatmap, ColorRange range) {
+  std::vector<double> v;
+  for (double x : heatmap.values)
+    if (std::isfinite(x))
+      v.push_back(x);
+  if (v.empty())
+    return std::nullopt;
+  if (range == ColorRange::Unit)
+    return std::pair{0.0, 1.0};
+  std::sort(v.begin(), v.end());
+  if (range == ColorRange::Data)
+    return std::pair{v.front(), v.back()};
+  return std::pair{percentile(v, 2), percentile(v, 98)};
+}
+
+void apply_view_options(Figure& figure, const ViewOptions& options) {
+  if (!(options.smoothing >= 0 && options.smoothing < 1))
+    throw_input_error("smoothing weight " + std::to_string(options.smoothing) +
+                      " is outside [0, 1) (0: off, 0.9: strong)");
+  for (Panel& p : figure.panels) {
+    if (options.smoothing > 0 && on_step_axis(p))
+      smooth_panel(p, options.smoothing);
+    if (options.log_y && p.y.scale == AxisScale::Linear && all_positive(p)) {
+      p.y.scale = AxisScale::Log;
+      if (p.y.min && !(*p.y.min > 0))
+        p.y.min.reset();
+    }
+    if (options.color_range && p.heatmap) {
+      Heatmap& h = *p.heatmap;
+      if (auto lim = color_limits(h, *options.color_range)) {
+        h.vmin = lim->first;
+        h.vmax = lim->second;
+        if (*options.color_range == ColorRange::Robust)
+          h.colorbar_label +=
+              h.colorbar_label.empty() ? "2nd–98th percentile" : " (2nd–98th percentile)";
+      }
+    }
+  }
+}
+
+} // namespace routerscope

@@ -1,0 +1,41 @@
+#pragma once
+// How a figure is viewed, applied to the figure model itself so that the screen, `plot` and every
+// export show the same thing: smoothing of noisy curves over steps, logarithmic y axes and the
+// colour range of heatmaps.
+#include "core/figure.h"
+
+#include <optional>
+#include <string>
+
+namespace routerscope {
+
+// The colour range of a heatmap: its data's min–max, the 2nd–98th percentile of its finite values
+// (outliers saturate instead of squeezing every other cell into one colour), or fixed [0, 1]
+// (|cos| and λ on an absolute scale).
+enum class ColorRange { Data, Robust, Unit };
+// "auto", "robust", "unit" (the CLI's and the GUI's names).
+const char* to_string(ColorRange range);
+ColorRange parse_color_range(const std::string& name); // BadInput naming the choices
+
+struct ViewOptions {
+  // Exponential moving average weight w in [0, 1) of every solid line on a step axis (an x axis
+  // whose label names steps); 0 leaves lines as they are. The smoothed value at step t is
+  // Σ_{k≤t} w^{t−k}(1−w)·y_k / (1 − w^{t+1}) (debiased, as TensorBoard draws it), restarted after
+  // a NaN; the raw line stays drawn underneath, faint, as "<name> (raw)" (and in the CSV).
+  // Dashed and dotted lines are references (bounds, stored parameters) and stay as they are.
+  double smoothing = 0;
+  // Logarithmic y on every panel whose drawn values (lines, bands, fixed limits) are all positive
+  // and finite where defined; a panel holding zero or a negative value keeps its linear axis.
+  bool log_y = false;
+  // Replaces every heatmap's colour limits (nullopt: as the figure set them).
+  std::optional<ColorRange> color_range;
+};
+
+// Applies `options` to `figure` in place. BadInput when smoothing is outside [0, 1).
+void apply_view_options(Figure& figure, const ViewOptions& options);
+
+// The colour limits `range` gives a heatmap's values (NaN cells ignored); nullopt when it has no
+// finite value. Robust uses linear interpolation between order statistics (NumPy's default).
+std::optional<std::pair<double, double>> color_limits(const Heatmap& heatmap, ColorRange range);
+
+} // namespace routerscope
