@@ -61,11 +61,16 @@ void smooth_panel(Panel& p, double w) {
   p.lines = std::move(lines);
 }
 
-bool all_positive(const Panel& p) {
+// Whether a log y axis shows `p` better: every drawn value positive and finite (NaN gaps aside),
+// spanning at least a decade (a log axis widens to whole decades, which flattens a narrower span).
+bool wants_log(const Panel& p) {
   bool any = false;
+  double lo = 0, hi = 0;
   auto check = [&](double v) {
     if (std::isnan(v))
       return true;
+    lo = any ? std::min(lo, v) : v;
+    hi = any ? std::max(hi, v) : v;
     any = true;
     return v > 0 && std::isfinite(v);
   };
@@ -83,7 +88,7 @@ bool all_positive(const Panel& p) {
   }
   if (p.y.max && !(*p.y.max > 0))
     return false;
-  return any && p.bars.empty() && !p.heatmap;
+  return any && hi >= 10 * lo && p.bars.empty() && !p.heatmap;
 }
 
 // Linear interpolation between order statistics, NumPy's default percentile method.
@@ -126,7 +131,7 @@ void apply_view_options(Figure& figure, const ViewOptions& options) {
   for (Panel& p : figure.panels) {
     if (options.smoothing > 0 && on_step_axis(p))
       smooth_panel(p, options.smoothing);
-    if (options.log_y && p.y.scale == AxisScale::Linear && all_positive(p)) {
+    if (options.log_y && p.y.scale == AxisScale::Linear && wants_log(p)) {
       p.y.scale = AxisScale::Log;
       if (p.y.min && !(*p.y.min > 0))
         p.y.min.reset();

@@ -25,7 +25,9 @@ struct ViewOptions {
   // Dashed and dotted lines are references (bounds, stored parameters) and stay as they are.
   double smoothing = 0;
   // Logarithmic y on every panel whose drawn values (lines, bands, fixed limits) are all positive
-  // and finite where defined; a panel holding zero or a negative value keeps its linear axis.
+  // and finite where defined and span at least a decade; a panel holding zero or a negative value
+  // keeps its linear axis, and so does a narrower one (a log axis spans whole decades and would
+  // flatten it).
   bool log_y = false;
   // Replaces every heatmap's colour limits (nullopt: as the figure set them).
   std::optional<ColorRange> color_range;

@@ -259,6 +259,13 @@ Figure training_figure(const RunRecord& record, const std::string& name, std::op
         curves.y.min = 0.0;
         curves.y.max = vio_max;
       }
+      // In the variant's own colour (blue and vermillion mean vanilla and mpi everywhere): the
+      // noisy batch value faint, the held-out value strong.
+      if (auto c = variant_color(record.variants[i].name))
+        for (auto& line : curves.lines) {
+          const bool batch = line.name.find("batch") != std::string::npos;
+          line.color = batch ? c->with_alpha(0.45) : *c;
+        }
       if (i > 0)
         curves.legend = LegendPlacement::None;
       f.panels.push_back(std::move(heat));

@@ -53,7 +53,8 @@ int run_plot(const Argv& argv) {
                  "EMA weight in [0, 1) for curves over steps (0.9: strong); the raw curve stays "
                  "drawn faint")
       ->check(CLI::Range(0.0, 0.999));
-  app.add_flag("--log-y", view.log_y, "logarithmic y axes (panels whose values are all positive)");
+  app.add_flag("--log-y", view.log_y,
+               "logarithmic y axes (panels whose values are positive and span a decade or more)");
   app.add_option("--color-range", color_range,
                  "heatmap colours: auto (data min-max), robust (2nd-98th percentile) or unit "
                  "(0-1)")

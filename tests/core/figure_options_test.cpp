@@ -101,18 +101,22 @@ TEST(ViewOptions, SmoothingOutsideItsRangeIsBadInput) {
 }
 
 TEST(ViewOptions, LogYOnlyWherePanelsArePositive) {
-  Figure f = one_panel({line("loss", {2, 1, 0.5, std::nan("")})});
+  Figure f = one_panel({line("loss", {2, 1, 0.5, 0.15, std::nan("")})});
   f.panels[0].y.min = 0.0; // a fixed zero cannot stay on a log axis
   Panel with_zero = f.panels[0];
   with_zero.lines[0].y[1] = 0;
   f.panels.push_back(with_zero);
   ViewOptions log;
   log.log_y = true;
+  Panel narrow = f.panels[0]; // 0.15 … 1.2: less than a decade
+  narrow.lines[0].y = {1.2, 1, 0.5, 0.15};
+  f.panels.push_back(narrow);
   apply_view_options(f, log);
   EXPECT_EQ(f.panels[0].y.scale, AxisScale::Log);
   EXPECT_FALSE(f.panels[0].y.min.has_value());
   EXPECT_EQ(f.panels[1].y.scale, AxisScale::Linear);
   EXPECT_EQ(f.panels[1].y.min, 0.0);
+  EXPECT_EQ(f.panels[2].y.scale, AxisScale::Linear);
 }
 
 TEST(ViewOptions, ColourRangesOfAHeatmap) {

@@ -71,6 +71,16 @@ TEST(TrainingFigureStyle, VariantsKeepTheirColourOnEveryPage) {
       }
   }
   EXPECT_EQ(checked, 4 * 2 + 3); // 4 training panels × 2 variants; norms: 2 routing + mpi stored
+  // The load page's MaxVio panels draw each variant's curves in that variant's colour.
+  int vio = 0;
+  for (const Panel& p : io::record_figure(r, "load").panels)
+    for (const LineSeries& l : p.lines) {
+      const Color want = p.title.rfind("vanilla", 0) == 0 ? blue : vermillion;
+      ASSERT_TRUE(l.color) << p.title << ": " << l.name;
+      EXPECT_EQ(l.color->with_alpha(1), want) << p.title << ": " << l.name;
+      ++vio;
+    }
+  EXPECT_EQ(vio, 2); // MaxVio batch per variant (this record has no held-out MaxVio)
 }
 
 TEST(TrainingFigureStyle, TaskLossAndLbLossArePanelsOfTheirOwnWithAlphaStated) {
