@@ -17,6 +17,30 @@ double text_height(Canvas& canvas, double size) {
   return e.ascent + std::max(e.descent, 0.2 * size);
 }
 
+// The figure title as it fits `max_width`: at its size when it fits, else smaller (down to 75 %),
+// else at 75 % cut after its last whole word that fits, with "…". `style.size` is set to the size
+// used.
+std::string fitted_title(Canvas& canvas, const std::string& title, TextStyle& style,
+                         double max_width) {
+  const double width = canvas.measure(title, style).width;
+  if (width <= max_width)
+    return title;
+  const double nominal = style.size;
+  style.size = std::max(0.75 * nominal, 0.995 * nominal * max_width / width);
+  if (canvas.measure(title, style).width <= max_width)
+    return title;
+  std::string cut = title;
+  while (!cut.empty()) {
+    const auto space = cut.find_last_of(' ');
+    cut.resize(space == std::string::npos ? 0 : space);
+    while (!cut.empty() && (cut.back() == ',' || cut.back() == ':' || cut.back() == '('))
+      cut.pop_back();
+    if (canvas.measure(cut + "…", style).width <= max_width)
+      return cut + "…";
+  }
+  return "";
+}
+
 struct FigureLayout {
   std::vector<PanelGeom> geoms;
   double top = 0; // below title and shared legend
@@ -295,8 +319,9 @@ std::vector<PanelFrame> draw_figure(const Figure& fig, Canvas& canvas,
 
   double y = kPad;
   if (!fig.title.empty()) {
-    draw_text(canvas, fig.title, {st.title_font, true, st.text}, {W / 2, y}, HAlign::Center,
-              VAlign::Top);
+    TextStyle style{st.title_font, true, st.text};
+    const std::string title = fitted_title(canvas, fig.title, style, W - 2 * kPad);
+    draw_text(canvas, title, style, {W / 2, y}, HAlign::Center, VAlign::Top);
     y += text_height(canvas, st.title_font) + 6;
   }
   for (std::size_t r = 0; r < legend_rows.size(); ++r) {

@@ -649,3 +649,46 @@ TEST(FigureBuilders, HeatmapAndTrainingFiguresCarryTheInput) {
 
 } // namespace
 } // namespace routerscope
+
+namespace routerscope {
+namespace {
+
+// A title wider than the figure is set smaller, then cut after a whole word with "…"; it never
+// runs off the canvas (the approximate metrics of RecordingCanvas: 0.55 em per character).
+TEST(FigureLayoutTitle, LongTitlesShrinkThenCutAtAWord) {
+  Figure f;
+  Panel p;
+  LineSeries line;
+  line.x = line.y = {0, 1};
+  p.lines.push_back(line);
+  f.panels.push_back(p);
+  f.title = "Router–expert alignment λ (Eq. 11, mean over experts) per layer during pretraining";
+  for (double w : {1000.0, 420.0, 200.0}) {
+    RecordingCanvas c;
+    LayoutOptions opt;
+    opt.width = w;
+    opt.height = 200;
+    draw_figure(f, c, opt);
+    const RecordingCanvas::TextCmd* title = nullptr;
+    for (const auto& cmd : c.cmds)
+      if (auto* t = std::get_if<RecordingCanvas::TextCmd>(&cmd); t && t->style.bold && !title)
+        title = t;
+    ASSERT_NE(title, nullptr);
+    const double width = c.measure(title->text, title->style).width;
+    EXPECT_LE(width, w - 10 + 1e-9) << w;
+    EXPECT_GE(title->origin.x, 0.0) << w;
+    if (w == 1000.0) {
+      EXPECT_EQ(title->text, f.title);
+      EXPECT_EQ(title->style.size, f.style.title_font);
+    } else if (w == 420.0) { // fits at a smaller size
+      EXPECT_EQ(title->text, f.title);
+      EXPECT_LT(title->style.size, f.style.title_font);
+    } else {
+      EXPECT_EQ(title->text.substr(title->text.size() - 3), "…");
+      EXPECT_EQ(f.title.rfind(title->text.substr(0, title->text.size() - 3), 0), 0u);
+    }
+  }
+}
+
+} // namespace
+} // namespace routerscope
