@@ -1,12 +1,13 @@
 // Issue 14: every named figure holds its layout at the sizes the GUI draws it (a 1024×640 window
 // down to 1920×1080) and at its export size — no two text boxes overlap and no text leaves the
-// canvas. The records come from the CLI (mpi, train, pretrain); the text is measured with the
-// export font (Cairo), the boxes come from the layout's own text commands.
+// canvas. The records come from the CLI (mpi, train, pretrain, series); the text is measured with
+// the export font (Cairo), the boxes come from the layout's own text commands.
 #include "core/figure_layout.h"
 #include "core/figure_options.h"
 #include "io/figure_export.h"
 #include "io/record_figures.h"
 #include "io/run_record.h"
+#include "tests/support/series_checkpoint.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -83,6 +84,17 @@ protected:
          (*dir_ / "train.h5").string()});
     run({"pretrain", "--quick", "--steps", "12", "--eval-every", "4", "--align-every", "4",
          "--record", (*dir_ / "pre.h5").string()});
+    // A series of four planted checkpoints whose routers turn toward u₁.
+    std::vector<std::string> series = {"series"};
+    for (int c = 0; c < 4; ++c) {
+      test::PlantedSeriesSpec spec;
+      spec.angle_scale = 1.0 - 0.25 * c;
+      const auto folder = *dir_ / ("checkpoint-" + std::to_string(100 * (c + 1)));
+      test::write_planted_series_checkpoint(folder, spec);
+      series.push_back(folder.string());
+    }
+    series.insert(series.end(), {"--record", (*dir_ / "series.h5").string()});
+    run(series);
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -117,6 +129,10 @@ TEST_F(FigureLayout, TrainingFiguresHoldAtEveryGuiSize) {
 
 TEST_F(FigureLayout, PretrainingFiguresHoldAtEveryGuiSize) {
   check_record("pre.h5");
+}
+
+TEST_F(FigureLayout, SeriesFiguresHoldAtEveryGuiSize) {
+  check_record("series.h5");
 }
 
 } // namespace
