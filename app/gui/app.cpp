@@ -44,29 +44,7 @@ constexpr const char* kFigureNames[] = {"convergence",
                                         "session"};
 constexpr int kFigureCount = int(std::size(kFigureNames));
 constexpr int kSessionFigure = kFigureCount - 1;
-// Router-training figures: the GUI name and the record figure (io/record_figures.h) it draws.
-constexpr const char* kTrainFigures[][2] = {
-    {"training", "training"}, {"training-load", "load"}, {"training-norms", "norms"}};
-// Convergence stepping's pages: tan θ (the record figure "convergence", as `plot` draws it), then
-// |cos|, norms and load.
-constexpr const char* kMpiPages[] = {"tan θ (convergence)", "|cos|, norms and load"};
-constexpr const char* kTrainFigureLabels[] = {"losses, MaxVio and λ per variant",
-                                              "expert load over steps", "router norms"};
 constexpr const char* kFormats[] = {"png", "svg", "pdf", "csv", "h5"};
-
-const char* view_name(View v) {
-  switch (v) {
-  case View::Model:
-    return "model";
-  case View::Expert:
-    return "expert";
-  case View::Mpi:
-    return "mpi";
-  case View::Pretrain:
-    return "pretrain";
-  }
-  return "model";
-}
 
 std::string human_bytes(std::uint64_t b) {
   char buf[32];
@@ -129,17 +107,13 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
   heatmap_ = std::make_unique<HeatmapRenderer>();
-  set_theme(options.theme == "light" ? Theme::Light : Theme::Dark);
-  last_frame_ = std::chrono::steady_clock::now();
+  set_theme(value_of(kThemeNames, options.theme).value_or(Theme::Dark));
   export_path_ = (fs::current_path() / "routerscope-figure").string();
 }
 
 App::~App() {
-  // Jobs join before the data they write is destroyed (a training job publishes into train_pub_,
-  // a member destroyed before train_job_ would otherwise be: issue 15, finding 1).
-  train_job_.reset();
+  // Jobs join before the data they write is destroyed (panels own theirs in JobSlots).
   export_job_.reset();
-  mpi_job_.reset();
   detail_job_.reset();
   open_job_.reset();
   glfwSetWindowUserPointer(window_, nullptr);
@@ -173,11 +147,12 @@ void App::drop(const std::string& path) {
 }
 
 bool App::jobs_running() const {
-  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_ || pretrain_.running();
+  return open_job_ || detail_job_ || convergence_.running() || export_job_ || training_.running() ||
+         pretrain_.running();
 }
 
 bool App::busy() const {
-  return jobs_running() || playing_;
+  return jobs_running() || convergence_.playing();
 }
 
 void App::show_error(const std::string& message) {
@@ -199,7 +174,7 @@ void App::open(const std::string& path) {
     open_job_.reset(); // cancels and joins the previous open
   opening_path_ = path;
   std::string p = path;
-  const ExpertMatrix matrix = ExpertMatrix(matrix_);
+  const ExpertMatrix matrix = convergence_.settings().matrix;
   const bool record = p.size() > 3 && p.compare(p.size() - 3, 3, ".h5") == 0;
   replay_pub_.publish(std::shared_ptr<const Replay>());
   auto backend = backend_; // a job keeps its backend alive even if the user switches device
@@ -255,56 +230,27 @@ void App::start_detail_job() {
 }
 
 void App::reset_mpi() {
-  mpi_job_.reset();
-  playing_ = false;
-  slot_ = std::make_shared<StepperSlot>();
+  convergence_.reset();
   replaying_.clear();
-  records_.reset();
-  records_pub_.publish(std::shared_ptr<const std::vector<MpiStepRecord>>());
-  timeline_ = 0;
-  follow_ = true;
-  conv_view_ = align_view_ = norm_view_ = load_view_ = vio_view_ = PlotView{};
 }
 
 void App::launch_mpi_job(int steps) {
-  if (!model_ || model_->alignment.empty() || mpi_job_)
+  if (!model_ || model_->alignment.empty() || convergence_.running())
     return;
-  if (!slot_ || !replaying_.empty())
+  if (!convergence_.has_run() || !replaying_.empty())
     reset_mpi();
-  MpiRunSettings s;
-  s.layer = model_->alignment[sel_row_].layer;
-  s.mpi.matrix = ExpertMatrix(matrix_);
-  s.mpi.c_prime = c_prime_;
-  s.mpi.power_steps = power_steps_;
-  s.mpi.ablation = MpiSettings::Ablation(ablation_);
-  s.mpi.order = GateOrder(order_);
-  run_settings_ = s;
-  auto slot = slot_;
-  auto model = model_;
-  auto backend = backend_;
-  mpi_job_ =
-      std::make_unique<Job>("mpi", [this, slot, model, s, steps, backend](const Progress& p) {
-        if (!slot->stepper) {
-          slot->stepper = std::make_shared<MpiStepper>(model, s, p, backend);
-          records_pub_.publish(slot->stepper->records());
-        }
-        slot->stepper->advance(steps, p);
-        records_pub_.publish(slot->stepper->records());
-      });
+  convergence_.launch(model_context(), steps);
 }
 
 void App::step(int n) {
   if (!model_)
     throw_input_error("step: no model is open");
-  follow_ = true;
+  convergence_.follow_latest();
   launch_mpi_job(n);
 }
 
 void App::set_playing(bool playing) {
-  playing_ = playing && model_ != nullptr;
-  play_credit_ = 1.0; // the first step comes at once
-  if (playing_)
-    follow_ = true;
+  convergence_.set_playing(playing && model_ != nullptr);
 }
 
 void App::set_view(View v) {
@@ -385,27 +331,16 @@ void App::poll_jobs() {
         start_detail_job();
         error_.clear();
         status_ = "opened " + model_->path;
-        train_job_.reset(); // a training run belongs to the model it was started on
-        train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>());
-        train_config_.clear();
+        training_.clear(); // a training run belongs to the model it was started on
         if (auto replay = replay_pub_.latest()) {
           for (int r = 0; r < int(model_->alignment.size()); ++r)
             if (model_->alignment[r].layer == replay->layer)
               sel_row_ = r;
           if (replay->is_training()) {
-            train_layer_ = replay->layer;
-            train_config_ = replay->config;
-            train_follow_ = true;
-            train_view_ = PlotView{};
-            train_pub_.publish(
-                std::make_shared<const std::vector<TrainStepRecord>>(replay->training));
+            training_.show_replay(replay->layer, replay->config, replay->training);
             mpi_mode_ = 1;
           } else {
-            run_settings_ = MpiRunSettings{};
-            run_settings_.layer = replay->layer;
-            slot_.reset(); // stepping after a replay starts a fresh run
-            records_pub_.publish(
-                std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+            convergence_.show_replay(replay->layer, replay->records);
             mpi_mode_ = 0;
           }
           replaying_ = opening_path_;
@@ -443,38 +378,15 @@ void App::poll_jobs() {
       } else if (replaying_ != follower_->path()) {
         open(follower_->path());
       } else if (replay->is_training())
-        train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>(replay->training));
+        training_.update_replay(replay->training);
       else
-        records_pub_.publish(std::make_shared<const std::vector<MpiStepRecord>>(replay->records));
+        convergence_.update_replay(replay->records);
     }
-  // Records are read every frame so the plots grow while a job runs.
-  if (auto r = records_pub_.latest(); r != records_) {
-    records_ = r;
-    if (records_ && follow_)
-      timeline_ = int(records_->size()) - 1;
-  }
-  if (mpi_job_ && mpi_job_->status().finished()) {
-    const JobStatus s = mpi_job_->status();
-    mpi_job_->wait();
-    if (s.state == JobState::Failed) {
-      playing_ = false;
-      show_error("MPI stepping failed on layer " +
-                 std::to_string(model_ ? model_->alignment[sel_row_].layer : 0) + ":\n" + s.error);
-    }
-    mpi_job_.reset();
-  }
-  if (auto t = train_pub_.latest(); t != train_records_) {
-    train_records_ = t;
-    if (train_records_ && train_follow_ && !train_records_->empty())
-      train_timeline_ = train_records_->back().step;
-  }
-  if (train_job_ && train_job_->status().finished()) {
-    const JobStatus s = train_job_->status();
-    train_job_->wait();
-    if (s.state == JobState::Failed)
-      show_error("Router training failed:\n" + s.error);
-    train_job_.reset();
-  }
+  if (const std::string e = convergence_.poll(selected_layer() ? selected_layer()->layer : 0);
+      !e.empty())
+    show_error(e);
+  if (const std::string e = training_.poll(); !e.empty())
+    show_error(e);
   if (const std::string e = pretrain_.poll(); !e.empty())
     show_error(e);
   if (export_job_ && export_job_->status().finished()) {
@@ -486,18 +398,8 @@ void App::poll_jobs() {
     }
     export_job_.reset();
   }
-  // Play: steps at `speed_` per second, one job at a time.
-  const auto now = std::chrono::steady_clock::now();
-  const double dt = std::chrono::duration<double>(now - last_frame_).count();
-  last_frame_ = now;
-  if (playing_) {
-    play_credit_ = std::min(play_credit_ + dt * speed_, 64.0);
-    if (!mpi_job_ && play_credit_ >= 1.0) {
-      const int n = int(play_credit_);
-      play_credit_ -= n;
-      launch_mpi_job(n);
-    }
-  }
+  if (const int n = convergence_.play_due())
+    launch_mpi_job(n);
 }
 
 void App::frame() {
@@ -611,7 +513,7 @@ void App::handle_shortcuts() {
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false))
     quit_ = true;
   if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_SPACE, false))
-    set_playing(!playing_);
+    set_playing(!convergence_.playing());
   if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_RIGHT, true) && model_)
     step(1);
 }
@@ -639,8 +541,7 @@ void App::draw_menu() {
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
       export_dialog_ = true;
-    const bool have_session = mpi_mode_ == 1 ? train_records_ && !train_records_->empty()
-                                             : records_ && !records_->empty();
+    const bool have_session = mpi_mode_ == 1 ? training_.has_steps() : convergence_.has_steps();
     if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false, have_session)) {
       export_figure_ = kSessionFigure;
       export_dialog_ = true;
@@ -697,12 +598,12 @@ void App::draw_toolbar() {
     ImGui::SameLine();
   }
   // The running job's progress and Cancel, right-aligned.
-  Job* job = open_job_         ? open_job_.get()
-             : pretrain_.job() ? pretrain_.job()
-             : train_job_      ? train_job_.get()
-             : mpi_job_        ? mpi_job_.get()
-             : detail_job_     ? detail_job_.get()
-                               : export_job_.get();
+  Job* job = open_job_            ? open_job_.get()
+             : pretrain_.job()    ? pretrain_.job()
+             : training_.job()    ? training_.job()
+             : convergence_.job() ? convergence_.job()
+             : detail_job_        ? detail_job_.get()
+                                  : export_job_.get();
   if (job) {
     const JobStatus s = job->status();
     ImGui::SameLine(ImGui::GetWindowWidth() - em * 26);
@@ -711,7 +612,7 @@ void App::draw_toolbar() {
     ImGui::SameLine();
     if (ImGui::Button("Cancel", ImVec2(-1, 0))) {
       job->cancel();
-      playing_ = false;
+      convergence_.set_playing(false);
     }
   } else {
     ImGui::NewLine();
@@ -810,41 +711,13 @@ void App::draw_sidebar() {
   if (view_ == View::Mpi) {
     section("MPI settings");
     const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
-    bool changed = false;
-    const char* matrices[] = {"gate", "up", "down"};
-    ImGui::SetNextItemWidth(sw);
-    changed |= ImGui::Combo("matrix", &matrix_, matrices, 3);
-    ImGui::SetNextItemWidth(sw);
-    changed |= ImGui::SliderFloat("C'", &c_prime_, 0.5f, 16.0f, "%.2f");
-    ImGui::SetNextItemWidth(sw);
-    changed |= ImGui::SliderInt("power steps k", &power_steps_, 1, 10);
-    const char* ablations[] = {"none", "no power step", "no retraction"};
-    ImGui::SetNextItemWidth(sw);
-    changed |= ImGui::Combo("ablation", &ablation_, ablations, 3);
-    const char* orders[] = {"softmax, top-k", "top-k, softmax"};
-    ImGui::SetNextItemWidth(sw);
-    changed |= ImGui::Combo("gating", &order_, orders, 2);
-    if (changed)
+    if (convergence_.draw_settings(sw))
       reset_mpi();
     if (mpi_mode_ == 1) {
       section("Training");
-      const char* variants[] = {"vanilla", "mpi", "no-power", "no-retract"};
-      for (int i = 0; i < 4; ++i) {
-        if (i % 2)
-          ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
-        ImGui::Checkbox(variants[i], &train_variants_[i]);
-      }
-      const char* sources[] = {"synthetic mixture", "checkpoint embeddings"};
-      ImGui::SetNextItemWidth(sw);
-      ImGui::Combo("tokens", &train_tokens_, sources, 2);
-      ImGui::SetNextItemWidth(sw);
-      ImGui::SliderFloat("lr", &train_lr_, 1e-5f, 1e-1f, "%.1e", ImGuiSliderFlags_Logarithmic);
-      ImGui::SetNextItemWidth(sw);
-      ImGui::SliderInt("steps", &train_steps_, 10, 2000, "%d", ImGuiSliderFlags_Logarithmic);
-      ImGui::SetNextItemWidth(sw);
-      ImGui::SliderInt("batch", &train_batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
+      training_.draw_settings(sw);
     }
-    ImGui::TextDisabled("Load: %d synthetic probe tokens", mpi_settings_.probe_tokens);
+    ImGui::TextDisabled("Load: %d synthetic probe tokens", convergence_.probe_tokens());
   }
 }
 
@@ -1077,246 +950,32 @@ void App::start_pretraining(int steps) {
   }
 }
 
+ModelContext App::model_context() const {
+  const LayerAlignment* la = selected_layer();
+  return {model_, la ? la->layer : -1, sel_expert_, backend_};
+}
+
 void App::start_training(int steps) {
-  if (!model_ || model_->alignment.empty())
-    throw_input_error("train: no model is open");
-  train_job_.reset();
-  TrainSettings t;
-  t.layer = model_->alignment[sel_row_].layer;
-  t.variants.clear();
-  const char* names[] = {"vanilla", "mpi", "no-power", "no-retract"};
-  for (int i = 0; i < 4; ++i)
-    if (train_variants_[i])
-      t.variants.push_back(names[i]);
-  if (t.variants.empty())
-    throw_input_error("train: choose at least one variant");
-  t.steps = std::max(steps, 1);
-  t.batch = train_batch_;
-  t.adamw.lr = train_lr_;
-  t.adamw.warmup_steps = std::min(20, t.steps / 5);
-  t.mpi.matrix = ExpertMatrix(matrix_);
-  t.mpi.c_prime = c_prime_;
-  t.mpi.power_steps = power_steps_;
-  t.mpi.order = GateOrder(order_);
-  const bool embeddings = train_tokens_ == 1;
-  auto model = model_;
-  train_layer_ = t.layer;
-  train_config_ =
-      io::training_config(t, nlohmann::json{{"source", "routerscope gui"},
-                                            {"tokens", embeddings ? "embeddings" : "synthetic"},
-                                            {"pool", 4096},
-                                            {"held_out", 1024}}
-                                 .dump());
-  train_follow_ = true;
-  train_view_ = PlotView{};
+  training_.start(model_context(), convergence_.settings(), steps);
   if (mpi_mode_ == 1)
     replaying_.clear();
-  train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>());
-  train_job_ = std::make_unique<Job>("train", [this, model, t, embeddings](const Progress& p) {
-    const int d = model->info.d_model;
-    p(0.0, "preparing tokens");
-    const MatrixF tokens = embeddings ? embedding_tokens(*model->model, t.layer, 4096, t.seed)
-                                      : synthetic_tokens(4096, d, t.seed);
-    const MatrixF held_out = synthetic_tokens(1024, d, t.seed + 1);
-    auto history = std::make_shared<std::vector<TrainStepRecord>>();
-    train_router(
-        *model->model, tokens, held_out, t,
-        [&](const TrainStepRecord& r) {
-          history->push_back(r);
-          train_pub_.publish(std::make_shared<const std::vector<TrainStepRecord>>(*history));
-        },
-        p);
-  });
-}
-
-Figure App::training_figure(const std::string& name) const {
-  if (!train_records_ || train_records_->empty())
-    throw_input_error("figure " + name + ": no router training steps yet (press Train)");
-  if (train_record_source_ != train_records_) {
-    train_record_ = std::make_shared<const io::RunRecord>(
-        io::training_record(*train_records_, train_layer_, train_config_));
-    train_record_source_ = train_records_;
-    train_figure_cache_.reset();
-  }
-  if (!train_figure_cache_ || train_figure_name_ != name) {
-    const auto it = std::find_if(std::begin(kTrainFigures), std::end(kTrainFigures),
-                                 [&](const auto& f) { return name == f[0]; });
-    if (it == std::end(kTrainFigures))
-      throw_input_error("unknown training figure '" + name + "'");
-    train_figure_cache_ =
-        std::make_shared<const Figure>(io::record_figure(*train_record_, (*it)[1], train_layer_));
-    train_figure_name_ = name;
-  }
-  return *train_figure_cache_;
-}
-
-void App::draw_training() {
-  const float em = ImGui::GetFontSize();
-  const bool running = train_job_ != nullptr;
-  if (ImGui::Button(running ? "Cancel" : "Train", ImVec2(em * 5, 0))) {
-    if (running)
-      train_job_->cancel();
-    else
-      start_training(train_steps_);
-  }
-  ImGui::SameLine();
-  ImGui::TextDisabled("AdamW on the layer's own MoE output (experts frozen); same batches for "
-                      "every variant");
-  const int count = train_records_ ? int(train_records_->size()) : 0;
-  if (count == 0) {
-    ImGui::TextDisabled("Choose variants and settings in the sidebar, then press Train.");
-    return;
-  }
-  int steps = 0;
-  for (const auto& r : *train_records_)
-    steps = std::max(steps, r.step + 1);
-  ImGui::SetNextItemWidth(em * 16);
-  ImGui::Combo("##tfigure", &train_figure_, kTrainFigureLabels, int(std::size(kTrainFigureLabels)));
-  if (!replaying_.empty() && mpi_mode_ == 1) {
-    ImGui::SameLine();
-    ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
-                       fs::path(replaying_).filename().string().c_str());
-  }
-  ImGui::SetNextItemWidth(-em * 7);
-  if (ImGui::SliderInt("##ttimeline", &train_timeline_, 0, std::max(0, steps - 1), "step %d"))
-    train_follow_ = train_timeline_ == steps - 1;
-  ImGui::SameLine();
-  ImGui::Text("%d steps", steps);
-  figure_textures_.begin_frame();
-  const int hover = figure_view("train", training_figure(kTrainFigures[train_figure_][0]), steps,
-                                train_timeline_, train_view_, ImGui::GetContentRegionAvail(),
-                                theme_ == Theme::Dark, figure_textures_);
-  if (hover >= 0) {
-    ImGui::BeginTooltip();
-    ImGui::Text("step %d", hover);
-    for (const auto& r : *train_records_)
-      if (r.step == hover)
-        ImGui::Text("%-10s loss %.5g  LB %.4g  MaxVio %.3f  mean λ %.3f", r.name.c_str(), r.loss,
-                    r.lb_loss, r.maxvio_batch, r.lambda.size() ? r.lambda.mean() : NAN);
-    ImGui::EndTooltip();
-    if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
-      train_timeline_ = hover;
-      train_follow_ = hover == steps - 1;
-    }
-  }
 }
 
 void App::draw_mpi_view() {
-  const float em = ImGui::GetFontSize();
-  const LayerAlignment* la = selected_layer();
   ImGui::RadioButton("Convergence stepping", &mpi_mode_, 0);
   ImGui::SameLine();
   ImGui::RadioButton("Router training", &mpi_mode_, 1);
   if (mpi_mode_ == 1) {
-    draw_training();
+    if (training_.draw({theme_ == Theme::Dark, figure_textures_}, replaying_))
+      start_training(training_.steps_setting());
     return;
   }
-  // Transport controls.
-  if (ImGui::Button(playing_ ? "Pause" : "Play", ImVec2(em * 4.5f, 0)))
-    set_playing(!playing_);
-  ImGui::SameLine();
-  if (ImGui::Button("Step"))
-    step(1);
-  ImGui::SameLine();
-  if (ImGui::Button(("Step x" + std::to_string(step_n_)).c_str()))
-    step(step_n_);
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(em * 4);
-  ImGui::InputInt("##n", &step_n_, 0);
-  step_n_ = std::clamp(step_n_, 1, 10000);
-  ImGui::SameLine();
-  if (ImGui::Button("Reset"))
+  const auto action =
+      convergence_.draw({theme_ == Theme::Dark, figure_textures_}, model_context(), replaying_);
+  if (action.reset)
     reset_mpi();
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(em * 9);
-  ImGui::SliderFloat("steps/s", &speed_, 1.0f, 120.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
-  ImGui::SameLine();
-  ImGui::TextDisabled("layer L%d, expert %d", la->layer, sel_expert_);
-  if (!replaying_.empty()) {
-    ImGui::SameLine();
-    ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
-                       fs::path(replaying_).filename().string().c_str());
-  }
-  // Timeline scrubber.
-  const int count = records_ ? int(records_->size()) : 0;
-  ImGui::SetNextItemWidth(-em * 7);
-  int t = timeline_;
-  if (ImGui::SliderInt("##timeline", &t, 0, std::max(0, count - 1),
-                       count ? "step %d" : "no steps")) {
-    timeline_ = t;
-    follow_ = t == count - 1;
-    playing_ = false;
-  }
-  ImGui::SameLine();
-  ImGui::Text("%d recorded", count);
-  if (!records_ || records_->empty()) {
-    ImGui::Spacing();
-    ImGui::TextDisabled(
-        "Press Play or Step to run convergence stepping Rᵢ ← C·normalize(GᵢᵀGᵢRᵢ) on "
-        "this layer.");
-    return;
-  }
-  const auto& recs = *records_;
-  timeline_ = std::clamp(timeline_, 0, count - 1);
-  ImGui::SetNextItemWidth(em * 14);
-  ImGui::Combo("##mpipage", &mpi_page_, kMpiPages, int(std::size(kMpiPages)));
-  const bool dark = theme_ == Theme::Dark;
-  int hover = -1;
-  if (mpi_page_ == 0) {
-    figure_textures_.begin_frame();
-    hover = figure_view("convergence", build_figure("convergence"), count, timeline_, conv_view_,
-                        ImGui::GetContentRegionAvail(), dark, figure_textures_);
-    if (hover >= 0) {
-      const io::ConvergenceRecord& c = mpi_record()->layers.front();
-      const Eigen::Index e =
-          std::min<Eigen::Index>(sel_expert_, c.series.at("tan_theta").cols() - 1);
-      ImGui::BeginTooltip();
-      ImGui::Text("step %d", hover);
-      ImGui::Separator();
-      ImGui::Text("expert %d: tan θ %.4g   bound %.4g   |cos| %.6f", int(e),
-                  c.series.at("tan_theta")(hover, e), c.series.at("tan_bound")(hover, e),
-                  c.series.at("cos")(hover, e));
-      ImGui::EndTooltip();
-      if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
-        timeline_ = hover;
-        follow_ = hover == count - 1;
-      }
-    }
-    return;
-  }
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
-  const ImVec2 spacing = ImGui::GetStyle().ItemSpacing;
-  const float top_h = (avail.y - spacing.y) * 0.5f;
-  const ImVec2 cell((avail.x - spacing.x) * 0.5f, top_h);
-  auto take = [&](int h) {
-    if (h >= 0)
-      hover = h;
-  };
-  figure_textures_.begin_frame();
-  take(figure_view("align", build_figure("alignment"), count, timeline_, align_view_, cell, dark,
-                   figure_textures_));
-  ImGui::SameLine();
-  take(figure_view("norms", build_figure("norms"), count, timeline_, norm_view_, cell, dark,
-                   figure_textures_));
-  take(figure_view("load", build_figure("load"), count, timeline_, load_view_,
-                   ImVec2(avail.x, avail.y - top_h - spacing.y), dark, figure_textures_));
-  if (hover >= 0) {
-    const MpiStepRecord& r = recs[hover];
-    const int e = std::min(sel_expert_, int(r.cos.size()) - 1);
-    ImGui::BeginTooltip();
-    ImGui::Text("step %d", r.step);
-    ImGui::Separator();
-    ImGui::Text("mean |cos| %.4f   mean λ %.4f", r.mean_cos, r.mean_lambda);
-    ImGui::Text("expert %d: |cos| %.4f   λ %.4f   ‖Rᵢ‖ %.4g", e, r.cos[e], r.lambda[e], r.norm[e]);
-    ImGui::Text("mean ‖Rᵢ‖ %.4g   MaxVio %.4f   load of expert %d: %.4f", r.mean_norm, r.max_vio, e,
-                r.load[e]);
-    ImGui::EndTooltip();
-  }
-  // Clicking a plot moves the timeline there.
-  if (hover >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
-    timeline_ = hover;
-    follow_ = hover == count - 1;
-  }
+  if (action.step > 0)
+    step(action.step);
 }
 
 void App::draw_status_bar() {
@@ -1333,9 +992,9 @@ void App::draw_status_bar() {
   ImGui::TextDisabled("%s", left.c_str());
   char right[256];
   std::snprintf(right, sizeof right, "%s  |  %s  |  %.0f fps", backend_->name().c_str(),
-                playing_         ? "playing"
-                : jobs_running() ? "working"
-                                 : "idle",
+                convergence_.playing() ? "playing"
+                : jobs_running()       ? "working"
+                                       : "idle",
                 ImGui::GetIO().Framerate);
   ImGui::SameLine(ImGui::GetWindowWidth() - ImGui::CalcTextSize(right).x -
                   ImGui::GetStyle().WindowPadding.x * 2);
@@ -1371,7 +1030,7 @@ Figure App::build_figure(const std::string& figure) const {
   if (!model_)
     throw_input_error("export " + figure + ": no model is open");
   if (figure.rfind("training", 0) == 0)
-    return training_figure(figure);
+    return training_.figure(figure);
   if (figure == "heatmap") {
     AlignmentGrid grid;
     for (const auto& la : model_->alignment)
@@ -1385,89 +1044,7 @@ Figure App::build_figure(const std::string& figure) const {
               std::string(to_string(model_->matrix)) + ")";
     return f;
   }
-  if (!records_ || records_->empty())
-    throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
-  if (figure == "convergence") { // the record figure of the run, as `plot` draws it from the file
-    if (!mpi_figure_ || mpi_figure_source_ != mpi_record()) {
-      mpi_figure_ = std::make_shared<const Figure>(io::record_figure(*mpi_record(), figure));
-      mpi_figure_source_ = mpi_record();
-    }
-    return *mpi_figure_;
-  }
-  const auto& recs = *records_;
-  const int n = int(recs.front().cos.size());
-  const int layer = model_->alignment[sel_row_].layer;
-  std::vector<double> steps;
-  for (const auto& r : recs)
-    steps.push_back(r.step);
-  auto per_expert = [&](std::vector<double> MpiStepRecord::*field) {
-    std::vector<std::vector<double>> out(n);
-    for (const auto& r : recs)
-      for (int i = 0; i < n; ++i)
-        out[i].push_back((r.*field)[i]);
-    return out;
-  };
-  if (figure == "alignment") {
-    ConvergenceData data;
-    data.steps = steps;
-    data.quantity = "|cos(Rᵢ, u₁)|";
-    data.log_y = false;
-    data.layers.push_back({layer, per_expert(&MpiStepRecord::cos), {sel_expert_}, {}, {}});
-    Figure f = mpi_convergence_figure(data, kSingleColumnWidth);
-    f.title = "Alignment to u₁ over MPI steps";
-    return f;
-  }
-  if (figure == "norms") {
-    std::vector<double> mean, lo, hi, sel;
-    for (const auto& r : recs) {
-      mean.push_back(r.mean_norm);
-      lo.push_back(*std::min_element(r.norm.begin(), r.norm.end()));
-      hi.push_back(*std::max_element(r.norm.begin(), r.norm.end()));
-      sel.push_back(r.norm[std::min(sel_expert_, n - 1)]);
-    }
-    Figure f = router_norm_figure({{"mean ‖Rᵢ‖", steps, mean},
-                                   {"min", steps, lo},
-                                   {"max", steps, hi},
-                                   {"expert " + std::to_string(sel_expert_), steps, sel}},
-                                  "MPI step");
-    f.title = "Router row norms, layer " + std::to_string(layer);
-    return f;
-  }
-  if (figure == "load") {
-    LoadHistory h;
-    h.layer = layer;
-    h.steps = steps;
-    h.load = per_expert(&MpiStepRecord::load);
-    for (const auto& r : recs)
-      h.maxvio_batch.push_back(r.max_vio);
-    Figure f = load_distribution_figure({h});
-    f.title = "Expert load on probe tokens over MPI steps";
-    return f;
-  }
-  if (figure == "maxvio") {
-    std::vector<double> vio;
-    for (const auto& r : recs)
-      vio.push_back(r.max_vio);
-    Figure f = router_norm_figure({{"MaxVio", steps, vio}}, "MPI step");
-    f.title = "MaxVio on probe tokens, layer " + std::to_string(layer);
-    for (auto& panel : f.panels)
-      panel.y.label = "MaxVio";
-    return f;
-  }
-  throw_input_error("unknown figure '" + figure +
-                    "' (expected convergence, alignment, norms, load, maxvio, heatmap, training, "
-                    "training-load or training-norms)");
-}
-
-std::shared_ptr<const io::RunRecord> App::mpi_record() const {
-  if (!model_ || !records_ || records_->empty())
-    throw_input_error("no MPI steps recorded yet (press Step or Play)");
-  if (mpi_record_source_ != records_) {
-    mpi_record_ = std::make_shared<const io::RunRecord>(
-        convergence_record(*model_, run_settings_, *records_));
-    mpi_record_source_ = records_;
-  }
-  return mpi_record_;
+  return convergence_.figure(figure, model_context());
 }
 
 void App::export_figure(const std::string& figure, const std::string& file) {
@@ -1493,40 +1070,18 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     if (figure == "session" && mpi_mode_ == 1) {
       if (ext != ".h5")
         throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
-      if (!model_ || !train_records_ || train_records_->empty())
-        throw_input_error("cannot save the session to " + file +
-                          ": no router training steps recorded yet (press Train)");
-      if (train_job_)
-        throw_input_error("cannot save the session to " + file +
-                          ": router training is still running (wait or Cancel)");
-      auto model = model_;
-      auto records = train_records_;
-      const int layer = train_layer_;
-      const std::string config = train_config_;
+      auto work = training_.save_work(file, model_);
       export_job_.reset();
-      export_job_ =
-          std::make_unique<Job>("save", [model, records, layer, config, file](const Progress& p) {
-            p(0.0, "writing " + file);
-            save_training_record(file, *model, layer, config, *records);
-          });
+      export_job_ = std::make_unique<Job>("save", std::move(work));
       exported_.push_back(file);
       return;
     }
     if (figure == "session") {
       if (ext != ".h5")
         throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
-      if (!model_ || !records_ || records_->empty())
-        throw_input_error("cannot save the session to " + file +
-                          ": no MPI steps recorded yet (press Step or Play)");
-      auto model = model_;
-      auto records = records_;
-      const MpiRunSettings settings = run_settings_;
+      auto work = convergence_.save_work(file, model_);
       export_job_.reset();
-      export_job_ =
-          std::make_unique<Job>("save", [model, records, settings, file](const Progress& p) {
-            p(0.0, "writing " + file);
-            save_convergence_record(file, *model, settings, *records);
-          });
+      export_job_ = std::make_unique<Job>("save", std::move(work));
       exported_.push_back(file);
       return;
     }
@@ -1583,14 +1138,14 @@ int App::followed_steps() const {
   if (!follower_ || replaying_ != follower_->path() || open_job_)
     return 0;
   if (mpi_mode_ == 1)
-    return train_records_ && !train_records_->empty() ? train_records_->back().step + 1 : 0;
-  return records_ ? int(records_->size()) : 0;
+    return training_.steps();
+  return convergence_.steps_recorded();
 }
 
 std::string App::state_json() const {
   nlohmann::json j;
   j["opened_path"] = model_ ? model_->path : "";
-  j["view"] = view_name(view_);
+  j["view"] = name_of(kViewNames, view_);
   if (!test_pattern_.empty()) {
     nlohmann::json points = nlohmann::json::array();
     for (const ImVec2& p : pattern_points_)
@@ -1598,21 +1153,14 @@ std::string App::state_json() const {
     j["test_pattern"] = {{"name", test_pattern_}, {"width", kPatternWidth}, {"points", points}};
   }
   j["pretraining"] = pretrain_.state();
-  j["theme"] = theme_ == Theme::Dark ? "dark" : "light";
-  j["metric"] = metric_ == Metric::Cos ? "cos" : "lambda";
+  j["theme"] = name_of(kThemeNames, theme_);
+  j["metric"] = name_of(kMetricNames, metric_);
   j["error"] = error_;
-  j["playing"] = playing_;
+  convergence_.state(j);
   const LayerAlignment* la = selected_layer();
   j["selected_layer"] = la ? la->layer : -1;
   j["selected_expert"] = la ? sel_expert_ : -1;
-  j["step_index"] = records_ && !records_->empty() ? (*records_)[timeline_].step : -1;
-  j["steps_recorded"] = records_ ? int(records_->size()) : 0;
-  j["training_steps"] =
-      train_records_ && !train_records_->empty() ? train_records_->back().step + 1 : 0;
-  if (records_ && !records_->empty()) {
-    j["mean_cos"] = (*records_)[timeline_].mean_cos;
-    j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
-  }
+  training_.state(j);
   j["exports"] = exported_;
   j["quit_requested"] = quit_;
   j["device"] = backend_->name();
@@ -1621,7 +1169,6 @@ std::string App::state_json() const {
   j["browser"] = browser_.state();
   j["export_dialog_open"] = popup_open("Export");
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
-  j["training_layer"] = train_layer_;
   j["replaying"] = replaying_;
   if (detail_) {
     j["expert_detail"] = {{"layer", detail_->layer},

@@ -1,15 +1,18 @@
 #pragma once
 // The GUI application: state, per-frame drawing of the panels, and the actions that both the
 // mouse/keyboard and the screenshot script drive (open, select, step, play, export, view, theme).
+#include "app/gui/convergence_panel.h"
 #include "app/gui/figure_view.h"
 #include "app/gui/file_browser.h"
 #include "app/gui/gl.h"
 #include "app/gui/gui.h"
 #include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
+#include "app/gui/names.h"
 #include "app/gui/pretrain_panel.h"
 #include "app/gui/record_follower.h"
 #include "app/gui/session.h"
+#include "app/gui/training_panel.h"
 #include "core/compute_backend.h"
 #include "core/figure.h"
 #include "core/jobs.h"
@@ -25,10 +28,6 @@
 struct GLFWwindow;
 
 namespace routerscope::gui {
-
-enum class View { Model, Expert, Mpi, Pretrain };
-enum class Theme { Dark, Light };
-enum class Metric { Cos, Lambda };
 
 class App {
 public:
@@ -96,8 +95,6 @@ private:
   void draw_mpi_view();
   void draw_status_bar();
   void draw_test_pattern();
-  void draw_training();
-  Figure training_figure(const std::string& name) const; // training | training-load | ...
   void draw_error_dialog();
   void draw_export_dialog();
   void handle_shortcuts();
@@ -106,11 +103,9 @@ private:
   void reset_mpi();
   void launch_mpi_job(int steps);
   const LayerAlignment* selected_layer() const;
+  ModelContext model_context() const;
   // The figure model (core/figure.h) of a named view, exactly as exported.
   Figure build_figure(const std::string& figure) const;
-  // The convergence run on screen as its session record (session.h convergence_record), rebuilt
-  // only when its steps change. BadInput when no step is recorded.
-  std::shared_ptr<const io::RunRecord> mpi_record() const;
 
   GLFWwindow* window_;
   GuiOptions options_;
@@ -126,6 +121,7 @@ private:
   std::string opening_path_;
   std::unique_ptr<Job> open_job_;
   Published<OpenedModel> opened_;
+  Published<Replay> replay_pub_;
   std::shared_ptr<const OpenedModel> model_;
   std::unique_ptr<HeatmapRenderer> heatmap_;
   bool heatmap_dirty_ = true;
@@ -137,50 +133,13 @@ private:
   std::shared_ptr<const ExpertDetail> detail_;
 
   // MPI convergence run
-  struct StepperSlot {
-    std::shared_ptr<MpiStepper> stepper;
-  };
-  MpiRunSettings mpi_settings_, run_settings_; // defaults; the current run's
-  Published<Replay> replay_pub_;
+  ConvergencePanel convergence_;
   std::string replaying_; // the .h5 record shown on the timeline, empty for a live run
-  int power_steps_ = 1, ablation_ = 0, matrix_ = 0, order_ = 0;
-  float c_prime_ = 4.0f;
-  std::shared_ptr<StepperSlot> slot_;
-  std::unique_ptr<Job> mpi_job_;
-  Published<std::vector<MpiStepRecord>> records_pub_;
-  std::shared_ptr<const std::vector<MpiStepRecord>> records_;
-  int timeline_ = 0;
-  bool follow_ = true, playing_ = false;
-  float speed_ = 10.0f; // steps per second while playing
-  int step_n_ = 10;
-  double play_credit_ = 0;
-  std::chrono::steady_clock::time_point last_frame_;
-  PlotView conv_view_, align_view_, norm_view_, load_view_, vio_view_;
-  int mpi_page_ = 0; // kMpiPages: tan θ (convergence) or |cos|, norms and load
-  mutable std::shared_ptr<const std::vector<MpiStepRecord>> mpi_record_source_;
-  mutable std::shared_ptr<const io::RunRecord> mpi_record_;
-  mutable std::shared_ptr<const io::RunRecord> mpi_figure_source_;
-  mutable std::shared_ptr<const Figure> mpi_figure_;
   TexturePool figure_textures_;
 
   // Router training (MPI view, training mode)
   int mpi_mode_ = 0; // 0 convergence stepping, 1 router training
-  bool train_variants_[4] = {true, true, false, false};
-  int train_tokens_ = 0, train_steps_ = 200, train_batch_ = 256, train_timeline_ = 0;
-  float train_lr_ = 1e-3f;
-  bool train_follow_ = true;
-  std::unique_ptr<Job> train_job_;
-  Published<std::vector<TrainStepRecord>> train_pub_;
-  std::shared_ptr<const std::vector<TrainStepRecord>> train_records_;
-  PlotView train_view_;
-  int train_layer_ = 0, train_figure_ = 0;
-  std::string train_config_; // JSON settings of the shown training run (saved with the session)
-  // The shown training run as an in-memory record and the last figure drawn from it, rebuilt only
-  // when train_records_ or the figure changes (not every frame on the UI thread).
-  mutable std::shared_ptr<const std::vector<TrainStepRecord>> train_record_source_;
-  mutable std::shared_ptr<const io::RunRecord> train_record_;
-  mutable std::string train_figure_name_;
-  mutable std::shared_ptr<const Figure> train_figure_cache_;
+  TrainingPanel training_;
 
   // Export
   std::unique_ptr<Job> export_job_;
