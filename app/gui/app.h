@@ -2,12 +2,14 @@
 // The GUI application: state, per-frame drawing of the panels, and the actions that both the
 // mouse/keyboard and the screenshot script drive (open, select, step, play, export, view, theme).
 #include "app/gui/convergence_panel.h"
+#include "app/gui/expert_panel.h"
+#include "app/gui/export_panel.h"
 #include "app/gui/figure_view.h"
 #include "app/gui/file_browser.h"
 #include "app/gui/gl.h"
 #include "app/gui/gui.h"
-#include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
+#include "app/gui/model_panel.h"
 #include "app/gui/names.h"
 #include "app/gui/pretrain_panel.h"
 #include "app/gui/record_follower.h"
@@ -50,10 +52,7 @@ public:
   void set_playing(bool playing);
   void set_view(View v);
   void set_theme(Theme t);
-  void set_metric(Metric m) {
-    metric_ = m;
-    heatmap_dirty_ = true;
-  }
+  void set_metric(Metric m) { model_panel_.set_metric(m); }
   // Exports `figure` (convergence|alignment|norms|load|maxvio|heatmap for convergence stepping,
   // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
   // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
@@ -82,7 +81,7 @@ public:
   int followed_steps() const;
   const std::string& error() const { return error_; }
   // Why the last export_figure could not be done (its own check or its job), empty when it was.
-  const std::string& export_error() const { return export_error_; }
+  const std::string& export_error() const { return exporter_.error(); }
 
 private:
   void poll_jobs();
@@ -90,19 +89,17 @@ private:
   void draw_menu();
   void draw_toolbar();
   void draw_sidebar();
-  void draw_model_view();
-  void draw_expert_view();
   void draw_mpi_view();
   void draw_status_bar();
   void draw_test_pattern();
   void draw_error_dialog();
-  void draw_export_dialog();
   void handle_shortcuts();
   void show_error(const std::string& message);
   void start_detail_job();
   void reset_mpi();
   void launch_mpi_job(int steps);
-  const LayerAlignment* selected_layer() const;
+  void show_opened(const ModelPanel::Opened& opened); // routes what an open produced
+  const std::shared_ptr<const OpenedModel>& model() const { return model_panel_.model(); }
   ModelContext model_context() const;
   // The figure model (core/figure.h) of a named view, exactly as exported.
   Figure build_figure(const std::string& figure) const;
@@ -114,23 +111,11 @@ private:
   float scale_ = 1.0f;
   Theme theme_ = Theme::Dark;
   View view_ = View::Model;
-  Metric metric_ = Metric::Cos;
   bool quit_ = false;
 
-  // Opening
-  std::string opening_path_;
-  std::unique_ptr<Job> open_job_;
-  Published<OpenedModel> opened_;
-  Published<Replay> replay_pub_;
-  std::shared_ptr<const OpenedModel> model_;
-  std::unique_ptr<HeatmapRenderer> heatmap_;
-  bool heatmap_dirty_ = true;
-
-  // Selection and the expert detail
-  int sel_row_ = 0, sel_expert_ = 0; // row = index into model_->alignment
-  std::unique_ptr<Job> detail_job_;
-  Published<ExpertDetail> detail_pub_;
-  std::shared_ptr<const ExpertDetail> detail_;
+  // The model (open, heatmap, selection) and the expert detail
+  ModelPanel model_panel_;
+  ExpertPanel expert_;
 
   // MPI convergence run
   ConvergencePanel convergence_;
@@ -141,13 +126,8 @@ private:
   int mpi_mode_ = 0; // 0 convergence stepping, 1 router training
   TrainingPanel training_;
 
-  // Export
-  std::unique_ptr<Job> export_job_;
-  std::vector<std::string> exported_;
-  std::string export_error_;
-  bool export_dialog_ = false;
-  int export_figure_ = 0, export_format_ = 0;
-  std::string export_path_;
+  // Export (the dialog and its job)
+  ExportPanel exporter_;
 
   // Test pattern (screenshot mode): its name and the points drawn last frame, in pixels.
   std::string test_pattern_;
