@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -83,6 +84,57 @@ private:
   mutable std::mutex mutex_;
   std::shared_ptr<const T> value_;
   std::uint64_t version_ = 0;
+};
+
+// One background job and the snapshot it publishes, owned together (a GUI panel holds one per
+// kind of work). The job is declared after the snapshot and the destructor cancels and joins it
+// first, so a worker can never publish into a snapshot that has died, whatever order the owner
+// declares its slots in. The work publishes only through the Published<T> it is handed.
+template <class T> class JobSlot {
+public:
+  using Work = std::function<void(const Progress&, Published<T>&)>;
+
+  JobSlot() = default;
+  ~JobSlot() { stop(); }
+  JobSlot(const JobSlot&) = delete;
+  JobSlot& operator=(const JobSlot&) = delete;
+
+  // Cancels and joins the running job, if any, then starts `work` on a new worker thread.
+  void start(std::string name, Work work) {
+    stop();
+    job_ = std::make_unique<Job>(
+        std::move(name), [this, work = std::move(work)](const Progress& p) { work(p, pub_); });
+  }
+  // Cancels and joins the running job, if any, and forgets it (its status is not reported).
+  void stop() { job_.reset(); }
+  // Asks the running job to stop at its next progress check; poll() reports its end.
+  void cancel() {
+    if (job_)
+      job_->cancel();
+  }
+  bool running() const { return job_ != nullptr; }
+  Job* job() const { return job_.get(); }
+
+  // Once per frame on the owner's thread: when the job has finished, joins and forgets it and
+  // returns its final status; otherwise (running, or no job) nullopt.
+  std::optional<JobStatus> poll() {
+    if (!job_)
+      return std::nullopt;
+    JobStatus s = job_->status();
+    if (!s.finished())
+      return std::nullopt;
+    job_.reset();
+    return s;
+  }
+
+  // The snapshot (the owner may publish too, e.g. to clear it or to show a replay).
+  void publish(std::shared_ptr<const T> value) { pub_.publish(std::move(value)); }
+  std::shared_ptr<const T> latest() const { return pub_.latest(); }
+  std::uint64_t version() const { return pub_.version(); }
+
+private:
+  Published<T> pub_;
+  std::unique_ptr<Job> job_; // last: destroyed (cancelled and joined) before pub_
 };
 
 } // namespace routerscope

@@ -65,52 +65,89 @@ double tan_from_cos(double c) {
   return std::sqrt(std::max(0.0, 1 - c * c)) / c;
 }
 
-LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<MatrixF>& g,
-                                const ConvergenceSettings& settings,
-                                const ConvergenceCallback& callback, const Progress& progress) {
-  if (settings.steps < 0)
-    throw_input_error("MPI convergence: steps must be >= 0, got " + std::to_string(settings.steps));
-  if (static_cast<std::size_t>(r.rows()) != g.size())
+ConvergenceStepper::ConvergenceStepper(int layer, MatrixF r, std::vector<MatrixF> g,
+                                       const ConvergenceSettings& settings,
+                                       const Progress& progress,
+                                       std::vector<PrincipalDirection> directions)
+    : g_(std::move(g)), mpi_(settings.mpi), backend_(settings.backend) {
+  if (static_cast<std::size_t>(r.rows()) != g_.size())
     throw_input_error("MPI convergence: layer " + std::to_string(layer) + " router has " +
-                      std::to_string(r.rows()) + " rows but " + std::to_string(g.size()) +
+                      std::to_string(r.rows()) + " rows but " + std::to_string(g_.size()) +
                       " experts");
-  std::unique_ptr<ComputeBackend> cpu;
-  const ComputeBackend* backend = settings.backend;
-  if (!backend)
-    backend = (cpu = make_cpu_backend()).get();
-  const auto ops = backend->upload(g);
-  LayerConvergence out;
-  out.layer = layer;
-  out.directions = backend->principal_directions(*ops, settings.spectral, progress);
-  const int per_step =
-      settings.mpi.ablation == MpiSettings::Ablation::NoPower ? 0 : settings.mpi.power_steps;
+  if (!backend_)
+    backend_ = (cpu_ = make_cpu_backend()).get();
+  ops_ = backend_->upload(g_);
+  out_.layer = layer;
+  out_.directions = directions.empty()
+                        ? backend_->principal_directions(*ops_, settings.spectral, progress)
+                        : std::move(directions);
+  per_step_ = mpi_.ablation == MpiSettings::Ablation::NoPower ? 0 : mpi_.power_steps;
   // Without retraction the rows grow or shrink like σ₁^{2kt}: in float they overflow (σ₁ ≈ 3)
   // or underflow to zero (σ₁ ≈ 0.05) within tens of steps. They are carried at unit length with
   // a separate log-scale instead; every metric except the norms is scale-invariant.
-  const bool carried = settings.mpi.ablation == MpiSettings::Ablation::NoRetract;
-  MatrixF current = r;
-  VectorD log_scale = VectorD::Zero(r.rows());
-  if (carried)
-    carry_scale(current, log_scale);
-  VectorD none = VectorD::Constant(r.rows(), kNaN);
-  out.rows.push_back(describe(0, current, log_scale, g, out, none, none, per_step));
-  const VectorD tan0 = out.rows.front().tan_theta;
+  carried_ = mpi_.ablation == MpiSettings::Ablation::NoRetract;
+  current_ = std::move(r);
+  log_scale_ = VectorD::Zero(current_.rows());
+  if (carried_)
+    carry_scale(current_, log_scale_);
+  const VectorD none = VectorD::Constant(current_.rows(), kNaN);
+  out_.rows.push_back(describe(0, current_, log_scale_, g_, out_, none, none, per_step_));
+  tan0_ = out_.rows.front().tan_theta;
+}
+
+ConvergenceStepper::~ConvergenceStepper() = default;
+
+const ConvergenceRow& ConvergenceStepper::step() {
+  VectorD pre;
+  current_ = backend_->mpi_step(*ops_, current_, mpi_, &pre);
+  if (carried_) {
+    pre.array() *= log_scale_.array().exp();
+    carry_scale(current_, log_scale_);
+  }
+  const int t = int(out_.rows.size());
+  out_.rows.push_back(describe(t, current_, log_scale_, g_, out_, pre, tan0_, per_step_));
+  return out_.rows.back();
+}
+
+MatrixF ConvergenceStepper::router() const {
+  if (!carried_)
+    return current_;
+  MatrixF r = current_;
+  for (Eigen::Index i = 0; i < r.rows(); ++i)
+    r.row(i) = (r.row(i).cast<double>() * std::exp(log_scale_(i))).cast<float>();
+  return r;
+}
+
+namespace {
+
+// Steps `stepper` to settings.steps (or until cancelled), calling back after each row.
+LayerConvergence run_steps(ConvergenceStepper& stepper, const ConvergenceSettings& settings,
+                           const ConvergenceCallback& callback, const Progress& progress) {
   if (callback)
-    callback(out, out.rows.back());
+    callback(stepper.result(), stepper.result().rows.back());
   for (int t = 1; t <= settings.steps; ++t) {
     if (progress.cancelled())
       break;
-    VectorD pre;
-    current = backend->mpi_step(*ops, current, settings.mpi, &pre);
-    if (carried) {
-      pre.array() *= log_scale.array().exp();
-      carry_scale(current, log_scale);
-    }
-    out.rows.push_back(describe(t, current, log_scale, g, out, pre, tan0, per_step));
+    stepper.step();
     if (callback)
-      callback(out, out.rows.back());
+      callback(stepper.result(), stepper.result().rows.back());
   }
-  return out;
+  return stepper.take();
+}
+
+void check_steps(const ConvergenceSettings& settings) {
+  if (settings.steps < 0)
+    throw_input_error("MPI convergence: steps must be >= 0, got " + std::to_string(settings.steps));
+}
+
+} // namespace
+
+LayerConvergence converge_layer(int layer, const MatrixF& r, const std::vector<MatrixF>& g,
+                                const ConvergenceSettings& settings,
+                                const ConvergenceCallback& callback, const Progress& progress) {
+  check_steps(settings);
+  ConvergenceStepper stepper(layer, r, g, settings, progress);
+  return run_steps(stepper, settings, callback, progress);
 }
 
 bool within_bound(double tan_theta, double tan_bound) {
@@ -131,10 +168,12 @@ std::vector<LayerConvergence> mpi_convergence(const MoeModel& model,
       break;
     const int l = layers[li];
     info.moe_layer(l); // BadInput for a dense layer
-    const MatrixF r = model.router(l);
-    const std::vector<MatrixF> g = load_direction_operators(model, l, settings.mpi.matrix);
+    MatrixF r = model.router(l);
+    std::vector<MatrixF> g = load_direction_operators(model, l, settings.mpi.matrix);
     check_mpi_inputs(model, l, r, g, settings.mpi.matrix);
-    out.push_back(converge_layer(l, r, g, settings, callback, progress));
+    check_steps(settings);
+    ConvergenceStepper stepper(l, std::move(r), std::move(g), settings, progress);
+    out.push_back(run_steps(stepper, settings, callback, progress));
     progress(double(li + 1) / double(layers.size()), "layer " + std::to_string(l));
   }
   return out;

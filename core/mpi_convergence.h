@@ -9,6 +9,7 @@
 #include "core/spectral.h"
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace routerscope {
@@ -41,6 +42,43 @@ struct LayerConvergence {
 // Called after each row of each layer (for records and live views).
 using ConvergenceCallback =
     std::function<void(const LayerConvergence& layer, const ConvergenceRow& row)>;
+
+// Resumable convergence stepping of one layer, the one stepper of `mpi`, `report` and the GUI:
+// holds R_t (carried at unit length with a separate log-scale for the no-retract ablation, whose
+// rows overflow or underflow in float otherwise), the layer's operators on the backend and its
+// principal directions. Row 0 (the checkpoint) is measured at construction; each step() applies
+// one MPI step (k power steps, then the retraction) and measures the next row.
+class ConvergenceStepper {
+public:
+  // r [N, D] and g[i] [d, D] (kept: the backend's upload may refer to them). `directions` (u₁,
+  // σ₁, σ₂ and status per expert) are computed on the backend when empty. BadInput when the
+  // router's rows and the experts disagree.
+  ConvergenceStepper(int layer, MatrixF r, std::vector<MatrixF> g,
+                     const ConvergenceSettings& settings, const Progress& progress = {},
+                     std::vector<PrincipalDirection> directions = {});
+  ~ConvergenceStepper();
+  ConvergenceStepper(const ConvergenceStepper&) = delete;
+  ConvergenceStepper& operator=(const ConvergenceStepper&) = delete;
+
+  const ConvergenceRow& step(); // one more step; its row
+  const LayerConvergence& result() const { return out_; }
+  LayerConvergence take() { return std::move(out_); } // the rows so far (the stepper is spent)
+  int steps() const { return int(out_.rows.size()) - 1; }
+  // R_t at its true scale (the router the next step starts from).
+  MatrixF router() const;
+
+private:
+  std::vector<MatrixF> g_;
+  MpiSettings mpi_;
+  std::unique_ptr<ComputeBackend> cpu_;
+  const ComputeBackend* backend_ = nullptr;
+  std::unique_ptr<LayerOperators> ops_; // g_ on the backend (declared after g_)
+  int per_step_ = 0;                    // power steps per MPI step (0 for no-power)
+  bool carried_ = false;                // no-retract: rows at unit length, scale in log_scale_
+  MatrixF current_;
+  VectorD log_scale_, tan0_;
+  LayerConvergence out_;
+};
 
 // Steps one layer given its router r [N, D] and direction operators g[i] [d, D]. Stops after the
 // current row when progress is cancelled (the rows so far are returned).

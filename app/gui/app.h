@@ -1,15 +1,20 @@
 #pragma once
 // The GUI application: state, per-frame drawing of the panels, and the actions that both the
 // mouse/keyboard and the screenshot script drive (open, select, step, play, export, view, theme).
+#include "app/gui/convergence_panel.h"
+#include "app/gui/expert_panel.h"
+#include "app/gui/export_panel.h"
 #include "app/gui/figure_view.h"
 #include "app/gui/file_browser.h"
 #include "app/gui/gl.h"
 #include "app/gui/gui.h"
-#include "app/gui/heatmap.h"
 #include "app/gui/imgui_canvas.h"
+#include "app/gui/model_panel.h"
+#include "app/gui/names.h"
 #include "app/gui/pretrain_panel.h"
 #include "app/gui/record_follower.h"
 #include "app/gui/session.h"
+#include "app/gui/training_panel.h"
 #include "core/compute_backend.h"
 #include "core/figure.h"
 #include "core/jobs.h"
@@ -25,10 +30,6 @@
 struct GLFWwindow;
 
 namespace routerscope::gui {
-
-enum class View { Model, Expert, Mpi, Pretrain };
-enum class Theme { Dark, Light };
-enum class Metric { Cos, Lambda };
 
 class App {
 public:
@@ -51,10 +52,7 @@ public:
   void set_playing(bool playing);
   void set_view(View v);
   void set_theme(Theme t);
-  void set_metric(Metric m) {
-    metric_ = m;
-    heatmap_dirty_ = true;
-  }
+  void set_metric(Metric m) { model_panel_.set_metric(m); }
   // Exports `figure` (convergence|alignment|norms|load|maxvio|heatmap for convergence stepping,
   // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
   // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
@@ -83,7 +81,7 @@ public:
   int followed_steps() const;
   const std::string& error() const { return error_; }
   // Why the last export_figure could not be done (its own check or its job), empty when it was.
-  const std::string& export_error() const { return export_error_; }
+  const std::string& export_error() const { return exporter_.error(); }
 
 private:
   void poll_jobs();
@@ -91,26 +89,20 @@ private:
   void draw_menu();
   void draw_toolbar();
   void draw_sidebar();
-  void draw_model_view();
-  void draw_expert_view();
   void draw_mpi_view();
   void draw_status_bar();
   void draw_test_pattern();
-  void draw_training();
-  Figure training_figure(const std::string& name) const; // training | training-load | ...
   void draw_error_dialog();
-  void draw_export_dialog();
   void handle_shortcuts();
   void show_error(const std::string& message);
   void start_detail_job();
   void reset_mpi();
   void launch_mpi_job(int steps);
-  const LayerAlignment* selected_layer() const;
+  void show_opened(const ModelPanel::Opened& opened); // routes what an open produced
+  const std::shared_ptr<const OpenedModel>& model() const { return model_panel_.model(); }
+  ModelContext model_context() const;
   // The figure model (core/figure.h) of a named view, exactly as exported.
   Figure build_figure(const std::string& figure) const;
-  // The convergence run on screen as its session record (session.h convergence_record), rebuilt
-  // only when its steps change. BadInput when no step is recorded.
-  std::shared_ptr<const io::RunRecord> mpi_record() const;
 
   GLFWwindow* window_;
   GuiOptions options_;
@@ -119,76 +111,23 @@ private:
   float scale_ = 1.0f;
   Theme theme_ = Theme::Dark;
   View view_ = View::Model;
-  Metric metric_ = Metric::Cos;
   bool quit_ = false;
 
-  // Opening
-  std::string opening_path_;
-  std::unique_ptr<Job> open_job_;
-  Published<OpenedModel> opened_;
-  std::shared_ptr<const OpenedModel> model_;
-  std::unique_ptr<HeatmapRenderer> heatmap_;
-  bool heatmap_dirty_ = true;
-
-  // Selection and the expert detail
-  int sel_row_ = 0, sel_expert_ = 0; // row = index into model_->alignment
-  std::unique_ptr<Job> detail_job_;
-  Published<ExpertDetail> detail_pub_;
-  std::shared_ptr<const ExpertDetail> detail_;
+  // The model (open, heatmap, selection) and the expert detail
+  ModelPanel model_panel_;
+  ExpertPanel expert_;
 
   // MPI convergence run
-  struct StepperSlot {
-    std::shared_ptr<MpiStepper> stepper;
-  };
-  MpiRunSettings mpi_settings_, run_settings_; // defaults; the current run's
-  Published<Replay> replay_pub_;
+  ConvergencePanel convergence_;
   std::string replaying_; // the .h5 record shown on the timeline, empty for a live run
-  int power_steps_ = 1, ablation_ = 0, matrix_ = 0, order_ = 0;
-  float c_prime_ = 4.0f;
-  std::shared_ptr<StepperSlot> slot_;
-  std::unique_ptr<Job> mpi_job_;
-  Published<std::vector<MpiStepRecord>> records_pub_;
-  std::shared_ptr<const std::vector<MpiStepRecord>> records_;
-  int timeline_ = 0;
-  bool follow_ = true, playing_ = false;
-  float speed_ = 10.0f; // steps per second while playing
-  int step_n_ = 10;
-  double play_credit_ = 0;
-  std::chrono::steady_clock::time_point last_frame_;
-  PlotView conv_view_, align_view_, norm_view_, load_view_, vio_view_;
-  int mpi_page_ = 0; // kMpiPages: tan θ (convergence) or |cos|, norms and load
-  mutable std::shared_ptr<const std::vector<MpiStepRecord>> mpi_record_source_;
-  mutable std::shared_ptr<const io::RunRecord> mpi_record_;
-  mutable std::shared_ptr<const io::RunRecord> mpi_figure_source_;
-  mutable std::shared_ptr<const Figure> mpi_figure_;
   TexturePool figure_textures_;
 
   // Router training (MPI view, training mode)
   int mpi_mode_ = 0; // 0 convergence stepping, 1 router training
-  bool train_variants_[4] = {true, true, false, false};
-  int train_tokens_ = 0, train_steps_ = 200, train_batch_ = 256, train_timeline_ = 0;
-  float train_lr_ = 1e-3f;
-  bool train_follow_ = true;
-  std::unique_ptr<Job> train_job_;
-  Published<std::vector<TrainStepRecord>> train_pub_;
-  std::shared_ptr<const std::vector<TrainStepRecord>> train_records_;
-  PlotView train_view_;
-  int train_layer_ = 0, train_figure_ = 0;
-  std::string train_config_; // JSON settings of the shown training run (saved with the session)
-  // The shown training run as an in-memory record and the last figure drawn from it, rebuilt only
-  // when train_records_ or the figure changes (not every frame on the UI thread).
-  mutable std::shared_ptr<const std::vector<TrainStepRecord>> train_record_source_;
-  mutable std::shared_ptr<const io::RunRecord> train_record_;
-  mutable std::string train_figure_name_;
-  mutable std::shared_ptr<const Figure> train_figure_cache_;
+  TrainingPanel training_;
 
-  // Export
-  std::unique_ptr<Job> export_job_;
-  std::vector<std::string> exported_;
-  std::string export_error_;
-  bool export_dialog_ = false;
-  int export_figure_ = 0, export_format_ = 0;
-  std::string export_path_;
+  // Export (the dialog and its job)
+  ExportPanel exporter_;
 
   // Test pattern (screenshot mode): its name and the points drawn last frame, in pixels.
   std::string test_pattern_;

@@ -261,14 +261,11 @@ int run_gui(const GuiOptions& options) {
             throw_input_error("export " + a.args[0] + " " + a.args[1] +
                               " cannot be done: " + app->export_error());
         } else if (v == "view") {
-          app->set_view(a.args[0] == "model"    ? View::Model
-                        : a.args[0] == "expert" ? View::Expert
-                        : a.args[0] == "mpi"    ? View::Mpi
-                                                : View::Pretrain);
+          app->set_view(parse_name(kViewNames, a.args[0], "view"));
         } else if (v == "theme") {
-          app->set_theme(a.args[0] == "light" ? Theme::Light : Theme::Dark);
+          app->set_theme(parse_name(kThemeNames, a.args[0], "theme"));
         } else if (v == "metric") {
-          app->set_metric(a.args[0] == "cos" ? Metric::Cos : Metric::Lambda);
+          app->set_metric(parse_name(kMetricNames, a.args[0], "metric"));
         } else if (v == "train" || v == "start-train") {
           app->set_view(View::Mpi);
           app->set_mpi_mode(1);

@@ -56,7 +56,7 @@ PretrainPanel::PretrainPanel() {
   apply_preset(true);
 }
 
-PretrainPanel::~PretrainPanel() = default; // job_ (declared last) is cancelled and joined first
+PretrainPanel::~PretrainPanel() = default; // slot_ (declared last) cancels and joins its job first
 
 std::vector<std::string> PretrainPanel::figure_names() {
   return io::pretrain_figure_names();
@@ -82,7 +82,7 @@ void PretrainPanel::apply_preset(bool quick) {
 }
 
 void PretrainPanel::start(int steps) {
-  if (job_)
+  if (running())
     throw_input_error("pretraining is already running (Stop it first)");
   io::PretrainPlan plan = plan_;
   plan.settings.variants.clear();
@@ -110,9 +110,9 @@ void PretrainPanel::start(int steps) {
   snapshot_.reset();
   record_.reset();
   record_source_.reset();
-  pub_.publish(std::shared_ptr<const Snapshot>());
+  slot_.publish(std::shared_ptr<const Snapshot>());
   started_ = std::chrono::steady_clock::now();
-  job_ = std::make_unique<Job>("pretrain", [this, plan, corpus, record](const Progress& p) {
+  slot_.start("pretrain", [plan, corpus, record](const Progress& p, Published<Snapshot>& out) {
     p(0.0, "reading the corpus");
     const io::Corpus text =
         corpus.empty()
@@ -132,7 +132,7 @@ void PretrainPanel::start(int steps) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       snap->tokens_per_s =
           run.tokens_per_step() * (run.step_index() - run.first_step()) / std::max(s, 1e-9);
-      pub_.publish(std::make_shared<const Snapshot>(*snap));
+      out.publish(std::make_shared<const Snapshot>(*snap));
     };
     try {
       while (!run.done()) {
@@ -157,13 +157,12 @@ void PretrainPanel::start(int steps) {
 }
 
 void PretrainPanel::stop() {
-  if (job_)
-    job_->cancel();
+  slot_.cancel();
 }
 
 void PretrainPanel::show_record(std::shared_ptr<const io::RunRecord> record,
                                 const std::string& path) {
-  job_.reset(); // a run of this panel stops here; its record keeps every finished step
+  slot_.stop(); // a run of this panel stops here; its record keeps every finished step
   const int steps = complete_steps(*record, path);
   if (steps == 0)
     throw_input_error(path + ": the pretraining record holds no complete step yet");
@@ -186,7 +185,7 @@ void PretrainPanel::show_record(std::shared_ptr<const io::RunRecord> record,
 
 std::string PretrainPanel::poll() {
   if (live_)
-    if (auto s = pub_.latest(); s && s != snapshot_) {
+    if (auto s = slot_.latest(); s && s != snapshot_) {
       snapshot_ = s;
       tokens_per_s_ = s->tokens_per_s;
       // Rows arrive a whole step (one per variant) at a time, in step order.
@@ -194,20 +193,15 @@ std::string PretrainPanel::poll() {
       if (follow_)
         timeline_ = std::max(0, steps_ - 1);
     }
-  if (job_ && job_->status().finished()) {
-    const JobStatus st = job_->status();
-    job_->wait();
-    job_.reset();
-    if (st.state == JobState::Failed)
-      return "Pretraining failed:\n" + st.error;
-  }
+  if (auto st = slot_.poll(); st && st->state == JobState::Failed)
+    return "Pretraining failed:\n" + st->error;
   return {};
 }
 
 std::string PretrainPanel::status() const {
   if (source_.empty())
     return {};
-  if (!job_)
+  if (!running())
     return source_ + ": " + std::to_string(steps_) + " steps";
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
@@ -246,7 +240,7 @@ void PretrainPanel::save_record(const std::string& file) const {
   if (source_.empty() || steps_ == 0)
     throw_input_error("cannot save the pretraining run to " + file +
                       ": no pretraining steps yet (press Start)");
-  if (job_)
+  if (running())
     throw_input_error("cannot save the pretraining run to " + file +
                       ": it is still running (wait or Stop)");
   if (fs::path(file) == fs::path(source_))
@@ -262,7 +256,7 @@ void PretrainPanel::save_record(const std::string& file) const {
 
 nlohmann::json PretrainPanel::state() const {
   nlohmann::json j;
-  j["running"] = job_ != nullptr;
+  j["running"] = running();
   j["steps"] = steps_;
   j["source"] = source_;
   j["figure"] = figure_names()[std::size_t(figure_)];
@@ -333,14 +327,14 @@ void PretrainPanel::draw_settings() {
 
 void PretrainPanel::draw(bool dark, TexturePool& textures) {
   const float em = ImGui::GetFontSize();
-  if (ImGui::Button(job_ ? "Stop" : "Start", ImVec2(em * 5, 0))) {
-    if (job_)
+  if (ImGui::Button(running() ? "Stop" : "Start", ImVec2(em * 5, 0))) {
+    if (running())
       stop();
     else
       start(); // settings errors: the job fails and poll() reports them
   }
   ImGui::SameLine();
-  if (job_)
+  if (running())
     ImGui::Text("step %d of %d, %.0f tokens/s", steps_, total_steps_, tokens_per_s_);
   else if (!source_.empty())
     ImGui::TextDisabled("%s", fs::path(source_).filename().string().c_str());

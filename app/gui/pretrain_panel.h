@@ -7,8 +7,8 @@
 // file the run writes), so what the screen shows is what an export writes. An opened or followed
 // pretraining record replays here on the timeline.
 //
-// The panel owns its job and the snapshot the job publishes; the job is declared last, so the
-// destructor cancels and joins it before anything it publishes into dies.
+// The panel owns its job and the snapshot the job publishes in one JobSlot (core/jobs.h), declared
+// last, so the destructor cancels and joins the job before anything else of the panel dies.
 #include "app/gui/figure_view.h"
 #include "app/gui/imgui_canvas.h"
 #include "core/figure.h"
@@ -38,7 +38,7 @@ public:
   // settings throw BadInput (the caller shows the dialog); errors while running arrive via poll().
   void start(int steps = 0);
   void stop(); // cancels the run after its current step; the record keeps every finished step
-  bool running() const { return job_ != nullptr; }
+  bool running() const { return slot_.running(); }
   // Shows a pretraining record read from `path` (opened or followed); stops nothing.
   void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
 
@@ -48,7 +48,7 @@ public:
   void draw_settings();                        // the sidebar
   void draw(bool dark, TexturePool& textures); // the main area
   std::string status() const;                  // for the status bar
-  Job* job() { return job_.get(); }            // for the toolbar's progress and Cancel
+  Job* job() { return slot_.job(); }           // for the toolbar's progress and Cancel
 
   // Figure `name` (one of figure_names()) for the layer chosen on screen, as exported.
   Figure figure(const std::string& name) const;
@@ -97,8 +97,7 @@ private:
   mutable std::shared_ptr<const io::RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
-  Published<Snapshot> pub_;
-  std::unique_ptr<Job> job_; // last: destroyed (cancelled and joined) first
+  JobSlot<Snapshot> slot_; // last: its job is cancelled and joined first
 };
 
 } // namespace routerscope::gui

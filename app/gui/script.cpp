@@ -1,5 +1,6 @@
 #include "app/gui/script.h"
 
+#include "app/gui/names.h"
 #include "core/error.h"
 
 #include <charconv>
@@ -107,12 +108,16 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
           return;
       throw_input_error(where + "expected '" + it->second.form + "', found '" + a.args[0] + "'");
     };
+    auto named = [&](auto table) {
+      if (!value_of(table, a.args[0]))
+        throw_input_error(where + "expected '" + it->second.form + "', found '" + a.args[0] + "'");
+    };
     if (a.verb == "view")
-      one_of({"model", "expert", "mpi", "pretrain"});
+      named(kViewNames);
     if (a.verb == "theme")
-      one_of({"light", "dark"});
+      named(kThemeNames);
     if (a.verb == "metric")
-      one_of({"cos", "lambda"});
+      named(kMetricNames);
     if (a.verb == "test-pattern")
       one_of({"zigzag"});
     if (a.verb == "browse-hidden")

@@ -124,62 +124,49 @@ MpiStepper::MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSet
     throw_input_error("layer " + std::to_string(settings.layer) + " of " + model_->path +
                       " is not an MoE layer");
   progress(0.0, "loading layer " + std::to_string(settings.layer));
-  g_ = load_direction_operators(m, settings.layer, settings.mpi.matrix);
-  router_ = m.router(settings.layer);
-  check_mpi_inputs(m, settings.layer, router_, g_, settings.mpi.matrix);
-  ops_ = backend_->upload(g_);
-  top_k_ = std::clamp(info.top_k.value_or(2), 1, int(router_.rows()));
-  // Principal directions: reuse the opened model's alignment when it used the same matrix.
-  const LayerAlignment* aligned = nullptr;
+  std::vector<MatrixF> g = load_direction_operators(m, settings.layer, settings.mpi.matrix);
+  MatrixF router = m.router(settings.layer);
+  check_mpi_inputs(m, settings.layer, router, g, settings.mpi.matrix);
+  top_k_ = std::clamp(info.top_k.value_or(2), 1, int(router.rows()));
+  const int d_model = int(router.cols());
+  // Principal directions: reuse the opened model's alignment when it used the same matrix
+  // (otherwise the stepper computes them).
+  std::vector<PrincipalDirection> directions;
   for (const auto& la : model_->alignment)
-    if (la.layer == settings.layer && model_->matrix == settings.mpi.matrix)
-      aligned = &la;
-  u1_.resize(g_.size());
-  sigma1_.assign(g_.size(), 0.0);
-  if (aligned && aligned->experts.size() == g_.size()) {
-    for (std::size_t i = 0; i < g_.size(); ++i) {
-      u1_[i] = aligned->experts[i].u1;
-      sigma1_[i] = aligned->experts[i].sigma1;
-    }
-  } else {
+    if (la.layer == settings.layer && model_->matrix == settings.mpi.matrix &&
+        la.experts.size() == g.size())
+      for (const auto& e : la.experts)
+        directions.push_back({e.u1, e.sigma1, e.sigma2, e.status, 0});
+  if (directions.empty())
     progress(0.5, "principal directions");
-    auto directions = backend_->principal_directions(*ops_, {}, progress);
-    for (std::size_t i = 0; i < g_.size(); ++i) {
-      if (directions[i].status == DirectionStatus::Ok)
-        u1_[i] = directions[i].u1;
-      sigma1_[i] = directions[i].sigma1;
-    }
-  }
+  ConvergenceSettings cs;
+  cs.mpi = settings.mpi;
+  cs.backend = backend_.get();
+  stepper_ = std::make_unique<ConvergenceStepper>(settings.layer, std::move(router), std::move(g),
+                                                  cs, progress, std::move(directions));
   // Probe tokens: the seeded synthetic Gaussian mixture of core/training.h.
-  tokens_ = synthetic_tokens(settings.probe_tokens, int(router_.cols()), settings.seed);
+  tokens_ = synthetic_tokens(settings.probe_tokens, d_model, settings.seed);
   bias_ = m.router_bias(settings.layer);
   rule_ = m.info().routing;
   rule_.order = settings.mpi.order;
-  records_ =
-      std::make_shared<const std::vector<MpiStepRecord>>(std::vector<MpiStepRecord>{measure(0)});
+  records_ = std::make_shared<const std::vector<MpiStepRecord>>(
+      std::vector<MpiStepRecord>{measure(stepper_->result().rows.front())});
 }
 
-MpiStepRecord MpiStepper::measure(int step) const {
-  const int n = int(router_.rows());
+MpiStepper::~MpiStepper() = default;
+
+MpiStepRecord MpiStepper::measure(const ConvergenceRow& row) const {
+  auto vec = [](const VectorD& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
   MpiStepRecord rec;
-  rec.step = step;
-  rec.cos.resize(n);
-  rec.lambda.resize(n);
-  rec.norm.resize(n);
-  for (int i = 0; i < n; ++i) {
-    const VectorF row = router_.row(i).transpose();
-    rec.norm[i] = row.cast<double>().norm();
-    if (u1_[i].size() == row.size() && sigma1_[i] > 0) {
-      rec.cos[i] = abs_cos(row, u1_[i]);
-      rec.lambda[i] = alignment_lambda(row, g_[i], sigma1_[i]);
-    } else {
-      rec.cos[i] = rec.lambda[i] = std::numeric_limits<double>::quiet_NaN();
-    }
-  }
-  rec.pre_norm.assign(n, std::numeric_limits<double>::quiet_NaN()); // set by advance after a step
+  rec.step = row.step;
+  rec.cos = vec(row.cos);
+  rec.lambda = vec(row.lambda);
+  rec.norm = vec(row.router_norm);
+  rec.pre_norm = vec(row.pre_norm); // NaN at step 0
   fill_means(rec);
   // Load: route the probe tokens with the family's rule (gate order from the MPI settings).
-  const Routing routing = route_tokens(tokens_, router_, bias_, rule_, top_k_);
+  const int n = int(rec.cos.size());
+  const Routing routing = route_tokens(tokens_, stepper_->router(), bias_, rule_, top_k_);
   const VectorD loads = expert_loads(routing.experts, n);
   const double total = loads.sum();
   rec.load.resize(n);
@@ -190,14 +177,11 @@ MpiStepRecord MpiStepper::measure(int step) const {
 }
 
 void MpiStepper::advance(int steps, const Progress& progress) {
-  // Convergence stepping (mpi.md): R_{t+1} = mpi_router(R_t), k power steps then the retraction.
+  // Convergence stepping (mpi.md) by core's stepper: R_{t+1} = MPI(R_t), measured every step.
   auto records = std::make_shared<std::vector<MpiStepRecord>>(*records_);
   for (int s = 0; s < steps; ++s) {
     progress.check();
-    VectorD pre;
-    router_ = backend_->mpi_step(*ops_, router_, settings_.mpi, &pre);
-    records->push_back(measure(int(records->size())));
-    records->back().pre_norm.assign(pre.data(), pre.data() + pre.size());
+    records->push_back(measure(stepper_->step()));
     progress(double(s + 1) / steps, "step " + std::to_string(records->back().step));
   }
   records_ = std::move(records);

@@ -6,6 +6,7 @@
 #include "core/compute_backend.h"
 #include "core/model.h"
 #include "core/mpi.h"
+#include "core/mpi_convergence.h"
 #include "core/progress.h"
 #include "core/training.h"
 #include "io/run_record.h"
@@ -69,27 +70,28 @@ struct MpiRunSettings {
   std::uint64_t seed = 0;
 };
 
-// The stepping state a job advances; the UI never touches it while a job runs.
+// The stepping state a job advances; the UI never touches it while a job runs. The stepping and
+// its measurements (|cos|, λ, norms, pre-retraction norms) are core's ConvergenceStepper, the one
+// `routerscope mpi` uses; this adds only the load of seeded probe tokens routed by the family's
+// rule.
 class MpiStepper {
 public:
   // `backend` computes directions and steps (null = the CPU); the layer is uploaded once.
   MpiStepper(std::shared_ptr<const OpenedModel> model, const MpiRunSettings& settings,
              const Progress& progress, std::shared_ptr<const ComputeBackend> backend = nullptr);
+  ~MpiStepper();
   // Advances `steps` steps, appending a record for each; the records so far are returned.
   void advance(int steps, const Progress& progress);
   std::shared_ptr<const std::vector<MpiStepRecord>> records() const { return records_; }
   const MpiRunSettings& settings() const { return settings_; }
 
 private:
-  MpiStepRecord measure(int step) const;
+  MpiStepRecord measure(const ConvergenceRow& row) const;
   std::shared_ptr<const OpenedModel> model_;
   MpiRunSettings settings_;
-  std::vector<MatrixF> g_;
   std::shared_ptr<const ComputeBackend> backend_;
-  std::unique_ptr<LayerOperators> ops_; // g_ on the backend (declared after g_, which it may use)
-  std::vector<double> sigma1_;
-  std::vector<VectorF> u1_;
-  MatrixF router_, tokens_;
+  std::unique_ptr<ConvergenceStepper> stepper_; // uses backend_ (declared after it)
+  MatrixF tokens_;
   VectorF bias_;
   RoutingRule rule_;
   int top_k_ = 1;

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -142,6 +144,64 @@ TEST(Published, ConcurrentPublishesAreSeenWholeByAReader) {
   }
   writer.join();
   EXPECT_EQ(p.latest()->front(), 2000);
+}
+
+// A snapshot that records when it dies, and a worker that records when it ends, on one clock, so
+// the order is checked without a sanitizer: the slot's last snapshot must die after the worker
+// ended (replaced snapshots die earlier, while it runs). Were the snapshot destroyed first, the
+// worker's next publish would make a new one that outlives it, and `died < ended`. The worker
+// stops only when cancelled, so a destructor that joined without cancelling would hang.
+std::atomic<int> g_clock{0};
+std::atomic<int> g_snapshot_died{0}; // clock when a snapshot last died
+std::atomic<int> g_worker_ended{0};  // clock when the worker returned
+
+struct Canary {
+  explicit Canary(int v) : value(v) {}
+  ~Canary() { g_snapshot_died = ++g_clock; }
+  int value;
+};
+
+TEST(JobSlot, DestructorCancelsAndJoinsBeforeTheSnapshotDies) {
+  g_clock = 0;
+  g_snapshot_died = 0;
+  g_worker_ended = 0;
+  std::atomic<int> published{0};
+  auto slot = std::make_unique<JobSlot<Canary>>();
+  slot->start("publisher", [&](const Progress& p, Published<Canary>& out) {
+    struct Ended {
+      ~Ended() { g_worker_ended = ++g_clock; }
+    } ended;
+    for (int v = 0;; ++v) { // publishes continuously until cancelled
+      out.publish(std::make_shared<const Canary>(v));
+      published = v + 1;
+      p.check(); // throws Error(Cancelled) once the slot's destructor cancels
+    }
+  });
+  while (published.load() < 100) // the worker is in full flow
+    std::this_thread::yield();
+  EXPECT_TRUE(slot->running());
+  slot.reset(); // destroys the slot while the worker publishes
+  const int ended = g_worker_ended.load(), died = g_snapshot_died.load();
+  EXPECT_NE(ended, 0) << "the destructor returned before the worker ended (no join)";
+  EXPECT_GT(died, ended) << "the last snapshot died before the worker ended";
+}
+
+TEST(JobSlot, PollReportsTheEndOnceAndStartReplacesARunningJob) {
+  JobSlot<int> slot;
+  EXPECT_FALSE(slot.poll().has_value()); // no job
+  slot.start("first", [](const Progress& p, Published<int>& out) {
+    out.publish(1);
+    for (;;)
+      p.check(); // runs until cancelled
+  });
+  slot.start("second", [](const Progress&, Published<int>& out) { out.publish(2); });
+  std::optional<JobStatus> s;
+  while (!(s = slot.poll()))
+    std::this_thread::yield();
+  EXPECT_EQ(s->state, JobState::Succeeded);
+  EXPECT_EQ(*slot.latest(), 2);
+  EXPECT_FALSE(slot.running());
+  EXPECT_FALSE(slot.poll().has_value()); // reported once
 }
 
 } // namespace

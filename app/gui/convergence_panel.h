@@ -1,0 +1,101 @@
+#pragma once
+// Convergence stepping (the MPI view's first mode): R_{t+1} = MPI(R_t) on the selected layer,
+// stepped on a background job (Step, Step ×N, Play at a speed, Reset) and measured every step;
+// its pages are tan θ to u₁ with the power-iteration bound (the record figure "convergence", as
+// `plot` draws it from the saved session) and |cos|, norms and load. The sidebar's MPI settings
+// live here (router training uses them too). An opened or followed convergence record replays on
+// the timeline.
+#include "app/gui/figure_view.h"
+#include "app/gui/panel.h"
+#include "core/figure.h"
+#include "core/jobs.h"
+#include "core/mpi.h"
+#include "io/run_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace routerscope::gui {
+
+class ConvergencePanel {
+public:
+  ConvergencePanel();
+
+  MpiSettings settings() const; // the sidebar's MPI settings (matrix, C′, k, ablation, gating)
+  // Forgets the run: cancels and joins its job, stops playing, clears the steps and the views.
+  void reset();
+  bool has_run() const { return stepper_ != nullptr; } // a live run to advance (not a replay)
+  // Advances the run (created first when there is none) by `steps` steps on a job, on ctx's
+  // selected layer; does nothing without a model or while a step job runs.
+  void launch(const ModelContext& ctx, int steps);
+  void follow_latest() { follow_ = true; }
+  // Shows a convergence record's run (opened: stepping afterwards starts a fresh run).
+  void show_replay(int layer, std::vector<MpiStepRecord> records);
+  void update_replay(std::vector<MpiStepRecord> records); // a followed record grew
+
+  void set_playing(bool playing);
+  bool playing() const { return playing_; }
+  // Once per frame: picks up the latest steps and the job's end (the error text once, else
+  // empty); `layer` names the layer in the message.
+  std::string poll(int layer);
+  // Steps due now while playing (at `speed_` per second, one job at a time); 0 otherwise.
+  int play_due();
+
+  // The sidebar's MPI settings; true when one changed (the caller resets the run).
+  bool draw_settings(float width);
+  int probe_tokens() const { return defaults_.probe_tokens; }
+  struct Action {       // what the transport controls asked for
+    int step = 0;       // steps to run
+    bool reset = false; // Reset pressed
+  };
+  Action draw(const DrawContext& dc, const ModelContext& ctx, const std::string& replaying);
+  Job* job() const { return slot_.job(); }
+  bool running() const { return slot_.running(); }
+
+  // Figure `name` (convergence | alignment | norms | load | maxvio) for ctx's selection.
+  Figure figure(const std::string& name, const ModelContext& ctx) const;
+  bool has_steps() const { return records_ && !records_->empty(); }
+  int steps_recorded() const { return records_ ? int(records_->size()) : 0; }
+  std::function<void(const Progress&)> save_work(const std::string& file,
+                                                 std::shared_ptr<const OpenedModel> model) const;
+  // playing, step_index, steps_recorded, mean_cos, mean_lambda
+  void state(nlohmann::json& j) const;
+
+private:
+  // The run on screen as its session record (session.h convergence_record), rebuilt only when
+  // its steps change. BadInput when no step is recorded.
+  std::shared_ptr<const io::RunRecord> record(const OpenedModel* model) const;
+
+  // Settings: the defaults, the sidebar's, the current run's.
+  MpiRunSettings defaults_, run_settings_;
+  int power_steps_ = 1, ablation_ = 0, matrix_ = 0, order_ = 0;
+  float c_prime_ = 4.0f;
+
+  // The run: its stepper (advanced only by the job), the steps shown and the transport.
+  struct StepperSlot {
+    std::shared_ptr<MpiStepper> stepper;
+  };
+  std::shared_ptr<StepperSlot> stepper_;
+  std::shared_ptr<const std::vector<MpiStepRecord>> records_;
+  int timeline_ = 0;
+  bool follow_ = true, playing_ = false;
+  float speed_ = 10.0f; // steps per second while playing
+  int step_n_ = 10;
+  double play_credit_ = 0;
+  std::chrono::steady_clock::time_point last_frame_;
+  PlotView conv_view_, align_view_, norm_view_, load_view_;
+  int page_ = 0; // tan θ (convergence) or |cos|, norms and load
+  mutable std::shared_ptr<const std::vector<MpiStepRecord>> record_source_;
+  mutable std::shared_ptr<const io::RunRecord> record_;
+  mutable std::shared_ptr<const io::RunRecord> figure_source_;
+  mutable std::shared_ptr<const Figure> figure_;
+
+  JobSlot<std::vector<MpiStepRecord>> slot_; // last: its job is cancelled and joined first
+};
+
+} // namespace routerscope::gui
