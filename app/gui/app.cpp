@@ -41,6 +41,9 @@ constexpr const char* kFigureNames[] = {"convergence",
                                         "pretraining-load",
                                         "pretraining-alignment",
                                         "pretraining-norms",
+                                        "series-alignment",
+                                        "series-norms",
+                                        "series-load",
                                         "session"};
 constexpr int kFigureCount = int(std::size(kFigureNames));
 constexpr int kSessionFigure = kFigureCount - 1;
@@ -64,6 +67,8 @@ const char* view_name(View v) {
     return "mpi";
   case View::Pretrain:
     return "pretrain";
+  case View::Series:
+    return "series";
   }
   return "model";
 }
@@ -125,6 +130,7 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   BackendChoice choice = choose_backend(parse_device(options.device), 2);
   backend_ = std::move(choice.backend);
   device_note_ = choice.note;
+  series_.set_backend(backend_);
   glfwSetWindowUserPointer(window_, this);
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
@@ -161,6 +167,7 @@ void App::set_device(Device device) {
     BackendChoice choice = choose_backend(device, 2);
     backend_ = std::move(choice.backend);
     device_note_ = choice.note;
+    series_.set_backend(backend_);
     status_ = choice.note + " (used by the next analysis; File > Open again to recompute)";
   } catch (const Error& e) {
     show_error(e.what());
@@ -173,7 +180,8 @@ void App::drop(const std::string& path) {
 }
 
 bool App::jobs_running() const {
-  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_ || pretrain_.running();
+  return open_job_ || detail_job_ || mpi_job_ || export_job_ || train_job_ || pretrain_.running() ||
+         series_.running();
 }
 
 bool App::busy() const {
@@ -211,7 +219,7 @@ void App::open(const std::string& path) {
         }
         // A run record replays on the checkpoint it was recorded on.
         auto replay = std::make_shared<const Replay>(read_replay(p));
-        if (replay->pretraining) { // replays in the Pretraining view; no checkpoint to open
+        if (replay->pretraining || replay->series) { // no checkpoint to open
           replay_pub_.publish(replay);
           return;
         }
@@ -363,11 +371,17 @@ void App::poll_jobs() {
     const JobStatus s = open_job_->status();
     if (s.finished()) {
       open_job_->wait();
-      auto pretraining = replay_pub_.latest();
-      if (s.state == JobState::Succeeded && pretraining && pretraining->pretraining) {
+      auto pretraining = replay_pub_.latest(); // or a series record: no checkpoint to open
+      if (s.state == JobState::Succeeded && pretraining &&
+          (pretraining->pretraining || pretraining->series)) {
         try {
-          pretrain_.show_record(pretraining->pretraining, opening_path_);
-          view_ = View::Pretrain;
+          if (pretraining->series) {
+            series_.show_record(pretraining->series, opening_path_);
+            view_ = View::Series;
+          } else {
+            pretrain_.show_record(pretraining->pretraining, opening_path_);
+            view_ = View::Pretrain;
+          }
           recent_.add(opening_path_);
           status_ = "opened " + opening_path_;
           error_.clear();
@@ -432,7 +446,15 @@ void App::poll_jobs() {
   // A followed record: the first replay opens it (and its checkpoint), later ones extend it.
   if (follower_)
     if (auto replay = follower_->poll(!open_job_ && !export_job_)) {
-      if (replay->pretraining) { // replays in the Pretraining view, growing as steps land
+      if (replay->series) { // replays in the Series view, growing as checkpoints land
+        try {
+          if (series_.source() != follower_->path())
+            view_ = View::Series;
+          series_.show_record(replay->series, follower_->path());
+        } catch (const Error& e) {
+          show_error(e.what());
+        }
+      } else if (replay->pretraining) { // replays in the Pretraining view, growing as steps land
         try {
           if (pretrain_.source() != follower_->path())
             view_ = View::Pretrain;
@@ -476,6 +498,8 @@ void App::poll_jobs() {
     train_job_.reset();
   }
   if (const std::string e = pretrain_.poll(); !e.empty())
+    show_error(e);
+  if (const std::string e = series_.poll(); !e.empty())
     show_error(e);
   if (export_job_ && export_job_->status().finished()) {
     const JobStatus s = export_job_->status();
@@ -524,16 +548,22 @@ void App::frame() {
     ImGui::BeginChild("##sidebar", ImVec2(0, 0), false);
     if (view_ == View::Pretrain)
       pretrain_.draw_settings(); // pretraining needs no checkpoint
+    else if (view_ == View::Series)
+      series_.draw_settings();
     else
       draw_sidebar();
     ImGui::EndChild();
     ImGui::TableNextColumn();
     ImGui::BeginChild("##view", ImVec2(0, 0), false,
-                      view_ == View::Mpi || view_ == View::Pretrain ? ImGuiWindowFlags_NoScrollbar
-                                                                    : 0);
+                      view_ == View::Mpi || view_ == View::Pretrain || view_ == View::Series
+                          ? ImGuiWindowFlags_NoScrollbar
+                          : 0);
     if (view_ == View::Pretrain) {
       figure_textures_.begin_frame();
       pretrain_.draw(theme_ == Theme::Dark, figure_textures_);
+    } else if (view_ == View::Series) {
+      figure_textures_.begin_frame();
+      series_.draw(theme_ == Theme::Dark, figure_textures_);
     } else if (!model_) {
       ImGui::Dummy(ImVec2(0, ImGui::GetContentRegionAvail().y * 0.4f));
       const char* msg = open_job_ ? "Opening..."
@@ -637,7 +667,8 @@ void App::draw_menu() {
     if (ImGui::MenuItem("Open demo checkpoint"))
       open(app::default_checkpoint());
     ImGui::Separator();
-    if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model_ != nullptr))
+    if (ImGui::MenuItem("Export figure...", "Ctrl+E", false,
+                        model_ != nullptr || view_ == View::Series))
       export_dialog_ = true;
     const bool have_session = mpi_mode_ == 1 ? train_records_ && !train_records_->empty()
                                              : records_ && !records_->empty();
@@ -659,6 +690,8 @@ void App::draw_menu() {
       set_view(View::Mpi);
     if (ImGui::MenuItem("Pretraining", nullptr, view_ == View::Pretrain))
       set_view(View::Pretrain);
+    if (ImGui::MenuItem("Series", nullptr, view_ == View::Series))
+      set_view(View::Series);
     ImGui::Separator();
     if (ImGui::MenuItem("Dark theme", nullptr, theme_ == Theme::Dark))
       set_theme(Theme::Dark);
@@ -685,8 +718,8 @@ void App::draw_menu() {
 
 void App::draw_toolbar() {
   const float em = ImGui::GetFontSize();
-  const char* names[] = {"Model", "Expert", "MPI", "Pretraining"};
-  for (int i = 0; i < 4; ++i) {
+  const char* names[] = {"Model", "Expert", "MPI", "Pretraining", "Series"};
+  for (int i = 0; i < int(std::size(names)); ++i) {
     const bool active = int(view_) == i;
     if (active)
       ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_Header));
@@ -699,6 +732,7 @@ void App::draw_toolbar() {
   // The running job's progress and Cancel, right-aligned.
   Job* job = open_job_         ? open_job_.get()
              : pretrain_.job() ? pretrain_.job()
+             : series_.job()   ? series_.job()
              : train_job_      ? train_job_.get()
              : mpi_job_        ? mpi_job_.get()
              : detail_job_     ? detail_job_.get()
@@ -1068,6 +1102,15 @@ void App::draw_expert_view() {
   }
 }
 
+void App::open_series(const std::vector<std::string>& paths) {
+  view_ = View::Series;
+  try {
+    series_.start(paths);
+  } catch (const Error& e) {
+    show_error(e.what());
+  }
+}
+
 void App::start_pretraining(int steps) {
   view_ = View::Pretrain;
   try {
@@ -1326,6 +1369,8 @@ void App::draw_status_bar() {
     left = model_->path;
   if (view_ == View::Pretrain && !pretrain_.status().empty())
     left = pretrain_.status();
+  if (view_ == View::Series && !series_.status().empty())
+    left = series_.status();
   if (follower_)
     left = follower_->status().empty() ? "following " + follower_->path() + ": " +
                                              std::to_string(follower_->steps()) + " steps"
@@ -1368,6 +1413,8 @@ void App::draw_error_dialog() {
 Figure App::build_figure(const std::string& figure) const {
   if (figure.starts_with("pretraining"))
     return pretrain_.figure(figure);
+  if (figure.starts_with("series-"))
+    return series_.figure(figure);
   if (!model_)
     throw_input_error("export " + figure + ": no model is open");
   if (figure.rfind("training", 0) == 0)
@@ -1483,6 +1530,13 @@ void App::export_figure(const std::string& figure, const std::string& file) {
     std::string ext = fs::path(file).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(),
                    [](unsigned char c) { return std::tolower(c); });
+    if (figure == "session" && view_ == View::Series) {
+      if (ext != ".h5")
+        throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
+      series_.save_record(file); // a copy of the series record
+      exported_.push_back(file);
+      return;
+    }
     if (figure == "session" && view_ == View::Pretrain) {
       if (ext != ".h5")
         throw_input_error("cannot save the session to " + file + ": expected a .h5 file name");
@@ -1580,6 +1634,8 @@ void App::draw_export_dialog() {
 int App::followed_steps() const {
   if (follower_ && pretrain_.source() == follower_->path())
     return pretrain_.steps();
+  if (follower_ && series_.source() == follower_->path())
+    return series_.checkpoints();
   if (!follower_ || replaying_ != follower_->path() || open_job_)
     return 0;
   if (mpi_mode_ == 1)
@@ -1598,6 +1654,7 @@ std::string App::state_json() const {
     j["test_pattern"] = {{"name", test_pattern_}, {"width", kPatternWidth}, {"points", points}};
   }
   j["pretraining"] = pretrain_.state();
+  j["series"] = series_.state();
   j["theme"] = theme_ == Theme::Dark ? "dark" : "light";
   j["metric"] = metric_ == Metric::Cos ? "cos" : "lambda";
   j["error"] = error_;
