@@ -345,6 +345,7 @@ int run_gui(const GuiOptions& options) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             render_frame();
           }
+          continue; // the series goes on (settling would wait for its end)
         } else if (v == "series-cursor") {
           app->series().set_cursor(std::stoi(a.args[0]));
         } else if (v == "series-figure") {

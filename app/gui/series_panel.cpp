@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -198,6 +199,24 @@ void SeriesPanel::show_record(std::shared_ptr<const io::RunRecord> record,
   live_ = false;
   snapshot_.reset();
   source_ = path;
+  // The sidebar shows the record's checkpoints and settings: Start measures them again.
+  const auto config = nlohmann::json::parse(record->config, nullptr, false);
+  if (config.is_object() && config.contains("checkpoints") && config["checkpoints"].is_array()) {
+    paths_.clear();
+    for (const auto& c : config["checkpoints"])
+      if (c.is_object() && c.contains("argument") && c["argument"].is_string()) {
+        paths_ += c["argument"].get<std::string>();
+        paths_ += '\n';
+      }
+    if (config.contains("tokens") && config["tokens"].is_string())
+      tokens_ = config["tokens"].get<std::string>();
+    for (int i = 0; i < int(std::size(kMatrices)); ++i)
+      if (config.value("matrix", std::string()) == kMatrices[i])
+        matrix_ = i;
+    for (int i = 0; i < int(std::size(kMethods)); ++i)
+      if (config.value("method", std::string()) == kMethods[i])
+        method_ = i;
+  }
   set_record(std::move(record), path);
   total_ = checkpoints();
 }
@@ -400,10 +419,11 @@ void SeriesPanel::draw_heatmap(float height) {
               IM_COL32(255, 90, 60, 255), 0, 0, 2.0f);
   const int row_every = std::max(1, int(std::ceil(em * 1.1f / cell)));
   for (int r = 0; r < rows; r += row_every) {
-    const std::string s = "L" + std::to_string(data_.layers[std::size_t(r)].layer);
-    const ImVec2 ts = ImGui::CalcTextSize(s.c_str());
+    char s[16];
+    std::snprintf(s, sizeof s, "L%d", data_.layers[std::size_t(r)].layer);
+    const ImVec2 ts = ImGui::CalcTextSize(s);
     dl->AddText(ImVec2(p0.x - ts.x - em * 0.4f, p0.y + (float(r) + 0.5f) * cell - ts.y * 0.5f), dim,
-                s.c_str());
+                s);
   }
   if (hovered) {
     const ImVec2 mp = ImGui::GetIO().MousePos;

@@ -714,8 +714,8 @@ TEST_F(GuiSeries, SeriesMeasuredInTheGuiRecordsWhatTheCliRecords) {
   EXPECT_EQ(py.out, "13 13 True True\n");
 }
 
-// (d) Quitting while a series is being measured cancels and joins its job before the panel it
-// publishes into is destroyed (run under AddressSanitizer in CI).
+// (d) The view grows while the series is measured, and quitting then cancels and joins its job
+// before the panel it publishes into is destroyed (run under AddressSanitizer in CI).
 TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
   const fs::path demo = fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo";
   for (int i = 1; i <= 60; ++i) {
@@ -724,12 +724,18 @@ TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
     for (const char* f : {"model.safetensors", "config.json"})
       fs::create_symlink(demo / f, c / f);
   }
-  ASSERT_EQ(run("start-series " + (dir_ / "run" / "checkpoint-*").string() + "\nkey ctrl+q\n"), 0)
+  ASSERT_EQ(run("start-series " + (dir_ / "run" / "checkpoint-*").string() +
+                "\nwait-checkpoints 2\nkey ctrl+q\n"),
+            0)
       << output();
   const auto s = state();
   EXPECT_TRUE(s["quit_requested"].get<bool>());
   EXPECT_TRUE(s["series"]["running"].get<bool>()); // it was quit while measuring
+  EXPECT_GE(s["series"]["checkpoints"].get<int>(), 2);
   EXPECT_LT(s["series"]["checkpoints"].get<int>(), 60);
+  EXPECT_EQ(s["series"]["total"].get<int>(), 60);
+  // The timeline follows the newest checkpoint, whose step is its folder's number.
+  EXPECT_EQ(s["series"]["step"].get<double>(), s["series"]["checkpoints"].get<double>());
   EXPECT_EQ(s["error"], "");
 }
 
