@@ -682,6 +682,14 @@ TEST_F(GuiSeries, ScrubbedCursorReportsTheCheckpointAndTheSelectedExpert) {
   // A cursor beyond the series cannot be done: exit 2 naming the script line.
   EXPECT_EQ(run("series-cursor 4\n", rec.string()), 2) << output();
   EXPECT_NE(output().find("script.txt:1"), std::string::npos) << output();
+  // Checkpoints that are not there: the error dialog names the argument, and the app goes on.
+  const std::string nothing = (dir_ / "nothing-*").string();
+  ASSERT_EQ(run("open-series " + nothing + "\n"), 0) << output();
+  EXPECT_NE(
+      state()["error"].get<std::string>().find(nothing + ": the pattern matches no checkpoint"),
+      std::string::npos)
+      << state()["error"];
+  EXPECT_EQ(state()["view"], "series");
 }
 
 // (c) A series the GUI measures itself (a parent folder of checkpoints, as `series` takes it)
@@ -714,16 +722,22 @@ TEST_F(GuiSeries, SeriesMeasuredInTheGuiRecordsWhatTheCliRecords) {
   EXPECT_EQ(py.out, "13 13 True True\n");
 }
 
-// (d) The view grows while the series is measured, and quitting then cancels and joins its job
-// before the panel it publishes into is destroyed (run under AddressSanitizer in CI).
-TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
+// `count` checkpoints run/checkpoint-1 ... whose files link to the demo checkpoint (6 layers × 16
+// experts): a series that takes a while to measure.
+void demo_series(const fs::path& run, int count) {
   const fs::path demo = fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo";
-  for (int i = 1; i <= 60; ++i) {
-    const fs::path c = dir_ / "run" / ("checkpoint-" + std::to_string(i));
+  for (int i = 1; i <= count; ++i) {
+    const fs::path c = run / ("checkpoint-" + std::to_string(i));
     fs::create_directories(c);
     for (const char* f : {"model.safetensors", "config.json"})
       fs::create_symlink(demo / f, c / f);
   }
+}
+
+// (d) The view grows while the series is measured, and quitting then cancels and joins its job
+// before the panel it publishes into is destroyed (run under AddressSanitizer in CI).
+TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
+  demo_series(dir_ / "run", 60);
   ASSERT_EQ(run("start-series " + (dir_ / "run" / "checkpoint-*").string() +
                 "\nwait-checkpoints 2\nkey ctrl+q\n"),
             0)
@@ -737,6 +751,32 @@ TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
   // The timeline follows the newest checkpoint, whose step is its folder's number.
   EXPECT_EQ(s["series"]["step"].get<double>(), s["series"]["checkpoints"].get<double>());
   EXPECT_EQ(s["error"], "");
+}
+
+// `gui S.h5 --follow` on a record `routerscope series` is writing: the Series view's checkpoints
+// grow while the CLI measures, and the timeline follows the newest.
+TEST_F(GuiSmoke, FollowedSeriesRecordGrowsWhileTheCliMeasuresIt) {
+  demo_series(dir_ / "run", 200);
+  const fs::path rec = dir_ / "live.h5", mid = dir_ / "mid.json";
+  const auto started =
+      test::run_shell(quote(test::routerscope_exe().string()) + " series " +
+                      quote((dir_ / "run" / "checkpoint-*").string()) +
+                      " --method exact --no-cache --device cpu --threads 1 --record " +
+                      quote(rec.string()) + " >/dev/null 2>&1 & echo $!");
+  const std::string pid = started.out.substr(0, started.out.find('\n'));
+  ASSERT_FALSE(pid.empty());
+  const int rc =
+      run_follow("wait-steps 2\nstate " + mid.string() + "\nwait-steps +2\n", rec.string());
+  test::run_shell("kill -INT " + pid + "; sleep 0.5; kill -9 " + pid + " 2>/dev/null");
+  ASSERT_EQ(rc, 0) << output();
+  const auto before = nlohmann::json::parse(read_text(mid)), after = state();
+  EXPECT_EQ(after["error"], "");
+  EXPECT_EQ(after["view"], "series");
+  EXPECT_EQ(after["following"], rec.string());
+  EXPECT_GE(before["series"]["checkpoints"].get<int>(), 2);
+  EXPECT_GE(after["series"]["checkpoints"].get<int>(),
+            before["series"]["checkpoints"].get<int>() + 2);
+  EXPECT_EQ(after["series"]["step"].get<double>(), after["series"]["checkpoints"].get<double>());
 }
 
 } // namespace
