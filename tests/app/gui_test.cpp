@@ -77,8 +77,45 @@ protected:
   fs::path state_path() const { return dir_ / "state.json"; }
   nlohmann::json state() const { return nlohmann::json::parse(read_text(state_path())); }
   std::string output() const { return read_text(dir_ / "out.txt"); }
+  // Four planted-SVD checkpoints (tests/support/series_checkpoint.h) in run/ whose routers
+  // approach u₁ over the steps, given in shuffled order, and hidden states for their load (the
+  // Series view's tests; members of this suite so that the sanitizer build leaves them out).
+  void plant_series() {
+    const struct {
+      const char* name;
+      int step;
+      double angle, weight;
+    } planted[] = {{"checkpoint-300", 300, 0.6, 1.1},
+                   {"checkpoint-900", 900, 0.1, 1.3},
+                   {"checkpoint-50", 50, 1.0, 1.0},
+                   {"checkpoint-600", 600, 0.3, 1.2}};
+    for (const auto& p : planted) {
+      test::PlantedSeriesSpec spec;
+      spec.angle_scale = p.angle;
+      spec.weight_scale = p.weight;
+      expected_[p.step] =
+          test::write_planted_series_checkpoint(dir_ / "run" / p.name, spec).expected;
+      paths_.push_back((dir_ / "run" / p.name).string());
+    }
+    const fs::path oracle = fs::path(ROUTERSCOPE_SOURCE_DIR) / "tests/app/route_oracle.py";
+    auto r = test::run_shell("/usr/bin/python3 " + quote(oracle.string()) + " tokens " +
+                             quote(tokens_.string()) + " 64 16 5 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  // `routerscope series` of the planted checkpoints into `record` (plus `extra` options).
+  void cli_series(const fs::path& record, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"series"};
+    a.insert(a.end(), paths_.begin(), paths_.end());
+    a.insert(a.end(), {"--record", record.string(), "--no-cache"});
+    a.insert(a.end(), extra.begin(), extra.end());
+    const auto r = test::run_routerscope(a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
   test::TempDir dir_{"gui"};
-  std::string env_; // extra VAR=value assignments for the GUI process
+  std::string env_;                // extra VAR=value assignments for the GUI process
+  std::vector<std::string> paths_; // plant_series()
+  fs::path tokens_ = dir_ / "tokens.h5";
+  std::map<int, std::vector<std::vector<test::PlantedExpertValues>>> expected_;
 };
 
 // Distinct colours in the image (a blank frame has one).
@@ -583,52 +620,10 @@ TEST_F(GuiSmoke, FollowedPretrainingRecordGrowsWhileTheCliWritesIt) {
 
 // ---- the Series view (issue 16) ----
 
-// Four planted-SVD checkpoints (tests/support/series_checkpoint.h) whose routers approach u₁ over
-// the steps, given in shuffled order, and hidden states for their load.
-class GuiSeries : public GuiSmoke {
-protected:
-  void SetUp() override {
-    GuiSmoke::SetUp();
-    if (IsSkipped())
-      return;
-    const struct {
-      const char* name;
-      int step;
-      double angle, weight;
-    } planted[] = {{"checkpoint-300", 300, 0.6, 1.1},
-                   {"checkpoint-900", 900, 0.1, 1.3},
-                   {"checkpoint-50", 50, 1.0, 1.0},
-                   {"checkpoint-600", 600, 0.3, 1.2}};
-    for (const auto& p : planted) {
-      test::PlantedSeriesSpec spec;
-      spec.angle_scale = p.angle;
-      spec.weight_scale = p.weight;
-      expected_[p.step] =
-          test::write_planted_series_checkpoint(dir_ / "run" / p.name, spec).expected;
-      paths_.push_back((dir_ / "run" / p.name).string());
-    }
-    const fs::path oracle = fs::path(ROUTERSCOPE_SOURCE_DIR) / "tests/app/route_oracle.py";
-    auto r = test::run_shell("/usr/bin/python3 " + quote(oracle.string()) + " tokens " +
-                             quote(tokens_.string()) + " 64 16 5 2>&1");
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-  // `routerscope series` of the checkpoints into `record` (plus `extra` options).
-  void cli_series(const fs::path& record, std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {"series"};
-    a.insert(a.end(), paths_.begin(), paths_.end());
-    a.insert(a.end(), {"--record", record.string(), "--no-cache"});
-    a.insert(a.end(), extra.begin(), extra.end());
-    const auto r = test::run_routerscope(a);
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  std::vector<std::string> paths_;
-  fs::path tokens_ = dir_ / "tokens.h5";
-  std::map<int, std::vector<std::vector<test::PlantedExpertValues>>> expected_;
-};
-
 // (a) A series record opened in the GUI draws exactly what `plot` draws from it: the CSV of each
 // series figure is byte-identical to plot's.
-TEST_F(GuiSeries, OpenedRecordExportsTheFiguresPlotDraws) {
+TEST_F(GuiSmoke, SeriesRecordOpenedExportsTheFiguresPlotDraws) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
   const fs::path rec = dir_ / "series.h5";
   cli_series(rec, {"--tokens", tokens_.string()});
   const std::vector<std::string> figures = {"series-alignment", "series-norms", "series-load"};
@@ -654,7 +649,8 @@ TEST_F(GuiSeries, OpenedRecordExportsTheFiguresPlotDraws) {
 
 // (b) The state at a scrubbed cursor reports that checkpoint's step and the selected expert's
 // values: h5py reads them from the record, and the planted closed form agrees.
-TEST_F(GuiSeries, ScrubbedCursorReportsTheCheckpointAndTheSelectedExpert) {
+TEST_F(GuiSmoke, SeriesCursorReportsTheCheckpointAndTheSelectedExpert) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
   const fs::path rec = dir_ / "series.h5";
   cli_series(rec, {"--method", "exact"});
   ASSERT_EQ(run("series-cursor 1\nseries-select 1 2\n", rec.string()), 0) << output();
@@ -694,7 +690,8 @@ TEST_F(GuiSeries, ScrubbedCursorReportsTheCheckpointAndTheSelectedExpert) {
 
 // (c) A series the GUI measures itself (a parent folder of checkpoints, as `series` takes it)
 // records exactly what the CLI records for the same checkpoints; every dataset is compared by h5py.
-TEST_F(GuiSeries, SeriesMeasuredInTheGuiRecordsWhatTheCliRecords) {
+TEST_F(GuiSmoke, SeriesMeasuredInTheGuiRecordsWhatTheCliRecords) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
   const fs::path cli = dir_ / "cli.h5", gui = dir_ / "gui.h5";
   cli_series(cli);
   ASSERT_EQ(run("open-series " + (dir_ / "run").string() + "\nexport session " + gui.string() +
