@@ -17,12 +17,15 @@ int run_gui_command(const Argv& argv) {
       "--screenshot renders N frames offscreen after the script's actions, writes the PNG and\n"
       "exits. Script lines: open PATH | drop PATH | select LAYER EXPERT | step N | play FRAMES |\n"
       "  train STEPS | start-train STEPS | pretrain STEPS | start-pretrain STEPS |\n"
-      "  export FIGURE FILE | view model|expert|mpi|pretrain |\n"
+      "  export FIGURE FILE | view model|expert|mpi|pretrain|series |\n"
       "  key space|right|ctrl+o|ctrl+e|ctrl+q | theme light|dark | size W H |\n"
       "  metric cos|lambda | browse FOLDER | browse-hub | browse-hidden on|off |\n"
-      "  browse-open NAME | follow RUN.h5 | wait-steps N|+N | state FILE\n"
+      "  browse-open NAME | follow RUN.h5 | wait-steps N|+N | state FILE |\n"
+      "  open-series PATH... | start-series PATH... | wait-checkpoints N | series-cursor K |\n"
+      "  series-select LAYER EXPERT | series-figure NAME\n"
       "Figures: alignment norms load maxvio heatmap training training-load training-norms\n"
-      "  pretraining pretraining-load pretraining-alignment pretraining-norms session");
+      "  pretraining pretraining-load pretraining-alignment pretraining-norms series-alignment\n"
+      "  series-norms series-load session");
   gui::GuiOptions o;
   std::string path, size;
   CLI::App& app = cl.app();
@@ -39,8 +42,8 @@ int run_gui_command(const Argv& argv) {
   app.add_option("--state-json", o.state_json, "write the view state as JSON (screenshot mode)");
   app.add_flag("--frame-stats", o.frame_stats, "print p50/p99 frame times at exit");
   app.add_flag("--follow", o.follow,
-               "PATH is a run record that train/mpi --record still writes: plots grow as steps "
-               "land");
+               "PATH is a run record that train/mpi/pretrain/series --record still writes: plots "
+               "grow as steps land");
   if (auto rc = cl.parse(argv))
     return *rc;
   if (!size.empty()) {

@@ -24,6 +24,9 @@ const std::vector<std::string> kGroups = {"",
                                           "variants/vanilla/layers/0",
                                           "variants/mpi/layers/3",
                                           "variants/mpi/layers/q"};
+// The series record's names ("steps" ... "entropy", and the kind "series" in kValues) are appended,
+// so that the bytes of earlier seeds name the same datasets (a pick is a byte modulo the size: a
+// byte above 27 may now pick another name).
 const std::vector<std::string> kDatasets = {
     "cos",          "lambda",      "router_norm",   "pre_norm",
     "tan_theta",    "tan_bound",   "sigma1",        "sigma2",
@@ -31,7 +34,9 @@ const std::vector<std::string> kDatasets = {
     "maxvio_batch", "lr",          "grad_norm",     "load",
     "stored_cos",   "stored_norm", "maxvio_global", "maxvio_global_step",
     "lm_loss",      "val_bpb",     "val_step",      "step",
-    "align_step",   "raw_norm",    "tokens_per_s",  "hidden_states"};
+    "align_step",   "raw_norm",    "tokens_per_s",  "hidden_states",
+    "steps",        "sigma_ratio", "weight_norm",   "maxvio",
+    "cv",           "entropy"};
 const std::vector<std::string> kAttributes = {"routerscope_record",
                                               "kind",
                                               "config",
@@ -49,7 +54,8 @@ const std::vector<std::string> kValues = {"1",
                                           R"([{"name":"model.safetensors","bytes":12}])",
                                           R"([{"name":1}])",
                                           "[",
-                                          ""};
+                                          "",
+                                          "series"};
 
 using Handle = io::Hdf5Handle;
 

@@ -382,6 +382,62 @@ void add_series_point(RunRecordWriter& writer, std::int64_t step,
   writer.commit_step();
 }
 
+RunRecord series_record(const std::vector<std::int64_t>& steps,
+                        const std::vector<std::vector<SeriesLayerPoint>>& points,
+                        const std::string& config, const RecordIdentity& identity) {
+  if (steps.size() != points.size())
+    throw_internal_error("series_record: " + std::to_string(steps.size()) + " steps for " +
+                         std::to_string(points.size()) + " checkpoints");
+  RunRecord rec;
+  rec.kind = "series";
+  rec.config = config;
+  rec.identity = identity;
+  if (points.empty()) // read_run_record leaves out series without a committed row
+    return rec;
+  const auto rows = Eigen::Index(points.size());
+  rec.steps.resize(rows);
+  for (Eigen::Index c = 0; c < rows; ++c)
+    rec.steps(c) = double(steps[std::size_t(c)]);
+  for (std::size_t l = 0; l < points.front().size(); ++l) {
+    const SeriesLayerPoint& head = points.front()[l];
+    ConvergenceRecord layer;
+    layer.layer = head.layer;
+    for (const char* name : kExpertSeries) {
+      MatrixD m(rows, Eigen::Index((head.*expert_member(name)).size()));
+      for (Eigen::Index c = 0; c < rows; ++c) {
+        const std::vector<double>& v = points[std::size_t(c)][l].*expert_member(name);
+        if (Eigen::Index(v.size()) != m.cols())
+          throw_internal_error(std::string("series_record: ") + name + " of layer " +
+                               std::to_string(head.layer) + " changes width");
+        m.row(c) = Eigen::Map<const VectorD>(v.data(), Eigen::Index(v.size())).transpose();
+      }
+      layer.series[name] = std::move(m);
+    }
+    if (head.has_load) {
+      MatrixD load(rows, Eigen::Index(head.load.size()));
+      MatrixD maxvio(rows, 1), cv(rows, 1), entropy(rows, 1);
+      for (Eigen::Index c = 0; c < rows; ++c) {
+        const SeriesLayerPoint& p = points[std::size_t(c)][l];
+        if (p.load.size() != head.load.size())
+          throw_internal_error("series_record: load of layer " + std::to_string(head.layer) +
+                               " changes width");
+        load.row(c) = Eigen::Map<const VectorD>(p.load.data(), load.cols()).transpose();
+        maxvio(c, 0) = p.maxvio;
+        cv(c, 0) = p.cv;
+        entropy(c, 0) = p.entropy;
+      }
+      layer.series["load"] = std::move(load);
+      layer.series["maxvio"] = std::move(maxvio);
+      layer.series["cv"] = std::move(cv);
+      layer.series["entropy"] = std::move(entropy);
+    }
+    rec.layers.push_back(std::move(layer));
+  }
+  std::sort(rec.layers.begin(), rec.layers.end(),
+            [](const auto& a, const auto& b) { return a.layer < b.layer; });
+  return rec;
+}
+
 const MatrixD& SeriesData::Layer::at(const std::string& name) const {
   auto it = series.find(name);
   if (it == series.end())

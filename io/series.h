@@ -68,6 +68,12 @@ void declare_series_layer(RunRecordWriter& writer, int layer, std::size_t expert
 void add_series_point(RunRecordWriter& writer, std::int64_t step,
                       const std::vector<SeriesLayerPoint>& layers);
 
+// The record add_series_point over `points` (one per checkpoint, with its step) followed by
+// read_run_record gives, built in memory (the GUI draws a run that is still measuring from it).
+RunRecord series_record(const std::vector<std::int64_t>& steps,
+                        const std::vector<std::vector<SeriesLayerPoint>>& points,
+                        const std::string& config = "{}", const RecordIdentity& identity = {});
+
 // A series record read back: steps [C] and per layer its datasets (2-D [C, N], 1-D as [C, 1]).
 struct SeriesData {
   std::vector<double> steps;

@@ -8,17 +8,13 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "core/series.h"
-#include "io/checkpoint.h"
-#include "io/run_record.h"
-#include "io/series.h"
+#include "io/series_run.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -98,117 +94,42 @@ int run_series(const Argv& argv) {
   if (!layers_arg.empty())
     align.layers = parse_index_list(layers_arg, "--layers");
 
-  const std::vector<io::SeriesCheckpoint> checkpoints = io::resolve_series(paths);
-  // Opening reads headers only; the weights are decoded one layer at a time when measured.
-  std::vector<std::unique_ptr<MoeModel>> models;
-  std::vector<const ModelInfo*> infos;
-  std::vector<std::string> names;
-  for (const auto& c : checkpoints) {
-    models.push_back(io::open_checkpoint(c.path));
-    infos.push_back(&models.back()->info());
-    names.push_back(c.argument + " (step " + std::to_string(c.step) + ")");
-  }
-  io::check_series_compatible(infos, names);
-  // A copy: the models are released one by one as they are measured (models[i].reset()).
-  const ModelInfo first = *infos.front();
-  if (align.layers.empty())
-    align.layers = first.moe_layers();
-  for (int l : align.layers)
-    first.moe_layer(l); // a dense or missing layer is BadInput before any work
-  std::optional<MatrixF> x;
-  if (!tokens.empty()) {
-    x = io::read_hidden_states(tokens);
-    if (x->cols() != first.d_model)
-      throw_input_error(tokens + ": hidden_states are [" + std::to_string(x->rows()) + ", " +
-                        std::to_string(x->cols()) + "], expected width " +
-                        std::to_string(first.d_model) + " (hidden_size of the checkpoints)");
-  }
   fs::path cache_dir = cache_arg;
   if (cache_dir.empty() && !record_path.empty())
     cache_dir = record_path + ".cache";
   if (no_cache)
     cache_dir.clear();
-  const io::SeriesCacheSettings cache_settings{matrix, method, align.spectral.tolerance,
-                                               align.layers};
+  io::SeriesPlan plan;
+  plan.align = align;
+  plan.tokens = tokens;
+  plan.cache_dir = cache_dir;
+  io::SeriesRun run(paths, plan); // BadInput (exit 2) for a bad argument, before any work
+  const std::vector<io::SeriesCheckpoint>& checkpoints = run.checkpoints();
+  const ModelInfo& first = run.first();
+  align.layers = run.plan().align.layers;
 
   const auto backend = device_backend("series", device, align.threads);
-  align.backend = backend.get();
-
-  std::unique_ptr<io::RunRecordWriter> record;
-  nlohmann::json config = {{"command", "series"},    {"matrix", matrix},
-                           {"method", method},       {"tolerance", align.spectral.tolerance},
-                           {"layers", align.layers}, {"tokens", tokens}};
-  config["checkpoints"] = nlohmann::json::array();
-  for (const auto& c : checkpoints)
-    config["checkpoints"].push_back({{"argument", c.argument},
-                                     {"path", c.path},
-                                     {"step", c.step},
-                                     {"step_source", c.step_source}});
-  if (!record_path.empty()) {
-    record = std::make_unique<io::RunRecordWriter>(
-        record_path, "series", config.dump(),
-        io::checkpoint_identity(checkpoints.front().path, first));
-    for (int l : align.layers)
-      io::declare_series_layer(*record, l, std::size_t(first.moe_layer(l).experts), x.has_value());
-    record->start_live();
-  }
+  run.set_backend(backend.get());
+  if (!record_path.empty())
+    run.record_to(record_path);
 
   InterruptGuard guard;
   ProgressBar bar("series");
   const Progress progress = bar.progress(guard.flag());
-  const double total = double(checkpoints.size());
-  struct Done {
-    std::vector<SeriesLayerPoint> layers;
-    bool cached = false;
-  };
-  std::vector<Done> done;
   bool interrupted = false;
   try {
-    for (std::size_t i = 0; i < checkpoints.size(); ++i) {
-      progress.check();
-      const MoeModel& model = *models[i];
-      const std::string label = "checkpoint " + std::to_string(i + 1) + "/" +
-                                std::to_string(checkpoints.size()) + " (step " +
-                                std::to_string(checkpoints[i].step) + ")";
-      Done d;
-      std::string key;
-      if (!cache_dir.empty()) {
-        key = io::series_cache_key(model, cache_settings);
-        if (auto hit = io::read_series_cache(cache_dir, key)) {
-          d.layers = std::move(*hit);
-          d.cached = true;
-        }
-      }
-      SeriesOptions options;
-      options.align = align;
-      options.tokens = x ? &*x : nullptr;
-      if (d.cached) {
-        for (auto& p : d.layers)
-          if (x)
-            add_series_load(model, *x, p);
-        progress((double(i) + 1) / total, label + " (cached)");
-      } else {
-        Progress within{[&](double f, const std::string& l) {
-                          progress((double(i) + f) / total, label + " " + l);
-                        },
-                        guard.flag()};
-        d.layers = measure_series_point(model, options, within);
-        if (!cache_dir.empty())
-          io::write_series_cache(cache_dir, key, checkpoints[i].path, d.layers);
-      }
-      if (record)
-        io::add_series_point(*record, checkpoints[i].step, d.layers);
-      done.push_back(std::move(d));
-      models[i].reset(); // memory: one checkpoint at a time
-    }
+    while (!run.done())
+      run.step(progress);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::Cancelled)
       throw;
     interrupted = true;
   }
   bar.finish();
-  if (record)
-    record->close();
+  run.close_record();
+  const std::vector<io::SeriesPointResult>& done = run.points();
+  const bool x = run.has_tokens();
+  const bool record = !record_path.empty();
 
   if (json) {
     nlohmann::ordered_json j = versioned_json();

@@ -4,6 +4,7 @@
 // naming the option), resolves checkpoint PATHs the same way (files, Hub repo ids, the demo) and
 // writes `-` to stdout. Used by app/cli and usable by a GUI (it includes nothing from app/gui).
 #include "app/cli/commands.h"
+#include "app/common/index_list.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -57,8 +58,8 @@ void write_output(const std::string& path, const std::string& text);
 // "vanilla,mpi" -> {"vanilla", "mpi"} (empty items dropped).
 std::vector<std::string> split_list(const std::string& text);
 
-// "0-3,7" -> {0,1,2,3,7}; BadInput naming the text on malformed input.
-std::vector<int> parse_index_list(const std::string& text, const std::string& option);
+// "0-3,7" -> {0,1,2,3,7}; BadInput naming the text on malformed input (app/common/index_list.h).
+using app::parse_index_list;
 
 // A JSON summary that starts with "routerscope_version", the same key in every --json output.
 nlohmann::ordered_json versioned_json();

@@ -40,6 +40,7 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   BackendChoice choice = choose_backend(parse_device(options.device), 2);
   backend_ = std::move(choice.backend);
   device_note_ = choice.note;
+  series_.set_backend(backend_);
   glfwSetWindowUserPointer(window_, this);
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
@@ -67,6 +68,7 @@ void App::set_device(Device device) {
     BackendChoice choice = choose_backend(device, 2);
     backend_ = std::move(choice.backend);
     device_note_ = choice.note;
+    series_.set_backend(backend_);
     status_ = choice.note + " (used by the next analysis; File > Open again to recompute)";
   } catch (const Error& e) {
     show_error(e.what());
@@ -80,7 +82,8 @@ void App::drop(const std::string& path) {
 
 bool App::jobs_running() const {
   return model_panel_.opening() || expert_.running() || convergence_.running() ||
-         exporter_.running() || training_.running() || pretrain_.running();
+         exporter_.running() || training_.running() || pretrain_.running() ||
+         series_.running();
 }
 
 bool App::busy() const {
@@ -199,7 +202,15 @@ void App::poll_jobs() {
   // A followed record: the first replay opens it (and its checkpoint), later ones extend it.
   if (follower_)
     if (auto replay = follower_->poll(!model_panel_.opening() && !exporter_.running())) {
-      if (replay->pretraining) { // replays in the Pretraining view, growing as steps land
+      if (replay->series) { // replays in the Series view, growing as checkpoints land
+        try {
+          if (series_.source() != follower_->path())
+            view_ = View::Series;
+          series_.show_record(replay->series, follower_->path());
+        } catch (const Error& e) {
+          show_error(e.what());
+        }
+      } else if (replay->pretraining) { // replays in the Pretraining view, growing as steps land
         try {
           if (pretrain_.source() != follower_->path())
             view_ = View::Pretrain;
@@ -220,6 +231,8 @@ void App::poll_jobs() {
     show_error(e);
   if (const std::string e = pretrain_.poll(); !e.empty())
     show_error(e);
+  if (const std::string e = series_.poll(); !e.empty())
+    show_error(e);
   if (const std::string e = exporter_.poll(); !e.empty())
     show_error(e);
   if (const int n = convergence_.play_due())
@@ -228,10 +241,16 @@ void App::poll_jobs() {
 
 void App::show_opened(const ModelPanel::Opened& o) {
   const std::string& path = model_panel_.opening_path();
-  if (o.status.state == JobState::Succeeded && o.replay && o.replay->pretraining) {
+  if (o.status.state == JobState::Succeeded && o.replay &&
+      (o.replay->pretraining || o.replay->series)) { // their own views; no checkpoint
     try {
-      pretrain_.show_record(o.replay->pretraining, path);
-      view_ = View::Pretrain;
+      if (o.replay->series) {
+        series_.show_record(o.replay->series, path);
+        view_ = View::Series;
+      } else {
+        pretrain_.show_record(o.replay->pretraining, path);
+        view_ = View::Pretrain;
+      }
       recent_.add(path);
       status_ = "opened " + path;
       error_.clear();
@@ -291,16 +310,22 @@ void App::frame() {
     ImGui::BeginChild("##sidebar", ImVec2(0, 0), false);
     if (view_ == View::Pretrain)
       pretrain_.draw_settings(); // pretraining needs no checkpoint
+    else if (view_ == View::Series)
+      series_.draw_settings();
     else
       draw_sidebar();
     ImGui::EndChild();
     ImGui::TableNextColumn();
     ImGui::BeginChild("##view", ImVec2(0, 0), false,
-                      view_ == View::Mpi || view_ == View::Pretrain ? ImGuiWindowFlags_NoScrollbar
-                                                                    : 0);
+                      view_ == View::Mpi || view_ == View::Pretrain || view_ == View::Series
+                          ? ImGuiWindowFlags_NoScrollbar
+                          : 0);
     if (view_ == View::Pretrain) {
       figure_textures_.begin_frame();
       pretrain_.draw(theme_ == Theme::Dark, figure_textures_);
+    } else if (view_ == View::Series) {
+      figure_textures_.begin_frame();
+      series_.draw(theme_ == Theme::Dark, figure_textures_);
     } else if (!model()) {
       ImGui::Dummy(ImVec2(0, ImGui::GetContentRegionAvail().y * 0.4f));
       const char* msg = model_panel_.opening() ? "Opening..."
@@ -406,7 +431,8 @@ void App::draw_menu() {
     if (ImGui::MenuItem("Open demo checkpoint"))
       open(app::default_checkpoint());
     ImGui::Separator();
-    if (ImGui::MenuItem("Export figure...", "Ctrl+E", false, model() != nullptr))
+    if (ImGui::MenuItem("Export figure...", "Ctrl+E", false,
+                        model() != nullptr || view_ == View::Series))
       exporter_.open_dialog(false);
     const bool have_session = mpi_mode_ == 1 ? training_.has_steps() : convergence_.has_steps();
     if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false, have_session)) {
@@ -426,6 +452,8 @@ void App::draw_menu() {
       set_view(View::Mpi);
     if (ImGui::MenuItem("Pretraining", nullptr, view_ == View::Pretrain))
       set_view(View::Pretrain);
+    if (ImGui::MenuItem("Series", nullptr, view_ == View::Series))
+      set_view(View::Series);
     ImGui::Separator();
     if (ImGui::MenuItem("Dark theme", nullptr, theme_ == Theme::Dark))
       set_theme(Theme::Dark);
@@ -452,8 +480,8 @@ void App::draw_menu() {
 
 void App::draw_toolbar() {
   const float em = ImGui::GetFontSize();
-  const char* names[] = {"Model", "Expert", "MPI", "Pretraining"};
-  for (int i = 0; i < 4; ++i) {
+  const char* names[] = {"Model", "Expert", "MPI", "Pretraining", "Series"};
+  for (int i = 0; i < int(std::size(names)); ++i) {
     const bool active = int(view_) == i;
     if (active)
       ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_Header));
@@ -466,6 +494,7 @@ void App::draw_toolbar() {
   // The running job's progress and Cancel, right-aligned.
   Job* job = model_panel_.job()   ? model_panel_.job()
              : pretrain_.job()    ? pretrain_.job()
+             : series_.job()      ? series_.job()
              : training_.job()    ? training_.job()
              : convergence_.job() ? convergence_.job()
              : expert_.job()      ? expert_.job()
@@ -500,6 +529,15 @@ void App::draw_sidebar() {
     training_.draw_settings(sw);
   }
   ImGui::TextDisabled("Load: %d synthetic probe tokens", convergence_.probe_tokens());
+}
+
+void App::open_series(const std::vector<std::string>& paths) {
+  view_ = View::Series;
+  try {
+    series_.start(paths);
+  } catch (const Error& e) {
+    show_error(e.what());
+  }
 }
 
 void App::start_pretraining(int steps) {
@@ -546,6 +584,8 @@ void App::draw_status_bar() {
     left = model()->path;
   if (view_ == View::Pretrain && !pretrain_.status().empty())
     left = pretrain_.status();
+  if (view_ == View::Series && !series_.status().empty())
+    left = series_.status();
   if (follower_)
     left = follower_->status().empty() ? "following " + follower_->path() + ": " +
                                              std::to_string(follower_->steps()) + " steps"
@@ -588,6 +628,8 @@ void App::draw_error_dialog() {
 Figure App::build_figure(const std::string& figure) const {
   if (figure.starts_with("pretraining"))
     return pretrain_.figure(figure);
+  if (figure.starts_with("series-"))
+    return series_.figure(figure);
   if (!model())
     throw_input_error("export " + figure + ": no model is open");
   if (figure.rfind("training", 0) == 0)
@@ -605,6 +647,9 @@ void App::export_figure(const std::string& figure, const std::string& file) {
       ExportPanel::check_session_file(file);
       if (view_ == View::Pretrain) {
         pretrain_.save_record(file); // a copy of the run's own record
+        exporter_.written(file);
+      } else if (view_ == View::Series) {
+        series_.save_record(file); // a copy of the series record
         exporter_.written(file);
       } else if (mpi_mode_ == 1) {
         exporter_.write_session(training_.save_work(file, model()), file);
@@ -624,6 +669,8 @@ void App::export_figure(const std::string& figure, const std::string& file) {
 int App::followed_steps() const {
   if (follower_ && pretrain_.source() == follower_->path())
     return pretrain_.steps();
+  if (follower_ && series_.source() == follower_->path())
+    return series_.checkpoints();
   if (!follower_ || replaying_ != follower_->path() || model_panel_.opening())
     return 0;
   if (mpi_mode_ == 1)
@@ -642,6 +689,7 @@ std::string App::state_json() const {
     j["test_pattern"] = {{"name", test_pattern_}, {"width", kPatternWidth}, {"points", points}};
   }
   j["pretraining"] = pretrain_.state();
+  j["series"] = series_.state();
   j["theme"] = name_of(kThemeNames, theme_);
   j["error"] = error_;
   convergence_.state(j);

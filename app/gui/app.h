@@ -13,6 +13,7 @@
 #include "app/gui/names.h"
 #include "app/gui/pretrain_panel.h"
 #include "app/gui/record_follower.h"
+#include "app/gui/series_panel.h"
 #include "app/gui/session.h"
 #include "app/gui/training_panel.h"
 #include "core/compute_backend.h"
@@ -63,6 +64,10 @@ public:
   // Pretrains a small MoE LM from scratch for `steps` steps with the Pretraining view's settings
   // (a job; the view shows it live).
   void start_pretraining(int steps);
+  // Measures the checkpoints `paths` name as a series in the Series view (a job; the view shows
+  // it live). Errors in the settings open the error dialog.
+  void open_series(const std::vector<std::string>& paths);
+  SeriesPanel& series() { return series_; } // the Series view (scripts scrub and select in it)
   void set_mpi_mode(int mode) { mpi_mode_ = mode; }
   void browse(const std::string& folder) { browser_.open(folder); } // File > Open at `folder`
   // Screenshot-mode test pattern drawn over the window ("zigzag": a steep zig-zag polyline through
@@ -136,6 +141,9 @@ private:
 
   // Pretraining (its own panel: settings, job, figures)
   PretrainPanel pretrain_;
+
+  // A series of checkpoints on one timeline (its own panel: settings, job, figures)
+  SeriesPanel series_;
 
   // Following a growing run record
   std::unique_ptr<RecordFollower> follower_;

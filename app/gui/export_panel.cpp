@@ -32,6 +32,9 @@ constexpr const char* kFigureNames[] = {"convergence",
                                         "pretraining-load",
                                         "pretraining-alignment",
                                         "pretraining-norms",
+                                        "series-alignment",
+                                        "series-norms",
+                                        "series-load",
                                         "session"};
 constexpr int kFigureCount = int(std::size(kFigureNames));
 constexpr int kSessionFigure = kFigureCount - 1;

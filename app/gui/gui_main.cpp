@@ -320,6 +320,34 @@ int run_gui(const GuiOptions& options) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             render_frame();
           }
+        } else if (v == "open-series" || v == "start-series") {
+          app->open_series(a.args);
+          if (v == "start-series") { // e.g. quitting while the job runs
+            render_frame();
+            continue;
+          }
+        } else if (v == "wait-checkpoints") {
+          const int want = std::stoi(a.args[0]);
+          const auto start = std::chrono::steady_clock::now();
+          while (app->series().checkpoints() < want) {
+            if (!app->series().running() && app->series().checkpoints() < want)
+              throw_input_error("the series stopped at " +
+                                std::to_string(app->series().checkpoints()) + " checkpoints (" +
+                                app->error() + ")");
+            if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+                300)
+              throw_internal_error("screenshot script: the series did not reach " +
+                                   std::to_string(want) + " checkpoints within 300 s");
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            render_frame();
+          }
+          continue; // the series goes on (settling would wait for its end)
+        } else if (v == "series-cursor") {
+          app->series().set_cursor(std::stoi(a.args[0]));
+        } else if (v == "series-figure") {
+          app->series().set_figure(a.args[0]);
+        } else if (v == "series-select") {
+          app->series().select(std::stoi(a.args[0]), std::stoi(a.args[1]));
         } else if (v == "test-pattern") {
           app->show_test_pattern(a.args[0]);
         } else if (v == "state") {

@@ -35,7 +35,7 @@ void ModelPanel::open(const std::string& path, ExpertMatrix matrix,
     }
     // A run record replays on the checkpoint it was recorded on.
     auto replay = std::make_shared<const Replay>(read_replay(p));
-    if (replay->pretraining) { // replays in the Pretraining view; no checkpoint to open
+    if (replay->pretraining || replay->series) { // their own views; no checkpoint to open
       out.publish(OpenResult{nullptr, replay});
       return;
     }

@@ -6,14 +6,15 @@
 
 namespace routerscope::gui {
 
-enum class View { Model, Expert, Mpi, Pretrain };
+enum class View { Model, Expert, Mpi, Pretrain, Series };
 enum class Theme { Dark, Light };
 enum class Metric { Cos, Lambda };
 
-inline constexpr NameTable<View, 4> kViewNames{{{View::Model, "model"},
+inline constexpr NameTable<View, 5> kViewNames{{{View::Model, "model"},
                                                 {View::Expert, "expert"},
                                                 {View::Mpi, "mpi"},
-                                                {View::Pretrain, "pretrain"}}};
+                                                {View::Pretrain, "pretrain"},
+                                                {View::Series, "series"}}};
 inline constexpr NameTable<Theme, 2> kThemeNames{{{Theme::Light, "light"}, {Theme::Dark, "dark"}}};
 inline constexpr NameTable<Metric, 2> kMetricNames{
     {{Metric::Cos, "cos"}, {Metric::Lambda, "lambda"}}};

@@ -7,6 +7,9 @@ namespace routerscope::gui {
 int replay_steps(const Replay& replay) {
   if (replay.pretraining)
     return replay.pretraining_steps;
+  if (replay.series)
+    return int(replay.series->steps.size()); // checkpoints
+
   if (replay.is_training())
     return replay.training.back().step + 1;
   return int(replay.records.size());

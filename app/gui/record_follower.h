@@ -41,7 +41,8 @@ private:
   std::string status_;
 };
 
-// Complete steps of a replay: training steps of its first variant, or convergence rows.
+// Complete steps of a replay: training steps of its first variant, convergence rows, complete
+// pretraining steps or a series record's checkpoints.
 int replay_steps(const Replay& replay);
 
 } // namespace routerscope::gui

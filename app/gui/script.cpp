@@ -24,7 +24,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"step", {1, "step N"}},
       {"play", {1, "play FRAMES"}},
       {"export", {2, "export FIGURE FILE"}},
-      {"view", {1, "view model|expert|mpi|pretrain"}},
+      {"view", {1, "view model|expert|mpi|pretrain|series"}},
       {"theme", {1, "theme light|dark"}},
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
@@ -42,6 +42,13 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"wait-steps", {1, "wait-steps N|+N"}},
       {"state", {1, "state FILE"}},
       {"test-pattern", {1, "test-pattern zigzag"}},
+      // -1: one or more (paths separated by spaces).
+      {"open-series", {-1, "open-series PATH..."}},
+      {"start-series", {-1, "start-series PATH... (the script goes on while it runs)"}},
+      {"wait-checkpoints", {1, "wait-checkpoints N"}},
+      {"series-cursor", {1, "series-cursor K"}},
+      {"series-select", {2, "series-select LAYER EXPERT"}},
+      {"series-figure", {1, "series-figure series-alignment|series-norms|series-load"}},
   };
   return kVerbs;
 }
@@ -74,7 +81,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
           where + "unknown action '" + a.verb +
           "' (expected open, select, step, play, train, pretrain, export, view, theme, size, "
           "metric, browse, browse-hub, browse-hidden, browse-open, key, drop, follow, "
-          "wait-steps, state, test-pattern)");
+          "wait-steps, state, test-pattern, open-series, start-series, wait-checkpoints, "
+          "series-cursor, series-select, series-figure)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
         a.verb == "browse-open" || a.verb == "follow" || a.verb == "state") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
@@ -92,12 +100,13 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       for (std::string w; words >> w;)
         a.args.push_back(w);
     }
-    if (int(a.args.size()) != it->second.args)
+    if (it->second.args < 0 ? a.args.empty() : int(a.args.size()) != it->second.args)
       throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
     const bool numeric = a.verb == "select" || a.verb == "step" || a.verb == "play" ||
                          a.verb == "size" || a.verb == "train" || a.verb == "start-train" ||
                          a.verb == "pretrain" || a.verb == "start-pretrain" ||
-                         a.verb == "wait-steps";
+                         a.verb == "wait-steps" || a.verb == "wait-checkpoints" ||
+                         a.verb == "series-cursor" || a.verb == "series-select";
     for (const auto& w : a.args)
       if (numeric && !is_int(a.verb == "wait-steps" && w.starts_with('+') ? w.substr(1) : w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +
@@ -114,6 +123,8 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     };
     if (a.verb == "view")
       named(kViewNames);
+    if (a.verb == "series-figure")
+      one_of({"series-alignment", "series-norms", "series-load"});
     if (a.verb == "theme")
       named(kThemeNames);
     if (a.verb == "metric")

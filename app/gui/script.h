@@ -1,7 +1,7 @@
 #pragma once
 // Scripted actions for screenshot mode, one per line; '#' starts a comment:
 //   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE |
-//   view model|expert|mpi | theme light|dark | size W H | metric cos|lambda |
+//   view model|expert|mpi|pretrain|series | theme light|dark | size W H | metric cos|lambda |
 //   train STEPS (router training of the selected layer; waits until it finishes) |
 //   browse FOLDER (shows File > Open at FOLDER) | browse-hub (File > Open at the Hugging Face
 //   cache place) | browse-hidden on|off | browse-open NAME (the entry NAME of File > Open's
@@ -11,7 +11,12 @@
 //   follow PATH (File > Follow run... on a record its run still writes) | wait-steps N (renders
 //   frames until the followed record shows N complete steps) | state FILE (writes the view state
 //   JSON, as --state-json does at exit, now) | test-pattern zigzag (draws a steep zig-zag line over
-//   the window, for tests of line rendering; its points are in the state JSON)
+//   the window, for tests of line rendering; its points are in the state JSON) |
+//   open-series PATH... (the Series view measures these checkpoints; waits until it finishes) |
+//   start-series PATH... (the same, the script goes on while it runs) | wait-checkpoints N
+//   (renders frames until the Series view shows N checkpoints) | series-cursor K (the timeline at
+//   checkpoint K) | series-select LAYER EXPERT (the expert whose values the Series view shows) |
+//   series-figure series-alignment|series-norms|series-load (the figure the Series view shows)
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -13,6 +13,7 @@
 #include "io/hub_cache.h"
 #include "io/pretrain_record.h"
 #include "io/run_record.h"
+#include "io/series.h"
 
 #include <nlohmann/json.hpp>
 
@@ -330,6 +331,14 @@ Replay read_replay(const std::string& path) {
     out.pretraining = std::make_shared<const io::RunRecord>(std::move(rec));
     return out;
   }
+  if (rec.kind == "series") { // replays in the Series view; no checkpoint to open
+    Replay out;
+    out.config = rec.config;
+    if (io::series_data(rec, path).steps.empty())
+      throw_input_error(path + ": the series record holds no checkpoint yet");
+    out.series = std::make_shared<const io::RunRecord>(std::move(rec));
+    return out;
+  }
   if (rec.kind == "training") {
     Replay out;
     out.checkpoint = rec.identity.path;
@@ -340,9 +349,10 @@ Replay read_replay(const std::string& path) {
     return out;
   }
   if (rec.kind != "convergence" || rec.layers.empty())
-    throw_input_error(path +
-                      ": expected a convergence, training or pretraining run record, found kind '" +
-                      rec.kind + "' with " + std::to_string(rec.layers.size()) + " layers");
+    throw_input_error(
+        path +
+        ": expected a convergence, training, pretraining or series run record, found kind '" +
+        rec.kind + "' with " + std::to_string(rec.layers.size()) + " layers");
   const io::ConvergenceRecord& layer = rec.layers.front();
   auto series = [&](const char* name) -> const MatrixD& {
     auto it = layer.series.find(name);

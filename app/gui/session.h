@@ -126,9 +126,12 @@ struct Replay {
   // steps.
   std::shared_ptr<const io::RunRecord> pretraining;
   int pretraining_steps = 0;
+  // A series record (`routerscope series --record`; replays in the Series view).
+  std::shared_ptr<const io::RunRecord> series;
   bool is_training() const { return !training.empty(); }
 };
-// Reads a convergence, training or pretraining record; BadInput naming the file when it is none.
+// Reads a convergence, training, pretraining or series record; BadInput naming the file when it is
+// none.
 Replay read_replay(const std::string& path);
 
 } // namespace routerscope::gui

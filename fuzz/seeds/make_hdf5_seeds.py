@@ -12,12 +12,12 @@ datasets = ["cos", "lambda", "router_norm", "pre_norm", "tan_theta", "tan_bound"
             "sigma2", "loss", "task_loss", "lb_loss", "z_loss", "maxvio_batch", "lr", "grad_norm",
             "load", "stored_cos", "stored_norm", "maxvio_global", "maxvio_global_step", "lm_loss",
             "val_bpb", "val_step", "step", "align_step", "raw_norm", "tokens_per_s",
-            "hidden_states"]
+            "hidden_states", "steps", "sigma_ratio", "weight_norm", "maxvio", "cv", "entropy"]
 attributes = ["routerscope_record", "kind", "config", "checkpoint_path", "checkpoint_family",
               "checkpoint_files", "routerscope_version"]
 values = ["1", "convergence", "training", "pretraining", "{}", '{"variants":["vanilla","mpi"]}',
           '{"variants":["mpi"],"layer":0}', '[{"name":"model.safetensors","bytes":12}]',
-          '[{"name":1}]', "[", ""]
+          '[{"name":1}]', "[", "", "series"]
 
 
 def attribute(name, value):
@@ -52,10 +52,21 @@ for v in ["variants/mpi", "variants/vanilla"]:
     for n in ["load", "cos", "lambda", "router_norm"]:
         train += dataset(v + "/layers/0", n, [3, 4], seed=len(train)) + commit(3)
 
+# A series record (routerscope series --tokens): 3 checkpoints, 2 layers of 4 experts, so that
+# every series figure (series-alignment, series-norms, series-load) is built.
+series = (attribute("routerscope_record", "1") + attribute("kind", "series") +
+          attribute("config", "{}") + attribute("checkpoint_files", values[7]))
+for layer in ["layers/0", "layers/1"]:
+    for n in ["cos", "lambda", "sigma1", "sigma_ratio", "router_norm", "weight_norm", "load"]:
+        series += dataset(layer, n, [3, 4], seed=len(series)) + commit(3)
+    for n in ["maxvio", "cv", "entropy"]:
+        series += dataset(layer, n, [3], seed=len(series)) + commit(3)
+series += dataset("", "steps", [3], seed=1) + commit(3)
+
 hidden = dataset("", "hidden_states", [5, 4], element_type=1)
 
 for folder, name, data in [("record", "convergence.bin", conv), ("record", "training.bin", train),
-                           ("hidden_states", "hidden.bin", hidden)]:
+                           ("record", "series.bin", series), ("hidden_states", "hidden.bin", hidden)]:
     os.makedirs(os.path.join(here, folder), exist_ok=True)
     with open(os.path.join(here, folder, name), "wb") as f:
         f.write(bytes(data))

@@ -6,6 +6,7 @@
 #include "tests/support/family_checkpoint.h"
 #include "tests/support/hub_fixture.h"
 #include "tests/support/live_record.h"
+#include "tests/support/series_checkpoint.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -75,8 +77,45 @@ protected:
   fs::path state_path() const { return dir_ / "state.json"; }
   nlohmann::json state() const { return nlohmann::json::parse(read_text(state_path())); }
   std::string output() const { return read_text(dir_ / "out.txt"); }
+  // Four planted-SVD checkpoints (tests/support/series_checkpoint.h) in run/ whose routers
+  // approach u₁ over the steps, given in shuffled order, and hidden states for their load (the
+  // Series view's tests; members of this suite so that the sanitizer build leaves them out).
+  void plant_series() {
+    const struct {
+      const char* name;
+      int step;
+      double angle, weight;
+    } planted[] = {{"checkpoint-300", 300, 0.6, 1.1},
+                   {"checkpoint-900", 900, 0.1, 1.3},
+                   {"checkpoint-50", 50, 1.0, 1.0},
+                   {"checkpoint-600", 600, 0.3, 1.2}};
+    for (const auto& p : planted) {
+      test::PlantedSeriesSpec spec;
+      spec.angle_scale = p.angle;
+      spec.weight_scale = p.weight;
+      expected_[p.step] =
+          test::write_planted_series_checkpoint(dir_ / "run" / p.name, spec).expected;
+      paths_.push_back((dir_ / "run" / p.name).string());
+    }
+    const fs::path oracle = fs::path(ROUTERSCOPE_SOURCE_DIR) / "tests/app/route_oracle.py";
+    auto r = test::run_shell("/usr/bin/python3 " + quote(oracle.string()) + " tokens " +
+                             quote(tokens_.string()) + " 64 16 5 2>&1");
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  // `routerscope series` of the planted checkpoints into `record` (plus `extra` options).
+  void cli_series(const fs::path& record, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"series"};
+    a.insert(a.end(), paths_.begin(), paths_.end());
+    a.insert(a.end(), {"--record", record.string(), "--no-cache"});
+    a.insert(a.end(), extra.begin(), extra.end());
+    const auto r = test::run_routerscope(a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
   test::TempDir dir_{"gui"};
-  std::string env_; // extra VAR=value assignments for the GUI process
+  std::string env_;                // extra VAR=value assignments for the GUI process
+  std::vector<std::string> paths_; // plant_series()
+  fs::path tokens_ = dir_ / "tokens.h5";
+  std::map<int, std::vector<std::vector<test::PlantedExpertValues>>> expected_;
 };
 
 // Distinct colours in the image (a blank frame has one).
@@ -577,6 +616,164 @@ TEST_F(GuiSmoke, FollowedPretrainingRecordGrowsWhileTheCliWritesIt) {
   EXPECT_GE(before["pretraining"]["steps"].get<int>(), 3);
   EXPECT_GE(after["pretraining"]["steps"].get<int>(),
             before["pretraining"]["steps"].get<int>() + 20);
+}
+
+// ---- the Series view (issue 16) ----
+
+// (a) A series record opened in the GUI draws exactly what `plot` draws from it: the CSV of each
+// series figure is byte-identical to plot's.
+TEST_F(GuiSmoke, SeriesRecordOpenedExportsTheFiguresPlotDraws) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--tokens", tokens_.string()});
+  const std::vector<std::string> figures = {"series-alignment", "series-norms", "series-load"};
+  std::string script;
+  for (const auto& f : figures)
+    script += "export " + f + " " + (dir_ / ("gui-" + f + ".csv")).string() + "\n";
+  ASSERT_EQ(run(script, rec.string(), 1440, 900), 0) << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["view"], "series");
+  EXPECT_EQ(s["series"]["checkpoints"].get<int>(), 4);
+  EXPECT_EQ(s["series"]["source"], rec.string());
+  for (const auto& f : figures) {
+    const fs::path png = dir_ / ("cli-" + f + ".png");
+    const auto plot =
+        test::run_routerscope({"plot", rec.string(), "--figure", f, "--out", png.string()});
+    ASSERT_EQ(plot.exit_code, 0) << plot.err;
+    const std::string cli = read_text(dir_ / ("cli-" + f + ".csv"));
+    EXPECT_NE(cli.find("900"), std::string::npos) << f; // every checkpoint is drawn
+    EXPECT_EQ(read_text(dir_ / ("gui-" + f + ".csv")), cli) << f;
+  }
+}
+
+// (b) The state at a scrubbed cursor reports that checkpoint's step and the selected expert's
+// values: h5py reads them from the record, and the planted closed form agrees.
+TEST_F(GuiSmoke, SeriesCursorReportsTheCheckpointAndTheSelectedExpert) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--method", "exact"});
+  ASSERT_EQ(run("series-cursor 1\nseries-select 1 2\n", rec.string()), 0) << output();
+  const auto s = state()["series"];
+  ASSERT_EQ(s["cursor"].get<int>(), 1);
+  const auto py =
+      test::run_shell("/usr/bin/python3 -c \"import h5py,sys; f=h5py.File(sys.argv[1],'r'); "
+                      "print(repr(float(f['steps'][1])), repr(float(f['layers/1/lambda'][1,2])), "
+                      "repr(float(f['layers/1/sigma1'][1,2])))\" " +
+                      quote(rec.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  std::istringstream words(py.out);
+  double step = 0, lambda = 0, sigma1 = 0;
+  words >> step >> lambda >> sigma1;
+  EXPECT_EQ(step, 300.0);
+  EXPECT_EQ(s["step"].get<double>(), step);
+  EXPECT_EQ(s["layer"].get<int>(), 1);
+  EXPECT_EQ(s["expert"].get<int>(), 2);
+  EXPECT_NEAR(s["values"]["lambda"].get<double>(), lambda, 1e-6);
+  EXPECT_NEAR(s["values"]["sigma1"].get<double>(), sigma1, 1e-6 * sigma1);
+  const test::PlantedExpertValues& want = expected_.at(300)[1][2];
+  EXPECT_NEAR(s["values"]["lambda"].get<double>(), want.lambda, 2e-6);
+  EXPECT_NEAR(s["values"]["cos"].get<double>(), want.cos, 2e-6);
+  EXPECT_TRUE(s["values"]["load"].is_null()); // recorded without --tokens
+  // A cursor beyond the series cannot be done: exit 2 naming the script line.
+  EXPECT_EQ(run("series-cursor 4\n", rec.string()), 2) << output();
+  EXPECT_NE(output().find("script.txt:1"), std::string::npos) << output();
+  // Checkpoints that are not there: the error dialog names the argument, and the app goes on.
+  const std::string nothing = (dir_ / "nothing-*").string();
+  ASSERT_EQ(run("open-series " + nothing + "\n"), 0) << output();
+  EXPECT_NE(
+      state()["error"].get<std::string>().find(nothing + ": the pattern matches no checkpoint"),
+      std::string::npos)
+      << state()["error"];
+  EXPECT_EQ(state()["view"], "series");
+}
+
+// (c) A series the GUI measures itself (a parent folder of checkpoints, as `series` takes it)
+// records exactly what the CLI records for the same checkpoints; every dataset is compared by h5py.
+TEST_F(GuiSmoke, SeriesMeasuredInTheGuiRecordsWhatTheCliRecords) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path cli = dir_ / "cli.h5", gui = dir_ / "gui.h5";
+  cli_series(cli);
+  ASSERT_EQ(run("open-series " + (dir_ / "run").string() + "\nexport session " + gui.string() +
+                    "\nseries-cursor 0\n",
+                "", 1440, 900),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  EXPECT_EQ(s["view"], "series");
+  EXPECT_EQ(s["series"]["checkpoints"].get<int>(), 4);
+  EXPECT_FALSE(s["series"]["running"].get<bool>());
+  EXPECT_EQ(s["series"]["step"].get<double>(), 50.0);
+  const auto py = test::run_shell(
+      "/usr/bin/python3 -c \"import h5py,json,sys,numpy as np\n"
+      "a=h5py.File(sys.argv[1],'r'); b=h5py.File(sys.argv[2],'r'); names=[]\n"
+      "a.visititems(lambda n,o: names.append(n) if isinstance(o,h5py.Dataset) else None)\n"
+      "same=[n for n in names if n!='committed_rows' and n in b and "
+      "np.array_equal(a[n][()],b[n][()],equal_nan=True)]\n"
+      "ca=json.loads(a.attrs['config']); cb=json.loads(b.attrs['config']); cb.pop('source')\n"
+      "print(len(names)-1, len(same), ca==cb, a.attrs['kind']==b.attrs['kind'])\" " +
+      quote(cli.string()) + " " + quote(gui.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  // steps + 2 layers x 6 per-expert datasets, all equal; the same config and kind.
+  EXPECT_EQ(py.out, "13 13 True True\n");
+}
+
+// `count` checkpoints run/checkpoint-1 ... whose files link to the demo checkpoint (6 layers × 16
+// experts): a series that takes a while to measure.
+void demo_series(const fs::path& run, int count) {
+  const fs::path demo = fs::path(ROUTERSCOPE_BINARY_DIR) / "assets" / "demo";
+  for (int i = 1; i <= count; ++i) {
+    const fs::path c = run / ("checkpoint-" + std::to_string(i));
+    fs::create_directories(c);
+    for (const char* f : {"model.safetensors", "config.json"})
+      fs::create_symlink(demo / f, c / f);
+  }
+}
+
+// (d) The view grows while the series is measured, and quitting then cancels and joins its job
+// before the panel it publishes into is destroyed (run under AddressSanitizer in CI).
+TEST_F(GuiSmoke, QuitWhileASeriesIsMeasuredJoinsTheJobBeforeTearingDown) {
+  demo_series(dir_ / "run", 60);
+  ASSERT_EQ(run("start-series " + (dir_ / "run" / "checkpoint-*").string() +
+                "\nwait-checkpoints 2\nkey ctrl+q\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_TRUE(s["quit_requested"].get<bool>());
+  EXPECT_TRUE(s["series"]["running"].get<bool>()); // it was quit while measuring
+  EXPECT_GE(s["series"]["checkpoints"].get<int>(), 2);
+  EXPECT_LT(s["series"]["checkpoints"].get<int>(), 60);
+  EXPECT_EQ(s["series"]["total"].get<int>(), 60);
+  // The timeline follows the newest checkpoint, whose step is its folder's number.
+  EXPECT_EQ(s["series"]["step"].get<double>(), s["series"]["checkpoints"].get<double>());
+  EXPECT_EQ(s["error"], "");
+}
+
+// `gui S.h5 --follow` on a record `routerscope series` is writing: the Series view's checkpoints
+// grow while the CLI measures, and the timeline follows the newest.
+TEST_F(GuiSmoke, FollowedSeriesRecordGrowsWhileTheCliMeasuresIt) {
+  demo_series(dir_ / "run", 200);
+  const fs::path rec = dir_ / "live.h5", mid = dir_ / "mid.json";
+  const auto started =
+      test::run_shell(quote(test::routerscope_exe().string()) + " series " +
+                      quote((dir_ / "run" / "checkpoint-*").string()) +
+                      " --method exact --no-cache --device cpu --threads 1 --record " +
+                      quote(rec.string()) + " >/dev/null 2>&1 & echo $!");
+  const std::string pid = started.out.substr(0, started.out.find('\n'));
+  ASSERT_FALSE(pid.empty());
+  const int rc =
+      run_follow("wait-steps 2\nstate " + mid.string() + "\nwait-steps +2\n", rec.string());
+  test::run_shell("kill -INT " + pid + "; sleep 0.5; kill -9 " + pid + " 2>/dev/null");
+  ASSERT_EQ(rc, 0) << output();
+  const auto before = nlohmann::json::parse(read_text(mid)), after = state();
+  EXPECT_EQ(after["error"], "");
+  EXPECT_EQ(after["view"], "series");
+  EXPECT_EQ(after["following"], rec.string());
+  EXPECT_GE(before["series"]["checkpoints"].get<int>(), 2);
+  EXPECT_GE(after["series"]["checkpoints"].get<int>(),
+            before["series"]["checkpoints"].get<int>() + 2);
+  EXPECT_EQ(after["series"]["step"].get<double>(), after["series"]["checkpoints"].get<double>());
 }
 
 } // namespace

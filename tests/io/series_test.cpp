@@ -4,16 +4,20 @@
 #include "core/error.h"
 #include "core/series.h"
 #include "io/checkpoint.h"
+#include "io/figure_export.h"
 #include "io/run_record.h"
 #include "io/series.h"
 #include "io/series_figures.h"
+#include "io/series_run.h"
 #include "tests/support/hub_fixture.h"
 #include "tests/support/series_checkpoint.h"
 #include "tests/support/test_support.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -279,6 +283,121 @@ TEST(SeriesRecord, WritesReadsAndDrawsEveryFigure) {
   }
   std::string e = test::bad_input_message([&] { io::series_figure(rec, "series-alignment", 2); });
   EXPECT_NE(e.find("layer 2"), std::string::npos) << e;
+}
+
+// The record the GUI builds in memory for a series it is still measuring is the record the file
+// reads back as: the same datasets to the bit, so the same figures.
+TEST(SeriesRecord, InMemoryRecordIsTheRecordTheFileReadsBackAs) {
+  test::TempDir dir("series-memory");
+  const fs::path path = dir / "series.h5";
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 2.0);
+  std::vector<std::vector<SeriesLayerPoint>> points;
+  std::vector<std::int64_t> steps;
+  const std::string config = "{\"command\": \"series\"}";
+  const io::RecordIdentity identity{"ckpt", "mixtral", {{"model.safetensors", 12}}};
+  io::RunRecordWriter w(path, "series", config, identity);
+  for (int l : {2, 0})
+    io::declare_series_layer(w, l, 3, true);
+  w.start_live();
+  EXPECT_TRUE(io::series_record({}, {}, config, identity).layers.empty());
+  for (int c = 0; c < 4; ++c) {
+    std::vector<SeriesLayerPoint> layers;
+    for (int l : {2, 0}) { // not in layer order: both sort by layer
+      SeriesLayerPoint p;
+      p.layer = l;
+      for (auto f : {&SeriesLayerPoint::cos, &SeriesLayerPoint::lambda, &SeriesLayerPoint::sigma1,
+                     &SeriesLayerPoint::sigma_ratio, &SeriesLayerPoint::router_norm,
+                     &SeriesLayerPoint::weight_norm, &SeriesLayerPoint::load})
+        for (int e = 0; e < 3; ++e)
+          (p.*f).push_back(c == 1 && e == 2 ? std::nan("") : u(rng));
+      p.has_load = true;
+      p.maxvio = u(rng);
+      p.cv = u(rng);
+      p.entropy = u(rng);
+      layers.push_back(p);
+    }
+    steps.push_back(7 * c + 3);
+    points.push_back(layers);
+    io::add_series_point(w, steps.back(), layers);
+  }
+  w.close();
+  const io::RunRecord file = io::read_run_record(path);
+  const io::RunRecord memory = io::series_record(steps, points, config, identity);
+  EXPECT_EQ(memory.kind, file.kind);
+  EXPECT_EQ(memory.config, file.config);
+  EXPECT_EQ(memory.identity.path, file.identity.path);
+  EXPECT_TRUE(memory.steps == file.steps);
+  ASSERT_EQ(memory.layers.size(), file.layers.size());
+  for (std::size_t l = 0; l < file.layers.size(); ++l) {
+    EXPECT_EQ(memory.layers[l].layer, file.layers[l].layer);
+    ASSERT_EQ(memory.layers[l].series.size(), file.layers[l].series.size());
+    for (const auto& [name, m] : file.layers[l].series) {
+      ASSERT_TRUE(memory.layers[l].series.count(name)) << name;
+      const MatrixD& got = memory.layers[l].series.at(name);
+      ASSERT_EQ(got.rows(), m.rows()) << name;
+      ASSERT_EQ(got.cols(), m.cols()) << name;
+      for (Eigen::Index i = 0; i < m.size(); ++i) // NaN equals NaN here
+        EXPECT_TRUE(got.data()[i] == m.data()[i] ||
+                    (std::isnan(got.data()[i]) && std::isnan(m.data()[i])))
+            << name;
+    }
+  }
+  for (const auto& name : io::series_figure_names(file))
+    EXPECT_EQ(io::figure_csv(io::series_figure(memory, name)),
+              io::figure_csv(io::series_figure(file, name)))
+        << name;
+}
+
+// io::SeriesRun, the loop `series` and the GUI drive: one checkpoint per step, in step order, with
+// progress labelled by checkpoint; a cancel stops it with the finished checkpoints recorded.
+TEST(SeriesRun, StepsOneCheckpointAtATimeAndACancelKeepsTheFinishedOnes) {
+  test::TempDir dir("series-run");
+  std::vector<std::string> paths;
+  for (int step : {20, 10, 30}) {
+    test::PlantedSeriesSpec spec;
+    spec.angle_scale = 1.0 / step;
+    test::write_planted_series_checkpoint(dir / ("checkpoint-" + std::to_string(step)), spec);
+    paths.push_back((dir / ("checkpoint-" + std::to_string(step))).string());
+  }
+  io::SeriesPlan plan;
+  plan.align.spectral.method = SpectralMethod::Exact;
+  plan.align.layers = {1};
+  io::SeriesRun run(paths, plan);
+  ASSERT_EQ(run.checkpoints().size(), 3u);
+  EXPECT_EQ(run.checkpoints().front().step, 10); // ordered by step
+  const fs::path rec = dir / "s.h5";
+  run.record_to(rec, {{"source", "test"}});
+  std::vector<std::string> labels;
+  std::atomic<bool> cancel{false};
+  const Progress progress{[&](double, const std::string& l) { labels.push_back(l); }, &cancel};
+  const io::SeriesPointResult& first = run.step(progress);
+  EXPECT_EQ(first.checkpoint.step, 10);
+  ASSERT_EQ(first.layers.size(), 1u);
+  EXPECT_EQ(first.layers[0].layer, 1);
+  EXPECT_FALSE(first.cached);
+  ASSERT_FALSE(labels.empty());
+  EXPECT_EQ(labels.back().rfind("checkpoint 1/3 (step 10)", 0), 0u) << labels.back();
+  cancel = true;
+  try {
+    run.step(progress);
+    ADD_FAILURE() << "a cancelled step went on";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Cancelled) << e.what();
+  }
+  EXPECT_FALSE(run.done());
+  EXPECT_EQ(run.points().size(), 1u);
+  run.close_record();
+  const auto d = io::series_data(io::read_run_record(rec), "closed");
+  EXPECT_EQ(d.steps, std::vector<double>{10});
+  const auto config = nlohmann::json::parse(io::read_run_record(rec).config);
+  EXPECT_EQ(config["source"], "test");
+  EXPECT_EQ(config["method"], "exact");
+  EXPECT_EQ(config["layers"], nlohmann::json::array({1}));
+  // A layer that is not an MoE layer is BadInput before any work.
+  plan.align.layers = {5};
+  const std::string e = test::bad_input_message([&] { io::SeriesRun bad(paths, plan); });
+  EXPECT_NE(e.find("5"), std::string::npos) << e;
 }
 
 } // namespace
