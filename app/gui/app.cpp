@@ -82,8 +82,7 @@ void App::drop(const std::string& path) {
 
 bool App::jobs_running() const {
   return model_panel_.opening() || expert_.running() || convergence_.running() ||
-         exporter_.running() || training_.running() || pretrain_.running() ||
-         series_.running();
+         exporter_.running() || training_.running() || pretrain_.running() || series_.running();
 }
 
 bool App::busy() const {

@@ -111,14 +111,14 @@ int series_figure_view(const Figure& figure, const std::vector<double>& steps, i
 
 SeriesPanel::SeriesPanel() = default;
 
-SeriesPanel::~SeriesPanel() = default; // job_ (declared last) is cancelled and joined first
+SeriesPanel::~SeriesPanel() = default; // slot_ (declared last) cancels and joins its job first
 
 std::vector<std::string> SeriesPanel::figure_names() {
   return {std::begin(kFigures), std::end(kFigures)};
 }
 
 void SeriesPanel::start(std::vector<std::string> paths) {
-  if (job_)
+  if (slot_.running())
     throw_input_error("a series is already being measured (Stop it first)");
   if (paths.empty())
     paths = lines_of(paths_);
@@ -146,32 +146,32 @@ void SeriesPanel::start(std::vector<std::string> paths) {
   record_.reset();
   data_ = io::SeriesData{};
   heatmap_dirty_ = true;
-  pub_.publish(std::shared_ptr<const Snapshot>());
+  slot_.publish(std::shared_ptr<const Snapshot>());
   auto backend = backend_; // the job keeps it alive even if the user switches device
-  job_ = std::make_unique<Job>("series", [this, paths, plan, record, backend](const Progress& p) {
-    p(0.0, "opening the checkpoints");
-    io::SeriesRun run(paths, plan);
-    run.set_backend(backend.get());
-    const nlohmann::json extra{{"source", "routerscope gui"}};
-    run.record_to(record, extra);
-    auto snap = std::make_shared<Snapshot>();
-    snap->config = run.record_config(extra).dump();
-    snap->identity = run.record_identity();
-    snap->total = int(run.checkpoints().size());
-    pub_.publish(std::make_shared<const Snapshot>(*snap));
-    while (!run.done()) {
-      const io::SeriesPointResult& d = run.step(p);
-      snap->steps.push_back(d.checkpoint.step);
-      snap->points.push_back(d.layers);
-      pub_.publish(std::make_shared<const Snapshot>(*snap));
-    }
-    run.close_record();
-  });
+  slot_.start("series",
+              [paths, plan, record, backend](const Progress& p, Published<Snapshot>& out) {
+                p(0.0, "opening the checkpoints");
+                io::SeriesRun run(paths, plan);
+                run.set_backend(backend.get());
+                const nlohmann::json extra{{"source", "routerscope gui"}};
+                run.record_to(record, extra);
+                auto snap = std::make_shared<Snapshot>();
+                snap->config = run.record_config(extra).dump();
+                snap->identity = run.record_identity();
+                snap->total = int(run.checkpoints().size());
+                out.publish(std::make_shared<const Snapshot>(*snap));
+                while (!run.done()) {
+                  const io::SeriesPointResult& d = run.step(p);
+                  snap->steps.push_back(d.checkpoint.step);
+                  snap->points.push_back(d.layers);
+                  out.publish(std::make_shared<const Snapshot>(*snap));
+                }
+                run.close_record();
+              });
 }
 
 void SeriesPanel::stop() {
-  if (job_)
-    job_->cancel();
+  slot_.cancel();
 }
 
 void SeriesPanel::set_record(std::shared_ptr<const io::RunRecord> record,
@@ -191,7 +191,7 @@ void SeriesPanel::show_record(std::shared_ptr<const io::RunRecord> record,
   const io::SeriesData d = io::series_data(*record, path); // BadInput naming the file
   if (d.steps.empty() || d.layers.empty())
     throw_input_error(path + ": the series record holds no checkpoint yet");
-  job_.reset(); // a run of this panel stops here; its record keeps every finished checkpoint
+  slot_.stop(); // a run of this panel stops here; its record keeps every finished checkpoint
   if (source_ != path || live_) {
     follow_ = true;
     row_ = expert_ = 0;
@@ -225,20 +225,15 @@ std::string SeriesPanel::poll() {
   if (!pending_error_.empty())
     return std::exchange(pending_error_, std::string());
   if (live_)
-    if (auto s = pub_.latest(); s && s != snapshot_) {
+    if (auto s = slot_.latest(); s && s != snapshot_) {
       snapshot_ = s;
       total_ = s->total;
       set_record(std::make_shared<const io::RunRecord>(
                      io::series_record(s->steps, s->points, s->config, s->identity)),
                  source_);
     }
-  if (job_ && job_->status().finished()) {
-    const JobStatus st = job_->status();
-    job_->wait();
-    job_.reset();
-    if (st.state == JobState::Failed)
-      return "Series failed:\n" + st.error;
-  }
+  if (auto st = slot_.poll(); st && st->state == JobState::Failed)
+    return "Series failed:\n" + st->error;
   return {};
 }
 
@@ -246,7 +241,7 @@ std::string SeriesPanel::status() const {
   if (source_.empty())
     return {};
   const std::string n = std::to_string(checkpoints());
-  if (job_)
+  if (slot_.running())
     return "series: checkpoint " + n + "/" + std::to_string(total_) + " measured  |  record " +
            source_;
   return source_ + ": " + n + " checkpoints";
@@ -271,7 +266,7 @@ Figure SeriesPanel::figure(const std::string& name) const {
 void SeriesPanel::save_record(const std::string& file) const {
   if (source_.empty() || data_.steps.empty())
     throw_input_error("cannot save the series to " + file + ": no checkpoint yet");
-  if (job_)
+  if (slot_.running())
     throw_input_error("cannot save the series to " + file +
                       ": it is still being measured (wait or Stop)");
   if (fs::exists(file) && fs::equivalent(file, source_))
@@ -335,7 +330,7 @@ double SeriesPanel::value(const char* name, int row, int expert) const {
 
 nlohmann::json SeriesPanel::state() const {
   nlohmann::json j;
-  j["running"] = job_ != nullptr;
+  j["running"] = slot_.running();
   j["checkpoints"] = checkpoints();
   j["total"] = total_;
   j["source"] = source_;
@@ -373,8 +368,8 @@ void SeriesPanel::draw_settings() {
   ImGui::InputTextWithHint("##scache", "cache folder: none", &cache_);
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##srecord", "record to: a temporary .h5 (default)", &record_to_);
-  if (ImGui::Button(job_ ? "Stop" : "Start", ImVec2(em * 5, 0))) {
-    if (job_)
+  if (ImGui::Button(slot_.running() ? "Stop" : "Start", ImVec2(em * 5, 0))) {
+    if (slot_.running())
       stop();
     else
       try {
@@ -483,13 +478,14 @@ void SeriesPanel::draw(bool dark, TexturePool& textures) {
   if (c == 0) {
     ImGui::Dummy(ImVec2(0, ImGui::GetContentRegionAvail().y * 0.4f));
     ImGui::TextDisabled(
-        "%s", job_ ? "Measuring the first checkpoint..."
-                   : "Open a series record (File > Open), or give the checkpoints of a run in "
-                     "the sidebar and press Start.");
+        "%s", slot_.running()
+                  ? "Measuring the first checkpoint..."
+                  : "Open a series record (File > Open), or give the checkpoints of a run in "
+                    "the sidebar and press Start.");
     return;
   }
   ImGui::Text("%d checkpoint%s", c, c == 1 ? "" : "s");
-  if (job_) {
+  if (slot_.running()) {
     ImGui::SameLine();
     ImGui::TextDisabled("of %d (measuring)", total_);
   }

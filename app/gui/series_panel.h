@@ -44,7 +44,7 @@ public:
   // The compute backend of the following runs (null: the CPU).
   void set_backend(std::shared_ptr<const ComputeBackend> backend) { backend_ = std::move(backend); }
   void stop(); // cancels after the current checkpoint's layer; the record keeps finished ones
-  bool running() const { return job_ != nullptr; }
+  bool running() const { return slot_.running(); }
   // Shows a series record read from `path`. BadInput naming the file when it holds no checkpoint
   // or does not read as a series record.
   void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
@@ -55,7 +55,7 @@ public:
   void draw_settings();                        // the sidebar
   void draw(bool dark, TexturePool& textures); // the main area
   std::string status() const;                  // for the status bar
-  Job* job() { return job_.get(); }            // for the toolbar's progress and Cancel
+  Job* job() { return slot_.job(); }           // for the toolbar's progress and Cancel
 
   // Figure `name` (one of figure_names()) of the shown series, every layer, as `plot` draws it.
   Figure figure(const std::string& name) const;
@@ -110,8 +110,7 @@ private:
   mutable std::shared_ptr<const io::RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
-  Published<Snapshot> pub_;
-  std::unique_ptr<Job> job_; // last: destroyed (cancelled and joined) first
+  JobSlot<Snapshot> slot_; // last: its job is cancelled and joined before anything else dies
 };
 
 } // namespace routerscope::gui
