@@ -136,17 +136,26 @@ void apply_view_options(Figure& figure, const ViewOptions& options) {
       if (p.y.min && !(*p.y.min > 0))
         p.y.min.reset();
     }
-    if (options.color_range && p.heatmap) {
-      Heatmap& h = *p.heatmap;
-      if (auto lim = color_limits(h, *options.color_range)) {
-        h.vmin = lim->first;
-        h.vmax = lim->second;
-        if (*options.color_range == ColorRange::Robust)
-          h.colorbar_label +=
-              h.colorbar_label.empty() ? "2nd–98th percentile" : " (2nd–98th percentile)";
-      }
-    }
   }
+  if (!options.color_range)
+    return;
+  // One colour scale for all the figure's heatmaps (variants side by side stay comparable).
+  Heatmap all;
+  for (const Panel& p : figure.panels)
+    if (p.heatmap)
+      all.values.insert(all.values.end(), p.heatmap->values.begin(), p.heatmap->values.end());
+  const auto lim = color_limits(all, *options.color_range);
+  if (!lim)
+    return;
+  for (Panel& p : figure.panels)
+    if (p.heatmap) {
+      Heatmap& h = *p.heatmap;
+      h.vmin = lim->first;
+      h.vmax = lim->second;
+      if (*options.color_range == ColorRange::Robust)
+        h.colorbar_label +=
+            h.colorbar_label.empty() ? "2nd–98th percentile" : " (2nd–98th percentile)";
+    }
 }
 
 } // namespace routerscope

@@ -29,7 +29,8 @@ struct ViewOptions {
   // keeps its linear axis, and so does a narrower one (a log axis spans whole decades and would
   // flatten it).
   bool log_y = false;
-  // Replaces every heatmap's colour limits (nullopt: as the figure set them).
+  // Replaces the heatmaps' colour limits with one range over all of the figure's heatmaps, so
+  // that heatmaps side by side stay comparable (nullopt: as the figure set them).
   std::optional<ColorRange> color_range;
 };
 

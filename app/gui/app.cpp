@@ -454,6 +454,28 @@ void App::draw_menu() {
     if (ImGui::MenuItem("Series", nullptr, view_ == View::Series))
       set_view(View::Series);
     ImGui::Separator();
+    // How figures are viewed, on screen and in exports (core/figure_options.h).
+    ViewOptions& vo = screen_view_options();
+    float smooth = float(vo.smoothing);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
+    if (ImGui::SliderFloat("Smoothing (EMA)", &smooth, 0.0f, 0.99f, "%.2f"))
+      vo.smoothing = std::clamp(double(smooth), 0.0, 0.99);
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("Curves over steps as their debiased exponential moving average;\n"
+                        "the raw curve stays drawn faint. 0: off.");
+    ImGui::MenuItem("Log y axes", nullptr, &vo.log_y);
+    if (ImGui::BeginMenu("Heatmap colours")) {
+      if (ImGui::MenuItem("As each figure sets them", nullptr, !vo.color_range))
+        vo.color_range.reset();
+      for (ColorRange r : {ColorRange::Data, ColorRange::Robust, ColorRange::Unit})
+        if (ImGui::MenuItem(r == ColorRange::Data     ? "Data min–max"
+                            : r == ColorRange::Robust ? "Robust (2nd–98th percentile)"
+                                                      : "Fixed 0–1",
+                            nullptr, vo.color_range == r))
+          vo.color_range = r;
+      ImGui::EndMenu();
+    }
+    ImGui::Separator();
     if (ImGui::MenuItem("Dark theme", nullptr, theme_ == Theme::Dark))
       set_theme(Theme::Dark);
     if (ImGui::MenuItem("Light theme", nullptr, theme_ == Theme::Light))
@@ -625,17 +647,25 @@ void App::draw_error_dialog() {
 }
 
 Figure App::build_figure(const std::string& figure) const {
-  if (figure.starts_with("pretraining"))
-    return pretrain_.figure(figure);
-  if (figure.starts_with("series-"))
-    return series_.figure(figure);
-  if (!model())
-    throw_input_error("export " + figure + ": no model is open");
-  if (figure.rfind("training", 0) == 0)
-    return training_.figure(figure);
-  if (figure == "heatmap")
-    return model_panel_.heatmap_figure();
-  return convergence_.figure(figure, model_context());
+  // As the screen shows it: the panel's figure viewed with the View menu's options.
+  Figure f = [&] {
+    if (figure.starts_with("pretraining"))
+      return pretrain_.figure(figure);
+    if (figure.starts_with("series-"))
+      return series_.figure(figure);
+    if (!model())
+      throw_input_error("export " + figure + ": no model is open");
+    if (figure.rfind("training", 0) == 0)
+      return training_.figure(figure);
+    if (figure == "heatmap")
+      return model_panel_.heatmap_figure();
+    return convergence_.figure(figure, model_context());
+  }();
+  ViewOptions options = screen_view_options();
+  if (figure == "heatmap") // the model view's colours: the chosen range, else the data's
+    options.color_range = options.color_range.value_or(ColorRange::Data);
+  apply_view_options(f, options);
+  return f;
 }
 
 void App::export_figure(const std::string& figure, const std::string& file) {
@@ -689,6 +719,10 @@ std::string App::state_json() const {
   }
   j["pretraining"] = pretrain_.state();
   j["series"] = series_.state();
+  const ViewOptions& vo = screen_view_options();
+  j["view_options"] = {{"smoothing", vo.smoothing},
+                       {"log_y", vo.log_y},
+                       {"color_range", vo.color_range ? to_string(*vo.color_range) : "figure"}};
   j["theme"] = name_of(kThemeNames, theme_);
   j["error"] = error_;
   convergence_.state(j);

@@ -5,8 +5,14 @@
 
 namespace routerscope::gui {
 
+ViewOptions& screen_view_options() {
+  static ViewOptions options;
+  return options;
+}
+
 int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
                 bool dark, TexturePool& textures) {
+  apply_view_options(figure, screen_view_options());
   ImGui::PushID(id);
   const ImVec2 pos = ImGui::GetCursorScreenPos();
   size.x = std::max(size.x, 120.0f);

@@ -4,6 +4,7 @@
 // and a marker at the timeline position. The figure is the one the export writes.
 #include "app/gui/imgui_canvas.h"
 #include "core/figure.h"
+#include "core/figure_options.h"
 
 #include <imgui.h>
 
@@ -15,8 +16,14 @@ struct PlotView {
   bool fitted() const { return x1 <= x0; }
 };
 
-// Draws `figure` (panels with steps 0..count-1 on x) into `size` pixels at the cursor; returns
-// the step under the mouse, or -1. `dark` recolours text, axes and grid for a dark background.
+// How every figure on screen is viewed (View menu: smoothing, log y, heatmap colours), applied
+// by figure_view before it draws; App::build_figure applies the same options to what it exports,
+// so an export shows what the screen shows. UI thread only.
+ViewOptions& screen_view_options();
+
+// Draws `figure` (panels with steps 0..count-1 on x), viewed with screen_view_options(), into
+// `size` pixels at the cursor; returns the step under the mouse, or -1. `dark` recolours text, axes
+// and grid for a dark background.
 int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
                 bool dark, TexturePool& textures);
 

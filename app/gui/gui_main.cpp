@@ -266,6 +266,16 @@ int run_gui(const GuiOptions& options) {
           app->set_theme(parse_name(kThemeNames, a.args[0], "theme"));
         } else if (v == "metric") {
           app->set_metric(parse_name(kMetricNames, a.args[0], "metric"));
+        } else if (v == "smooth") {
+          screen_view_options().smoothing = std::stod(a.args[0]); // checked by parse_script
+        } else if (v == "log-y") {
+          screen_view_options().log_y = a.args[0] == "on";
+        } else if (v == "color-range") {
+          auto& range = screen_view_options().color_range;
+          if (a.args[0] == "figure")
+            range.reset();
+          else
+            range = parse_color_range(a.args[0]);
         } else if (v == "train" || v == "start-train") {
           app->set_view(View::Mpi);
           app->set_mpi_mode(1);

@@ -1,8 +1,10 @@
 #include "app/gui/model_panel.h"
 
+#include "app/gui/figure_view.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/figure_layout.h"
 
 #include <imgui.h>
 
@@ -98,6 +100,7 @@ const LayerAlignment* ModelPanel::selected_layer() const {
 void ModelPanel::state(nlohmann::json& j) const {
   j["opened_path"] = model_ ? model_->path : "";
   j["metric"] = name_of(kMetricNames, metric_);
+  j["heatmap_colour_limits"] = {colour_limits_.first, colour_limits_.second};
   const LayerAlignment* la = selected_layer();
   j["selected_layer"] = la ? la->layer : -1;
   j["selected_expert"] = la ? sel_expert_ : -1;
@@ -239,14 +242,27 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
   // The heatmap takes up to 60% of the height; the per-layer table fills the rest.
   const float table_h =
       std::min(avail.y * 0.4f, ImGui::GetFrameHeightWithSpacing() * (rows + 2.5f));
-  const float max_w = avail.x - label_w - bar_w, max_h = avail.y - xlabel_h - em * 0.5f - table_h;
-  // Square-ish cells, but never taller than the space.
-  const float cell = std::max(2.0f, std::min(max_w / cols, std::min(max_h / rows, em * 4.0f)));
-  const float hw = std::min(max_w, cell * cols * 1.0f), hh = std::min(max_h, cell * rows);
-  const float cw = hw / cols, ch = hh / rows;
+  const float max_w = avail.x - label_w - bar_w, max_h = avail.y - xlabel_h - em * 1.7f - table_h;
+  // Cells fill the space (rows the height, columns the width), up to 3 em tall and 4 em wide.
+  const float cw = std::max(2.0f, std::min(max_w / cols, em * 4.0f));
+  const float ch = std::max(2.0f, std::min(max_h / rows, em * 3.0f));
+  const float hw = cw * cols, hh = ch * rows;
   const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const ImVec2 p0(origin.x + label_w, origin.y);
-  const unsigned tex = heatmap_->render(int(hw * 1), int(hh * 1), 0.0f, 1.0f, true);
+  const ImVec2 p0(origin.x + label_w, origin.y + em * 1.2f);
+  // Colours over the range View ▸ Heatmap colours chooses (the data's min–max by default), the
+  // range the export of "heatmap" uses too.
+  {
+    Heatmap values;
+    const auto& g = metric_ == Metric::Cos ? model_->cos_grid : model_->lambda_grid;
+    values.values.assign(g.begin(), g.end());
+    colour_limits_ =
+        color_limits(values, screen_view_options().color_range.value_or(ColorRange::Data))
+            .value_or(std::pair{0.0, 1.0});
+    if (!(colour_limits_.second > colour_limits_.first)) // one value: a range around it
+      colour_limits_ = {colour_limits_.first - 0.5, colour_limits_.first + 0.5};
+  }
+  const auto [lo, hi] = colour_limits_;
+  const unsigned tex = heatmap_->render(int(hw), int(hh), float(lo), float(hi), true);
   ImGui::SetCursorScreenPos(p0);
   ImGui::Image(ImTextureID(std::uintptr_t(tex)), ImVec2(hw, hh), ImVec2(0, 1), ImVec2(1, 0));
   const bool hovered = ImGui::IsItemHovered();
@@ -273,6 +289,8 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
     dl->AddText(ImVec2(p0.x + (c + 0.5f) * cw - ts.x * 0.5f, p0.y + hh + em * 0.2f), dim,
                 s.c_str());
   }
+  const char* yl = "layer";
+  dl->AddText(ImVec2(p0.x - ImGui::CalcTextSize(yl).x - em * 0.4f, p0.y - em * 1.15f), dim, yl);
   const char* xl = "expert";
   dl->AddText(ImVec2(p0.x + hw * 0.5f - ImGui::CalcTextSize(xl).x * 0.5f, p0.y + hh + em * 1.3f),
               dim, xl);
@@ -287,9 +305,13 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
                       viridis_color((i + 0.5) / steps));
   }
   dl->AddRect(b0, ImVec2(b0.x + bw, b0.y + hh), dim);
-  for (double v : {0.0, 0.25, 0.5, 0.75, 1.0}) {
-    const std::string s = fmt("%.2f", v);
-    const float y = b0.y + hh * float(1.0 - v);
+  const char* bar_title = metric_ == Metric::Cos ? "|cos|" : "λ";
+  dl->AddText(ImVec2(b0.x, p0.y - em * 1.15f), text, bar_title);
+  for (double v : nice_ticks(lo, hi, std::max(2, int(hh / (em * 2.5f)))).values) {
+    if (v < lo - 1e-12 * (hi - lo) || v > hi + 1e-12 * (hi - lo))
+      continue;
+    const std::string s = fmt("%.3g", v);
+    const float y = b0.y + hh * float(1.0 - (v - lo) / (hi - lo));
     dl->AddLine(ImVec2(b0.x + bw, y), ImVec2(b0.x + bw + em * 0.3f, y), dim);
     dl->AddText(ImVec2(b0.x + bw + em * 0.4f, y - em * 0.5f), text, s.c_str());
   }

@@ -78,7 +78,9 @@ private:
   std::unique_ptr<HeatmapRenderer> heatmap_;
   bool heatmap_dirty_ = true;
   Metric metric_ = Metric::Cos;
-  int sel_row_ = 0, sel_expert_ = 0; // row = index into model_->alignment
+  std::pair<double, double> colour_limits_{0,
+                                           1}; // of the heatmap drawn last (View ▸ Heatmap colours)
+  int sel_row_ = 0, sel_expert_ = 0;           // row = index into model_->alignment
 
   JobSlot<OpenResult> slot_; // last: its job is cancelled and joined first
 };

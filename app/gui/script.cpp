@@ -4,6 +4,7 @@
 #include "core/error.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -28,6 +29,9 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"theme", {1, "theme light|dark"}},
       {"size", {2, "size W H"}},
       {"metric", {1, "metric cos|lambda"}},
+      {"smooth", {1, "smooth W (EMA weight in [0, 1); 0: off)"}},
+      {"log-y", {1, "log-y on|off"}},
+      {"color-range", {1, "color-range figure|auto|robust|unit"}},
       {"train", {1, "train STEPS"}},
       {"start-train", {1, "start-train STEPS (the script goes on while it runs)"}},
       {"pretrain", {1, "pretrain STEPS"}},
@@ -129,6 +133,16 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       named(kThemeNames);
     if (a.verb == "metric")
       named(kMetricNames);
+    if (a.verb == "log-y")
+      one_of({"on", "off"});
+    if (a.verb == "smooth") {
+      char* end = nullptr;
+      const double w = std::strtod(a.args[0].c_str(), &end);
+      if (end != a.args[0].c_str() + a.args[0].size() || !(w >= 0 && w < 1))
+        throw_input_error(where + "expected '" + it->second.form + "', found '" + a.args[0] + "'");
+    }
+    if (a.verb == "color-range")
+      one_of({"figure", "auto", "robust", "unit"});
     if (a.verb == "test-pattern")
       one_of({"zigzag"});
     if (a.verb == "browse-hidden")

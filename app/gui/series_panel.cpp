@@ -1,5 +1,7 @@
 #include "app/gui/series_panel.h"
 
+#include "app/gui/figure_view.h"
+
 #include "app/common/index_list.h"
 #include "core/error.h"
 #include "core/figure_layout.h"
@@ -80,6 +82,7 @@ int series_figure_view(const Figure& figure, const std::vector<double>& steps, i
   layout.height = size.y / k;
   layout.pixels_per_point = k;
   Figure f = figure;
+  apply_view_options(f, screen_view_options());
   f.width = layout.width;
   f.height = layout.height;
   const std::vector<PanelFrame> frames = draw_figure(f, canvas, layout);

@@ -778,3 +778,61 @@ TEST_F(GuiSmoke, FollowedSeriesRecordGrowsWhileTheCliMeasuresIt) {
 
 } // namespace
 } // namespace routerscope
+
+namespace routerscope {
+namespace {
+
+// Issue 14: the View menu's smoothing and log y apply to the figure on screen and to its export
+// alike — the GUI's CSV of a smoothed, log-y training figure equals `plot --smooth --log-y` of
+// the session it saves, byte for byte — and the state reports them.
+TEST_F(GuiSmoke, ViewOptionsApplyOnScreenAndToExportsAsPlotAppliesThem) {
+  const fs::path h5 = dir_ / "s.h5", gui_csv = dir_ / "gui.csv";
+  ASSERT_EQ(run("select 1 3\ntrain 40\nsmooth 0.8\nlog-y on\nexport training " + gui_csv.string() +
+                "\nexport session " + h5.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_DOUBLE_EQ(s["view_options"]["smoothing"].get<double>(), 0.8);
+  EXPECT_TRUE(s["view_options"]["log_y"].get<bool>());
+  const fs::path png = dir_ / "cli.png";
+  const auto plot = test::run_routerscope({"plot", h5.string(), "--figure", "training", "--smooth",
+                                           "0.8", "--log-y", "--out", png.string()});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  const std::string cli = read_text(dir_ / "cli.csv"), gui = read_text(gui_csv);
+  EXPECT_NE(cli.find("(raw)"), std::string::npos); // smoothed: the raw curves are columns too
+  EXPECT_EQ(gui, cli);
+  // A smoothing weight outside [0, 1) is a script line that cannot be done.
+  EXPECT_EQ(run("smooth 1.5\n"), 2) << output();
+}
+
+// The model heatmap's colours span the data (the default) or its 2nd–98th percentile; oracle:
+// `align --csv`'s |cos| values with NumPy's percentile.
+TEST_F(GuiSmoke, ModelHeatmapColourRangeFollowsTheData) {
+  const fs::path csv = dir_ / "align.csv";
+  ASSERT_EQ(test::run_routerscope({"align", "--csv", csv.string()}).exit_code, 0);
+  const auto oracle = test::run_shell(
+      "/usr/bin/python3 -c \"import numpy as np, csv, sys; r=[float(x['cos']) for x in "
+      "csv.DictReader(open(sys.argv[1])) if x['status']=='ok']; "
+      "print(min(r), max(r), *np.percentile(r, [2, 98]))\" " +
+      test::shell_quote(csv.string()));
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.out;
+  double lo = 0, hi = 0, p2 = 0, p98 = 0;
+  std::istringstream(oracle.out) >> lo >> hi >> p2 >> p98;
+  ASSERT_LT(lo, hi);
+  ASSERT_EQ(run(""), 0) << output();
+  auto lim = state()["heatmap_colour_limits"];
+  EXPECT_NEAR(lim[0].get<double>(), lo, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), hi, 1e-6);
+  ASSERT_EQ(run("color-range robust\n"), 0) << output();
+  lim = state()["heatmap_colour_limits"];
+  EXPECT_NEAR(lim[0].get<double>(), p2, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), p98, 1e-6);
+  EXPECT_EQ(state()["view_options"]["color_range"], "robust");
+  ASSERT_EQ(run("color-range unit\n"), 0) << output();
+  lim = state()["heatmap_colour_limits"];
+  EXPECT_EQ(lim[0].get<double>(), 0.0);
+  EXPECT_EQ(lim[1].get<double>(), 1.0);
+}
+
+} // namespace
+} // namespace routerscope
