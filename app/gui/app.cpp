@@ -124,11 +124,11 @@ void App::reset_mpi() {
 }
 
 void App::launch_mpi_job(int steps) {
-  if (!model() || model()->alignment.empty() || convergence_.running())
+  if (!model() || model()->alignment.empty())
     return;
-  if (!convergence_.has_run() || !replaying_.empty())
+  if (!convergence_.running() && (!convergence_.has_run() || !replaying_.empty()))
     reset_mpi();
-  convergence_.launch(model_context(), steps);
+  convergence_.launch(model_context(), steps); // queued while a step job runs
 }
 
 void App::step(int n) {
@@ -235,6 +235,8 @@ void App::poll_jobs() {
   if (const std::string e = exporter_.poll(); !e.empty())
     show_error(e);
   if (const int n = convergence_.play_due())
+    launch_mpi_job(n);
+  if (const int n = convergence_.take_queued())
     launch_mpi_job(n);
 }
 
@@ -405,8 +407,26 @@ void App::handle_shortcuts() {
     quit_ = true;
   if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_SPACE, false))
     set_playing(!convergence_.playing());
-  if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_RIGHT, true) && model())
+  if (io.KeyCtrl)
+    return;
+  const bool left = ImGui::IsKeyPressed(GLFW_KEY_LEFT, true),
+             right = ImGui::IsKeyPressed(GLFW_KEY_RIGHT, true),
+             home = ImGui::IsKeyPressed(GLFW_KEY_HOME, false),
+             end = ImGui::IsKeyPressed(GLFW_KEY_END, false);
+  if (view_ == View::Series) { // ←/→ move between checkpoints, Home/End to the first/last
+    const int n = series_.checkpoints();
+    if (n > 0 && (left || right || home || end))
+      series_.set_cursor(home  ? 0
+                         : end ? n - 1
+                               : std::clamp(series_.cursor() + (right ? 1 : -1), 0, n - 1));
+    return;
+  }
+  if (right && model()) // a step (queued while one runs)
     step(1);
+  if (left)
+    convergence_.scrub(-1);
+  if (home || end)
+    convergence_.scrub_to_end(end);
 }
 
 void App::draw_menu() {
@@ -493,7 +513,9 @@ void App::draw_menu() {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {
-    ImGui::TextDisabled("Space play/pause, Right step, Ctrl+O open, Ctrl+E export, Ctrl+Q quit");
+    ImGui::TextDisabled("Space play/pause, → step (queued while one runs), ← back on the "
+                        "timeline, Home/End first/last step; Series view: ←/→ checkpoints");
+    ImGui::TextDisabled("Ctrl+O open, Ctrl+E export, Ctrl+Q quit");
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -729,6 +751,7 @@ std::string App::state_json() const {
   training_.state(j);
   exporter_.state(j);
   j["quit_requested"] = quit_;
+  j["jobs_running"] = jobs_running();
   j["device"] = backend_->name();
   j["device_note"] = device_note_;
   j["browser_open"] = popup_open("Open checkpoint or record");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iterator>
+#include <utility>
 
 namespace routerscope::gui {
 
@@ -48,8 +49,12 @@ void ConvergencePanel::reset() {
 }
 
 void ConvergencePanel::launch(const ModelContext& ctx, int steps) {
-  if (!ctx.model || ctx.model->alignment.empty() || slot_.running())
+  if (!ctx.model || ctx.model->alignment.empty())
     return;
+  if (slot_.running()) {
+    queued_ += steps;
+    return;
+  }
   MpiRunSettings s;
   s.layer = ctx.layer;
   s.mpi = settings();
@@ -97,6 +102,27 @@ std::string ConvergencePanel::poll(int layer) {
     return "MPI stepping failed on layer " + std::to_string(layer) + ":\n" + s->error;
   }
   return "";
+}
+
+int ConvergencePanel::take_queued() {
+  if (slot_.running() || queued_ == 0)
+    return 0;
+  return std::exchange(queued_, 0);
+}
+
+void ConvergencePanel::scrub(int delta) {
+  if (!has_steps())
+    return;
+  const int last = int(records_->size()) - 1;
+  timeline_ = std::clamp(timeline_ + delta, 0, last);
+  follow_ = timeline_ == last;
+}
+
+void ConvergencePanel::scrub_to_end(bool last) {
+  if (!has_steps())
+    return;
+  timeline_ = last ? int(records_->size()) - 1 : 0;
+  follow_ = last;
 }
 
 int ConvergencePanel::play_due() {

@@ -31,8 +31,14 @@ public:
   void reset();
   bool has_run() const { return stepper_ != nullptr; } // a live run to advance (not a replay)
   // Advances the run (created first when there is none) by `steps` steps on a job, on ctx's
-  // selected layer; does nothing without a model or while a step job runs.
+  // selected layer; does nothing without a model. While a step job runs the steps are queued
+  // and take_queued() hands them out once it has finished (→ pressed 20 times runs 20 steps).
   void launch(const ModelContext& ctx, int steps);
+  int take_queued(); // queued steps due now (the job has finished), else 0
+  // Moves the timeline by `delta` steps (← and →-less scrubbing) or to its first or last step
+  // (Home, End: End follows new steps again).
+  void scrub(int delta);
+  void scrub_to_end(bool last);
   void follow_latest() { follow_ = true; }
   // Shows a convergence record's run (opened: stepping afterwards starts a fresh run).
   void show_replay(int layer, std::vector<MpiStepRecord> records);
@@ -86,6 +92,7 @@ private:
   bool follow_ = true, playing_ = false;
   float speed_ = 10.0f; // steps per second while playing
   int step_n_ = 10;
+  int queued_ = 0; // steps asked for while a step job ran
   double play_credit_ = 0;
   std::chrono::steady_clock::time_point last_frame_;
   PlotView conv_view_, align_view_, norm_view_, load_view_;

@@ -245,8 +245,12 @@ int run_gui(const GuiOptions& options) {
           app->open(a.args[0]);
         } else if (v == "select") {
           app->select(std::stoi(a.args[0]), std::stoi(a.args[1]));
-        } else if (v == "step") {
+        } else if (v == "step" || v == "start-step") {
           app->step(std::stoi(a.args[0]));
+          if (v == "start-step") { // e.g. pressing → while the steps run
+            render_frame();
+            continue;
+          }
         } else if (v == "play") {
           app->set_playing(true);
           for (int i = 0; i < std::stoi(a.args[0]); ++i) {
@@ -303,6 +307,9 @@ int run_gui(const GuiOptions& options) {
           const bool ctrl = k.rfind("ctrl+", 0) == 0;
           const int code = k == "space"    ? GLFW_KEY_SPACE
                            : k == "right"  ? GLFW_KEY_RIGHT
+                           : k == "left"   ? GLFW_KEY_LEFT
+                           : k == "home"   ? GLFW_KEY_HOME
+                           : k == "end"    ? GLFW_KEY_END
                            : k == "ctrl+o" ? GLFW_KEY_O
                            : k == "ctrl+e" ? GLFW_KEY_E
                                            : GLFW_KEY_Q;

@@ -23,6 +23,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"open", {1, "open PATH"}},
       {"select", {2, "select LAYER EXPERT"}},
       {"step", {1, "step N"}},
+      {"start-step", {1, "start-step N (the script goes on while it runs)"}},
       {"play", {1, "play FRAMES"}},
       {"export", {2, "export FIGURE FILE"}},
       {"view", {1, "view model|expert|mpi|pretrain|series"}},
@@ -40,7 +41,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"browse-hub", {0, "browse-hub"}},
       {"browse-hidden", {1, "browse-hidden on|off"}},
       {"browse-open", {1, "browse-open NAME"}},
-      {"key", {1, "key space|right|ctrl+o|ctrl+e|ctrl+q"}},
+      {"key", {1, "key space|right|left|home|end|ctrl+o|ctrl+e|ctrl+q"}},
       {"drop", {1, "drop PATH"}},
       {"follow", {1, "follow PATH"}},
       {"wait-steps", {1, "wait-steps N|+N"}},
@@ -106,11 +107,11 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     }
     if (it->second.args < 0 ? a.args.empty() : int(a.args.size()) != it->second.args)
       throw_input_error(where + "expected '" + it->second.form + "', found '" + line + "'");
-    const bool numeric = a.verb == "select" || a.verb == "step" || a.verb == "play" ||
-                         a.verb == "size" || a.verb == "train" || a.verb == "start-train" ||
-                         a.verb == "pretrain" || a.verb == "start-pretrain" ||
-                         a.verb == "wait-steps" || a.verb == "wait-checkpoints" ||
-                         a.verb == "series-cursor" || a.verb == "series-select";
+    const bool numeric =
+        a.verb == "select" || a.verb == "step" || a.verb == "start-step" || a.verb == "play" ||
+        a.verb == "size" || a.verb == "train" || a.verb == "start-train" || a.verb == "pretrain" ||
+        a.verb == "start-pretrain" || a.verb == "wait-steps" || a.verb == "wait-checkpoints" ||
+        a.verb == "series-cursor" || a.verb == "series-select";
     for (const auto& w : a.args)
       if (numeric && !is_int(a.verb == "wait-steps" && w.starts_with('+') ? w.substr(1) : w))
         throw_input_error(where + "expected a non-negative integer in '" + it->second.form +
@@ -148,7 +149,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     if (a.verb == "browse-hidden")
       one_of({"on", "off"});
     if (a.verb == "key")
-      one_of({"space", "right", "ctrl+o", "ctrl+e", "ctrl+q"});
+      one_of({"space", "right", "left", "home", "end", "ctrl+o", "ctrl+e", "ctrl+q"});
     out.push_back(std::move(a));
   }
   return out;

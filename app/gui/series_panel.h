@@ -66,6 +66,7 @@ public:
 
   // Moves the timeline to checkpoint `index` (BadInput when out of range).
   void set_cursor(int index);
+  int cursor() const { return cursor_; }
   // Shows figure `name` (one of figure_names()); BadInput for another or series-load without load.
   void set_figure(const std::string& name);
   // Selects (layer, expert) for the expert values (BadInput when the series has no such one).
