@@ -4,6 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <unistd.h>
 
 namespace routerscope::io {
@@ -68,6 +71,21 @@ void write_replacing(const std::filesystem::path& path,
     std::filesystem::remove(temp, ec);
     throw_input_error("cannot replace " + path.string() + ": " + ec.message());
   }
+}
+
+void copy_replacing(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  if (std::filesystem::exists(to, ec) && std::filesystem::equivalent(from, to, ec))
+    return;
+  std::ifstream in(from, std::ios::binary);
+  if (!in)
+    throw_input_error("cannot read " + from.string() + ": " + std::strerror(errno));
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad())
+    throw_input_error("cannot read " + from.string() + ": " + std::strerror(errno));
+  AtomicFile out(to);
+  out.write(bytes.data(), bytes.size());
+  out.commit();
 }
 
 } // namespace routerscope::io

@@ -30,4 +30,9 @@ private:
 void write_replacing(const std::filesystem::path& path,
                      const std::function<void(const std::filesystem::path& temp)>& write);
 
+// Copies `from` to `to` through an AtomicFile (a copy over itself does nothing). BadInput naming
+// `from` and the operating system's reason when it cannot be read, or `to` when it cannot be
+// written.
+void copy_replacing(const std::filesystem::path& from, const std::filesystem::path& to);
+
 } // namespace routerscope::io

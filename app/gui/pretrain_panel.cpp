@@ -243,15 +243,7 @@ void PretrainPanel::save_record(const std::string& file) const {
   if (running())
     throw_input_error("cannot save the pretraining run to " + file +
                       ": it is still running (wait or Stop)");
-  if (fs::path(file) == fs::path(source_))
-    return;
-  std::ifstream in(source_, std::ios::binary);
-  if (!in)
-    throw_input_error("cannot read the pretraining record " + source_);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  io::AtomicFile out(file);
-  out.write(bytes.data(), bytes.size());
-  out.commit();
+  io::copy_replacing(source_, file); // the record the run wrote or was read from
 }
 
 nlohmann::json PretrainPanel::state() const {

@@ -272,15 +272,7 @@ void SeriesPanel::save_record(const std::string& file) const {
   if (slot_.running())
     throw_input_error("cannot save the series to " + file +
                       ": it is still being measured (wait or Stop)");
-  if (fs::exists(file) && fs::equivalent(file, source_))
-    return;
-  std::ifstream in(source_, std::ios::binary);
-  if (!in)
-    throw_input_error("cannot read the series record " + source_);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  io::AtomicFile out(file);
-  out.write(bytes.data(), bytes.size());
-  out.commit();
+  io::copy_replacing(source_, file); // the series record the run wrote or was read from
 }
 
 void SeriesPanel::set_cursor(int index) {

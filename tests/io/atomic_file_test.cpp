@@ -68,5 +68,26 @@ TEST(WriteReplacing, AFailedWriteKeepsTheOldFileAndACompleteOneReplacesIt) {
   EXPECT_EQ(entries(dir.path()), 1);
 }
 
+// Oracle: the source's bytes (with NUL and high bytes), the copy's own bytes read back.
+TEST(CopyReplacing, CopiesEveryByteOverAnOldFileAndNamesAnUnreadableSource) {
+  test::TempDir dir("copy");
+  std::string bytes = "HDF\x89\r\n";
+  bytes.push_back('\0');
+  for (int i = 0; i < 5000; ++i)
+    bytes.push_back(char(i * 37));
+  std::ofstream(dir / "run.h5", std::ios::binary) << bytes;
+  std::ofstream(dir / "old.h5", std::ios::binary) << "an older export";
+  io::copy_replacing(dir / "run.h5", dir / "old.h5");
+  EXPECT_EQ(test::read_text(dir / "old.h5"), bytes);
+  io::copy_replacing(dir / "run.h5", dir / "run.h5"); // over itself: untouched
+  EXPECT_EQ(test::read_text(dir / "run.h5"), bytes);
+  EXPECT_EQ(entries(dir.path()), 2); // no temporary left
+  const std::string msg =
+      test::bad_input_message([&] { io::copy_replacing(dir / "missing.h5", dir / "x.h5"); });
+  EXPECT_NE(msg.find("missing.h5"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("No such file"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(dir / "x.h5"));
+}
+
 } // namespace
 } // namespace routerscope
