@@ -216,7 +216,7 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     hover = figure_view("convergence", figure("convergence", ctx), count, timeline_, conv_view_,
                         ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
     if (hover >= 0) {
-      const io::ConvergenceRecord& c = record(ctx.model.get())->layers.front();
+      const ConvergenceRecord& c = record(ctx.model.get())->layers.front();
       const Eigen::Index e =
           std::min<Eigen::Index>(ctx.expert, c.series.at("tan_theta").cols() - 1);
       ImGui::BeginTooltip();
@@ -269,12 +269,12 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   return action;
 }
 
-std::shared_ptr<const io::RunRecord> ConvergencePanel::record(const OpenedModel* model) const {
+std::shared_ptr<const RunRecord> ConvergencePanel::record(const OpenedModel* model) const {
   if (!model || !has_steps())
     throw_input_error("no MPI steps recorded yet (press Step or Play)");
   if (record_source_ != records_) {
     record_ =
-        std::make_shared<const io::RunRecord>(convergence_record(*model, run_settings_, *records_));
+        std::make_shared<const RunRecord>(convergence_record(*model, run_settings_, *records_));
     record_source_ = records_;
   }
   return record_;

@@ -75,7 +75,7 @@ public:
 private:
   // The run on screen as its session record (session.h convergence_record), rebuilt only when
   // its steps change. BadInput when no step is recorded.
-  std::shared_ptr<const io::RunRecord> record(const OpenedModel* model) const;
+  std::shared_ptr<const RunRecord> record(const OpenedModel* model) const;
 
   // Settings: the defaults, the sidebar's, the current run's.
   MpiRunSettings defaults_, run_settings_;
@@ -98,8 +98,8 @@ private:
   PlotView conv_view_, align_view_, norm_view_, load_view_;
   int page_ = 0; // tan θ (convergence) or |cos|, norms and load
   mutable std::shared_ptr<const std::vector<MpiStepRecord>> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
-  mutable std::shared_ptr<const io::RunRecord> figure_source_;
+  mutable std::shared_ptr<const RunRecord> record_;
+  mutable std::shared_ptr<const RunRecord> figure_source_;
   mutable std::shared_ptr<const Figure> figure_;
 
   JobSlot<std::vector<MpiStepRecord>> slot_; // last: its job is cancelled and joined first

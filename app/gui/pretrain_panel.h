@@ -40,7 +40,7 @@ public:
   void stop(); // cancels the run after its current step; the record keeps every finished step
   bool running() const { return slot_.running(); }
   // Shows a pretraining record read from `path` (opened or followed); stops nothing.
-  void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
+  void show_record(std::shared_ptr<const RunRecord> record, const std::string& path);
 
   // Once per frame on the UI thread: picks up the job's latest steps and its end. Returns the
   // error text when the run failed (once), else empty.
@@ -65,7 +65,7 @@ private:
   struct Snapshot { // what the job publishes, a few times per second and at its end
     std::vector<io::PretrainStepRow> rows;
     std::string config;
-    io::RecordIdentity identity;
+    RecordIdentity identity;
     double tokens_per_s = 0;
   };
   void apply_preset(bool quick);
@@ -80,7 +80,7 @@ private:
   // What is shown: a run of this panel (live) or a record read from a file.
   std::shared_ptr<const Snapshot> snapshot_;
   mutable std::shared_ptr<const Snapshot> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
+  mutable std::shared_ptr<const RunRecord> record_;
   std::string source_; // the record file shown (the run's own, or the opened one)
   bool live_ = false;  // source_ is being written by this panel's job
   int steps_ = 0, total_steps_ = 0;
@@ -94,7 +94,7 @@ private:
   PlotView view_;
   mutable std::string cached_name_;
   mutable int cached_layer_ = -2;
-  mutable std::shared_ptr<const io::RunRecord> cached_record_;
+  mutable std::shared_ptr<const RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
   JobSlot<Snapshot> slot_; // last: its job is cancelled and joined first

@@ -177,8 +177,7 @@ void SeriesPanel::stop() {
   slot_.cancel();
 }
 
-void SeriesPanel::set_record(std::shared_ptr<const io::RunRecord> record,
-                             const std::string& origin) {
+void SeriesPanel::set_record(std::shared_ptr<const RunRecord> record, const std::string& origin) {
   data_ = io::series_data(*record, origin);
   record_ = std::move(record);
   const int c = checkpoints();
@@ -189,8 +188,7 @@ void SeriesPanel::set_record(std::shared_ptr<const io::RunRecord> record,
   heatmap_dirty_ = true;
 }
 
-void SeriesPanel::show_record(std::shared_ptr<const io::RunRecord> record,
-                              const std::string& path) {
+void SeriesPanel::show_record(std::shared_ptr<const RunRecord> record, const std::string& path) {
   const io::SeriesData d = io::series_data(*record, path); // BadInput naming the file
   if (d.steps.empty() || d.layers.empty())
     throw_input_error(path + ": the series record holds no checkpoint yet");
@@ -231,7 +229,7 @@ std::string SeriesPanel::poll() {
     if (auto s = slot_.latest(); s && s != snapshot_) {
       snapshot_ = s;
       total_ = s->total;
-      set_record(std::make_shared<const io::RunRecord>(
+      set_record(std::make_shared<const RunRecord>(
                      io::series_record(s->steps, s->points, s->config, s->identity)),
                  source_);
     }

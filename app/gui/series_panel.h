@@ -47,7 +47,7 @@ public:
   bool running() const { return slot_.running(); }
   // Shows a series record read from `path`. BadInput naming the file when it holds no checkpoint
   // or does not read as a series record.
-  void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
+  void show_record(std::shared_ptr<const RunRecord> record, const std::string& path);
 
   // Once per frame on the UI thread: picks up finished checkpoints and the job's end. Returns the
   // error text when the run failed or could not start (once), else empty.
@@ -80,10 +80,10 @@ private:
     std::vector<std::int64_t> steps;
     std::vector<std::vector<SeriesLayerPoint>> points;
     std::string config;
-    io::RecordIdentity identity;
+    RecordIdentity identity;
     int total = 0;
   };
-  void set_record(std::shared_ptr<const io::RunRecord> record, const std::string& origin);
+  void set_record(std::shared_ptr<const RunRecord> record, const std::string& origin);
   void draw_heatmap(float height);
   void draw_expert_values();
   double value(const char* name, int row, int expert) const; // NaN when absent
@@ -96,7 +96,7 @@ private:
 
   // What is shown: a run of this panel (live) or a record read from a file.
   std::shared_ptr<const Snapshot> snapshot_;
-  std::shared_ptr<const io::RunRecord> record_;
+  std::shared_ptr<const RunRecord> record_;
   io::SeriesData data_;
   std::string source_;
   bool live_ = false;
@@ -108,7 +108,7 @@ private:
   std::unique_ptr<HeatmapRenderer> heatmap_; // created on first draw (needs the GL context)
   bool heatmap_dirty_ = true;
   mutable std::string cached_name_;
-  mutable std::shared_ptr<const io::RunRecord> cached_record_;
+  mutable std::shared_ptr<const RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
   JobSlot<Snapshot> slot_; // last: its job is cancelled and joined before anything else dies

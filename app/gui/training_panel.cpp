@@ -50,12 +50,11 @@ void TrainingPanel::start(const ModelContext& ctx, const MpiSettings& mpi, int s
   const bool embeddings = tokens_ == 1;
   auto model = ctx.model;
   layer_ = t.layer;
-  config_ =
-      io::training_config(t, nlohmann::json{{"source", "routerscope gui"},
-                                            {"tokens", embeddings ? "embeddings" : "synthetic"},
-                                            {"pool", 4096},
-                                            {"held_out", 1024}}
-                                 .dump());
+  config_ = training_config(t, nlohmann::json{{"source", "routerscope gui"},
+                                              {"tokens", embeddings ? "embeddings" : "synthetic"},
+                                              {"pool", 4096},
+                                              {"held_out", 1024}}
+                                   .dump());
   follow_ = true;
   view_ = PlotView{};
   slot_.publish(std::make_shared<const Records>());
@@ -126,8 +125,7 @@ Figure TrainingPanel::figure(const std::string& name) const {
   if (!has_steps())
     throw_input_error("figure " + name + ": no router training steps yet (press Train)");
   if (record_source_ != records_) {
-    record_ =
-        std::make_shared<const io::RunRecord>(io::training_record(*records_, layer_, config_));
+    record_ = std::make_shared<const RunRecord>(training_record(*records_, layer_, config_));
     record_source_ = records_;
     figure_cache_.reset();
   }

@@ -67,7 +67,7 @@ private:
   // The run as an in-memory record and the last figure drawn from it, rebuilt only when the
   // records or the figure change (not every frame on the UI thread).
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
+  mutable std::shared_ptr<const RunRecord> record_;
   mutable std::string figure_name_;
   mutable std::shared_ptr<const Figure> figure_cache_;
 
