@@ -41,18 +41,27 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   backend_ = std::move(choice.backend);
   device_note_ = choice.note;
   series_.set_backend(backend_);
-  glfwSetWindowUserPointer(window_, this);
-  glfwSetDropCallback(window_, drop_callback);
+  if (window_) {
+    glfwSetWindowUserPointer(window_, this);
+    glfwSetDropCallback(window_, drop_callback);
+  }
   recent_.load();
   set_theme(value_of(kThemeNames, options.theme).value_or(Theme::Dark));
 }
 
 App::~App() {
   // The panels' jobs are cancelled and joined by their JobSlots, before their snapshots die.
-  glfwSetWindowUserPointer(window_, nullptr);
+  if (window_)
+    glfwSetWindowUserPointer(window_, nullptr);
 }
 
 void App::key(int glfw_key, bool ctrl, bool press) {
+  if (!window_) { // headless frames: no GLFW backend; the key state it would set, set here
+    ImGuiIO& io = ImGui::GetIO();
+    io.KeysDown[glfw_key] = press;
+    io.KeyCtrl = ctrl && press;
+    return;
+  }
   // Through the backend's own GLFW key callback, modifier first, as a keyboard delivers them.
   const int action = press ? GLFW_PRESS : GLFW_RELEASE;
   const int mods = ctrl ? GLFW_MOD_CONTROL : 0;
@@ -76,6 +85,10 @@ void App::set_device(Device device) {
 }
 
 void App::drop(const std::string& path) {
+  if (!window_) { // headless frames: what the drop callback would queue
+    dropped_.push_back(path);
+    return;
+  }
   const char* paths[] = {path.c_str()};
   drop_callback(window_, 1, paths);
 }

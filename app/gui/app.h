@@ -34,6 +34,7 @@ namespace routerscope::gui {
 
 class App {
 public:
+  // `window` null: headless frames (app/gui/headless.h), without GLFW, GL or a display.
   App(GLFWwindow* window, const GuiOptions& options);
   ~App();
 

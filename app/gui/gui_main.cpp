@@ -1,5 +1,6 @@
 #include "app/common/demo.h"
 #include "app/gui/app.h"
+#include "app/gui/fonts.h"
 #include "app/gui/gui.h"
 #include "app/gui/script.h"
 #include "core/error.h"
@@ -26,8 +27,6 @@ namespace routerscope::gui {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 struct GlfwSession {
   GlfwSession() {
@@ -113,18 +112,9 @@ int run_gui(const GuiOptions& options) {
     ini = (config_dir() / "imgui.ini").string();
     io.IniFilename = ini.c_str();
   }
-  // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
-  static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000,
-                                    0x206F, 0x2070, 0x209F, 0x2190, 0x21FF, 0x2200, 0x22FF,
-                                    0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
-  if (fs::exists(kFont))
-    io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges);
-  else
-    io.Fonts->AddFontDefault();
-  // The atlas is sampled with nearest filtering (see render_frame): glyphs sit on whole pixels,
-  // so text looks the same, and software GL (llvmpipe) fills ~40% faster. Baked thick-line
-  // textures need bilinear filtering, so lines are anti-aliased by geometry instead.
-  io.Fonts->Flags |= ImFontAtlasFlags_NoBakedLines; // App's style sets AntiAliasedLinesUseTex off
+  load_fonts(io, scale);
+  // The atlas is sampled with nearest filtering: glyphs sit on whole pixels, so text looks the
+  // same, and software GL (llvmpipe) fills ~40% faster (load_fonts leaves out the baked lines).
   ImTextureID nearest_atlas = nullptr;
 
   Framebuffer target;
