@@ -280,6 +280,14 @@ std::shared_ptr<const io::RunRecord> ConvergencePanel::record(const OpenedModel*
   return record_;
 }
 
+const PlotView* ConvergencePanel::zoom(const std::string& name) const {
+  return name == "convergence" ? &conv_view_
+         : name == "alignment" ? &align_view_
+         : name == "norms"     ? &norm_view_
+         : name == "load"      ? &load_view_
+                               : nullptr;
+}
+
 Figure ConvergencePanel::figure(const std::string& figure, const ModelContext& ctx) const {
   if (!has_steps())
     throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");

@@ -65,6 +65,10 @@ public:
 
   // Figure `name` (convergence | alignment | norms | load | maxvio) for ctx's selection.
   Figure figure(const std::string& name, const ModelContext& ctx) const;
+  // The figure on screen: convergence, or alignment on the page of |cos|, norms and load.
+  std::string shown_figure() const { return page_ == 0 ? "convergence" : "alignment"; }
+  // The zoom of figure `name` on screen (convergence, alignment, norms, load), else nullptr.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps_recorded() const { return records_ ? int(records_->size()) : 0; }
   std::function<void(const Progress&)> save_work(const std::string& file,

@@ -53,6 +53,11 @@ public:
   // Figure `name` (one of figure_names()) for the layer chosen on screen, as exported.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
+  // The zoom of figure `name` (the pretraining figures share the screen's one), else nullptr.
+  const PlotView* zoom(const std::string& name) const {
+    return name.starts_with("pretraining") ? &view_ : nullptr;
+  }
   // Saves the shown run as an HDF5 record (a copy of the file the run wrote or was read from,
   // written to a temporary name and renamed). BadInput while the run is still going.
   void save_record(const std::string& file) const;

@@ -60,6 +60,7 @@ public:
   // Figure `name` (one of figure_names()) of the shown series, every layer, as `plot` draws it.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
   // Saves the shown series as its HDF5 record (a copy of the file the run wrote or was read from).
   // BadInput while the run is still going.
   void save_record(const std::string& file) const;

@@ -122,6 +122,14 @@ void TrainingPanel::draw_settings(float width) {
   ImGui::SliderInt("batch", &batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
 }
 
+std::string TrainingPanel::shown_figure() const {
+  return kFigures[figure_][0];
+}
+
+const PlotView* TrainingPanel::zoom(const std::string& name) const {
+  return name.starts_with("training") ? &view_ : nullptr;
+}
+
 Figure TrainingPanel::figure(const std::string& name) const {
   if (!has_steps())
     throw_input_error("figure " + name + ": no router training steps yet (press Train)");

@@ -43,6 +43,9 @@ public:
 
   // Figure `name` (training | training-load | training-norms), as exported.
   Figure figure(const std::string& name) const;
+  std::string shown_figure() const; // the figure on screen
+  // The zoom of figure `name` (every training figure shares the screen's one), nullptr for another.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps() const { return has_steps() ? records_->back().step + 1 : 0; }
   // The work of saving the run shown as an HDF5 record to `file` (a job's body); BadInput when
