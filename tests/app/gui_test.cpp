@@ -981,6 +981,40 @@ TEST_F(GuiSmoke, ExportBrowseChoosesAFolderAndAName) {
   EXPECT_NE(output().find("script.txt:2: "), std::string::npos) << output();
 }
 
+// The Series view's heatmap colours follow View ▸ Heatmap colours like the model heatmap — by
+// default the data's min–max, over every checkpoint so the scale stays put while the timeline
+// scrubs. Oracle: h5py reads |cos| of every layer at every checkpoint of the record, NumPy takes
+// min, max and the 2nd/98th percentiles.
+TEST_F(GuiSmoke, SeriesHeatmapColourRangeFollowsTheViewSetting) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--method", "exact"});
+  const auto py = test::run_shell(
+      "/usr/bin/python3 -c \"import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r'); "
+      "v=np.concatenate([f['layers/'+k+'/cos'][:].ravel() for k in f['layers']]); "
+      "v=v[np.isfinite(v)]; print(repr(float(v.min())), repr(float(v.max())), "
+      "*[repr(float(p)) for p in np.percentile(v, [2, 98])])\" " +
+      quote(rec.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  double lo = 0, hi = 0, p2 = 0, p98 = 0;
+  std::istringstream(py.out) >> lo >> hi >> p2 >> p98;
+  ASSERT_LT(lo, hi);
+  ASSERT_TRUE(lo > 0.01 || hi < 0.99) << "the planted |cos| span 0–1: the test could not fail";
+  auto limits = [&](const std::string& script) {
+    EXPECT_EQ(run(script + "series-cursor 1\n", rec.string()), 0) << output();
+    return state()["series"]["heatmap_colour_limits"];
+  };
+  auto lim = limits("");
+  EXPECT_NEAR(lim[0].get<double>(), lo, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), hi, 1e-6);
+  lim = limits("color-range robust\n");
+  EXPECT_NEAR(lim[0].get<double>(), p2, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), p98, 1e-6);
+  lim = limits("color-range unit\n");
+  EXPECT_EQ(lim[0].get<double>(), 0.0);
+  EXPECT_EQ(lim[1].get<double>(), 1.0);
+}
+
 // Overwrite question: an export to a file that exists asks "Replace FILE?"; Replace writes it,
 // Cancel leaves it byte for byte, and a script that does not answer exits 2 naming the line.
 TEST_F(GuiSmoke, ExportToAnExistingFileAsksBeforeReplacingIt) {
