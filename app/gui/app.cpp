@@ -290,6 +290,7 @@ void App::show_opened(const ModelPanel::Opened& o) {
 void App::frame() {
   poll_jobs();
   ImGui::NewFrame();
+  screen_figure_text().clear();
   handle_shortcuts();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   draw_menu();
@@ -724,6 +725,24 @@ void App::zoom(double x0, double x1, double y0, double y1) {
   *view = PlotView{x0, x1, y0, y1};
 }
 
+void App::show_figure(const std::string& name) {
+  ExportPanel::check_figure_name(name);
+  if (name == "heatmap")
+    return set_view(View::Model);
+  if (name.starts_with("series-")) {
+    series_.set_figure(name);
+    return set_view(View::Series);
+  }
+  if (pretrain_.show(name))
+    return set_view(View::Pretrain);
+  if (training_.show(name) || convergence_.show(name)) {
+    set_view(View::Mpi);
+    return set_mpi_mode(name.starts_with("training") ? 1 : 0);
+  }
+  throw_input_error("show: the figure '" + name +
+                    "' is not shown on its own (it is exported only)");
+}
+
 void App::answer_export(bool replace) {
   exporter_.begin();
   if (auto request = exporter_.answer(replace))
@@ -797,6 +816,16 @@ std::string App::state_json() const {
   training_.state(j);
   exporter_.state(j);
   j["screen_figure"] = screen_figure();
+  nlohmann::json text = nlohmann::json::array(); // the figures' text boxes as last drawn
+  for (const ScreenFigureText& f : screen_figure_text()) {
+    nlohmann::json boxes = nlohmann::json::array();
+    for (const auto& b : f.boxes)
+      boxes.push_back({b.text, b.box.Min.x, b.box.Min.y, b.box.Max.x, b.box.Max.y});
+    text.push_back({{"id", f.id},
+                    {"rect", {f.rect.Min.x, f.rect.Min.y, f.rect.Max.x, f.rect.Max.y}},
+                    {"boxes", boxes}});
+  }
+  j["figure_text"] = text;
   if (const PlotView* view = zoom_of(screen_figure()))
     j["zoom"] = {{"x", view->fitted() ? nlohmann::json() : nlohmann::json({view->x0, view->x1})},
                  {"y", view->y_fitted() ? nlohmann::json() : nlohmann::json({view->y0, view->y1})}};

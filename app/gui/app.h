@@ -70,6 +70,9 @@ public:
   // File ▸ Export figure... (Ctrl+E): the dialog, at the figure on screen.
   void open_export_dialog() { exporter_.open_dialog(false, screen_figure()); }
   ExportPanel& exporter() { return exporter_; } // the dialog (scripts use its Browse…)
+  // Shows figure `name` (one of Export's figure names but session): its view, mode and page, as
+  // the view buttons and the figure choices do. BadInput for another name.
+  void show_figure(const std::string& name);
   // The figure on screen: what Export offers first and what zoom() zooms.
   std::string screen_figure() const;
   // Zooms the figure on screen to steps [x0, x1] (and every panel's y to [y0, y1] unless y1 <= y0),

@@ -22,6 +22,11 @@ ViewOptions PlotView::options(ViewOptions options) const {
   return options;
 }
 
+std::vector<ScreenFigureText>& screen_figure_text() {
+  static std::vector<ScreenFigureText> text;
+  return text;
+}
+
 int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
                 bool dark, TexturePool& textures) {
   {
@@ -68,6 +73,8 @@ int figure_view(const char* id, Figure figure, int count, int marker, PlotView& 
   figure.width = layout.width;
   figure.height = layout.height;
   const std::vector<PanelFrame> frames = draw_figure(figure, canvas, layout);
+  screen_figure_text().push_back(
+      {id, ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), canvas.text_boxes()});
 
   int hover = -1;
   if (!canvas.clip_rects().empty()) {

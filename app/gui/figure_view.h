@@ -9,6 +9,9 @@
 
 #include <imgui.h>
 
+#include <string>
+#include <vector>
+
 namespace routerscope::gui {
 
 // Visible step range; empty (x1 <= x0) means "fit all steps". Visible y range of every panel;
@@ -25,6 +28,15 @@ struct PlotView {
 // by figure_view before it draws; App::build_figure applies the same options to what it exports,
 // so an export shows what the screen shows. UI thread only.
 ViewOptions& screen_view_options();
+
+// The text of each figure drawn on screen this frame (App clears it as a frame starts): the
+// figure's rectangle and the boxes ImGuiCanvas drew its text in, in screen pixels. UI thread only.
+struct ScreenFigureText {
+  std::string id;
+  ImRect rect;
+  std::vector<ImGuiCanvas::TextBox> boxes;
+};
+std::vector<ScreenFigureText>& screen_figure_text();
 
 // Draws `figure` (panels with steps 0..count-1 on x), viewed with screen_view_options(), into
 // `size` pixels at the cursor; returns the step under the mouse, or -1. `dark` recolours text, axes

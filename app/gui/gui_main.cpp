@@ -288,6 +288,8 @@ int run_gui(const GuiOptions& options) {
           app->exporter().browser().activate(a.args[0]);
         } else if (v == "export-browse-choose") {
           app->exporter().browser().choose_name(a.args[0]);
+        } else if (v == "show") {
+          app->show_figure(a.args[0]);
         } else if (v == "zoom") {
           std::vector<double> z;
           for (const auto& w : a.args)

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -54,6 +55,14 @@ public:
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
   std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
+  bool show(const std::string& name) { // shows figure `name`; false for another name
+    const auto names = figure_names();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+      return false;
+    figure_ = int(it - names.begin());
+    return true;
+  }
   // The zoom of figure `name` (the pretraining figures share the screen's one), else nullptr.
   const PlotView* zoom(const std::string& name) const {
     return name.starts_with("pretraining") ? &view_ : nullptr;

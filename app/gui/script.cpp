@@ -29,6 +29,7 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"export", {2, "export FIGURE FILE"}},
       {"export-confirm", {1, "export-confirm replace|cancel"}},
       {"zoom", {-1, "zoom X0 X1 [Y0 Y1]"}},
+      {"show", {1, "show FIGURE"}},
       {"export-browse", {1, "export-browse FOLDER"}},
       {"export-browse-open", {1, "export-browse-open NAME"}},
       {"export-browse-choose", {1, "export-browse-choose NAME"}},
@@ -91,7 +92,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       throw_input_error(
           where + "unknown action '" + a.verb +
           "' (expected open, select, step, play, train, pretrain, export, view, theme, size, "
-          "metric, smooth, log-y, color-range, zoom, export-confirm, export-browse, "
+          "metric, smooth, log-y, color-range, zoom, show, export-confirm, export-browse, "
           "export-browse-open, export-browse-choose, browse, browse-hub, browse-hidden, "
           "browse-open, key, drop, follow, "
           "wait-steps, state, test-pattern, open-series, start-series, wait-checkpoints, "

@@ -7,6 +7,7 @@
 //   (File > Export's Browse…, the file browser in save mode, at FOLDER) | export-browse-open NAME
 //   (its entry NAME, as a double-click: enters a folder or takes a file's name) |
 //   export-browse-choose NAME (types NAME and presses Choose: the dialog's file becomes it) |
+//   show FIGURE (the view, mode and page that show Export's figure FIGURE) |
 //   view model|expert|mpi|pretrain|series | theme light|dark | size W H | metric cos|lambda |
 //   train STEPS (router training of the selected layer; waits until it finishes) |
 //   browse FOLDER (shows File > Open at FOLDER) | browse-hub (File > Open at the Hugging Face

@@ -126,6 +126,15 @@ std::string TrainingPanel::shown_figure() const {
   return kFigures[figure_][0];
 }
 
+bool TrainingPanel::show(const std::string& name) {
+  for (int i = 0; i < int(std::size(kFigures)); ++i)
+    if (name == kFigures[i][0]) {
+      figure_ = i;
+      return true;
+    }
+  return false;
+}
+
 const PlotView* TrainingPanel::zoom(const std::string& name) const {
   return name.starts_with("training") ? &view_ : nullptr;
 }

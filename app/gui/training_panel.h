@@ -43,7 +43,8 @@ public:
 
   // Figure `name` (training | training-load | training-norms), as exported.
   Figure figure(const std::string& name) const;
-  std::string shown_figure() const; // the figure on screen
+  std::string shown_figure() const;   // the figure on screen
+  bool show(const std::string& name); // shows figure `name`; false for another name
   // The zoom of figure `name` (every training figure shares the screen's one), nullptr for another.
   const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }

@@ -1051,5 +1051,75 @@ TEST_F(GuiSmoke, ExportToAnExistingFileAsksBeforeReplacingIt) {
   EXPECT_NE(output().find("script.txt:1: "), std::string::npos) << output();
 }
 
+// The faults of the figures' text as the screen drew it (ImGui's font metrics, from the state
+// JSON's figure_text): boxes of one figure that overlap by more than half a pixel, and boxes
+// that leave their figure's rectangle.
+std::string screen_text_faults(const nlohmann::json& state, const std::string& where) {
+  std::ostringstream out;
+  for (const auto& f : state["figure_text"]) {
+    const auto& r = f["rect"];
+    const auto& b = f["boxes"];
+    auto v = [](const nlohmann::json& box, int i) { return box[std::size_t(i)].get<double>(); };
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const std::string text = b[i][0].get<std::string>();
+      if (v(b[i], 1) < v(r, 0) - 0.5 || v(b[i], 2) < v(r, 1) - 0.5 || v(b[i], 3) > v(r, 2) + 0.5 ||
+          v(b[i], 4) > v(r, 3) + 0.5)
+        out << where << " " << f["id"] << ": '" << text << "' leaves the figure\n";
+      for (std::size_t j = i + 1; j < b.size(); ++j)
+        if (v(b[i], 1) + 0.5 < v(b[j], 3) && v(b[j], 1) + 0.5 < v(b[i], 3) &&
+            v(b[i], 2) + 0.5 < v(b[j], 4) && v(b[j], 2) + 0.5 < v(b[i], 4))
+          out << where << " " << f["id"] << ": '" << text << "' overlaps '"
+              << b[j][0].get<std::string>() << "'\n";
+    }
+  }
+  return out.str();
+}
+
+// Issue 14, layout holds at 1024×640 and 1920×1080: in every view with figures (MPI convergence
+// after some steps and its |cos|, norms and load page; router training's three figures after a
+// short run; pretraining's four; the series' three) no two text boxes of a figure overlap and
+// none leaves the figure, as the screen draws them.
+TEST_F(GuiSmoke, FigureTextNeitherOverlapsNorLeavesItsFigureOnScreen) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--tokens", tokens_.string()});
+  const std::vector<std::vector<std::string>> steps = {
+      {"view mpi", "step 8", "show convergence"},
+      {"show alignment"},
+      {"train 12", "show training"},
+      {"show training-load"},
+      {"show training-norms"},
+      {"pretrain 8", "show pretraining"},
+      {"show pretraining-load"},
+      {"show pretraining-alignment"},
+      {"show pretraining-norms"},
+      {"open " + rec.string(), "show series-alignment"},
+      {"show series-norms"},
+      {"show series-load"}};
+  for (const auto& [w, h] : {std::pair{1024, 640}, std::pair{1920, 1080}}) {
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    std::string script;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      for (const auto& line : steps[i])
+        script += line + "\n";
+      script += "state " + (dir_ / (size + "-" + std::to_string(i) + ".json")).string() + "\n";
+    }
+    ASSERT_EQ(run(script, "", w, h), 0) << output();
+    int figures = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const auto s =
+          nlohmann::json::parse(read_text(dir_ / (size + "-" + std::to_string(i) + ".json")));
+      const std::string where = size + " " + steps[i].back();
+      EXPECT_EQ(s["error"], "") << where;
+      EXPECT_GE(s["figure_text"].size(), 1u) << where;
+      for (const auto& f : s["figure_text"])
+        EXPECT_GE(f["boxes"].size(), 6u) << where; // titles, tick labels, axis titles
+      figures += int(s["figure_text"].size());
+      EXPECT_EQ(screen_text_faults(s, where), "");
+    }
+    EXPECT_EQ(figures, 14) << size; // the |cos|, norms and load page shows three
+  }
+}
+
 } // namespace
 } // namespace routerscope
