@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,8 +73,7 @@ private:
   // records or the figure change (not every frame on the UI thread).
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> record_source_;
   mutable std::shared_ptr<const io::RunRecord> record_;
-  mutable std::string figure_name_;
-  mutable std::shared_ptr<const Figure> figure_cache_;
+  mutable std::map<std::string, std::shared_ptr<const Figure>> figure_cache_; // by name
 
   JobSlot<std::vector<TrainStepRecord>> slot_; // last: its job is cancelled and joined first
 };
