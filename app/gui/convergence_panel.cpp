@@ -233,9 +233,17 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     }
     return action;
   }
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  // Minimum heights hold the figures' layout (no overprinted ticks, titles inside) in a small
+  // window; below them the page scrolls.
   const ImVec2 spacing = ImGui::GetStyle().ItemSpacing;
-  const float top_h = (avail.y - spacing.y) * 0.5f;
+  const float min_top = em * 15, min_load = em * 21;
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const bool scroll = avail.y < min_top + min_load + spacing.y;
+  if (scroll) {
+    ImGui::BeginChild("##mpipage", avail);
+    avail = ImVec2(ImGui::GetContentRegionAvail().x, min_top + min_load + spacing.y);
+  }
+  const float top_h = std::max((avail.y - spacing.y) * 0.5f, min_top);
   const ImVec2 cell((avail.x - spacing.x) * 0.5f, top_h);
   auto take = [&](int h) {
     if (h >= 0)
@@ -249,6 +257,8 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
                    dc.textures));
   take(figure_view("load", figure("load", ctx), count, timeline_, load_view_,
                    ImVec2(avail.x, avail.y - top_h - spacing.y), dc.dark, dc.textures));
+  if (scroll)
+    ImGui::EndChild();
   if (hover >= 0) {
     const MpiStepRecord& r = recs[hover];
     const int e = std::min(ctx.expert, int(r.cos.size()) - 1);
@@ -278,6 +288,14 @@ std::shared_ptr<const RunRecord> ConvergencePanel::record(const OpenedModel* mod
     record_source_ = records_;
   }
   return record_;
+}
+
+const PlotView* ConvergencePanel::zoom(const std::string& name) const {
+  return name == "convergence" ? &conv_view_
+         : name == "alignment" ? &align_view_
+         : name == "norms"     ? &norm_view_
+         : name == "load"      ? &load_view_
+                               : nullptr;
 }
 
 Figure ConvergencePanel::figure(const std::string& figure, const ModelContext& ctx) const {

@@ -65,6 +65,18 @@ public:
 
   // Figure `name` (convergence | alignment | norms | load | maxvio) for ctx's selection.
   Figure figure(const std::string& name, const ModelContext& ctx) const;
+  // The figure on screen: convergence, or alignment on the page of |cos|, norms and load.
+  std::string shown_figure() const { return page_ == 0 ? "convergence" : "alignment"; }
+  // Shows the page of `name` (convergence; alignment, norms, load); false for another name.
+  bool show(const std::string& name) {
+    const bool other = name == "alignment" || name == "norms" || name == "load";
+    if (name != "convergence" && !other)
+      return false;
+    page_ = other ? 1 : 0;
+    return true;
+  }
+  // The zoom of figure `name` on screen (convergence, alignment, norms, load), else nullptr.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps_recorded() const { return records_ ? int(records_->size()) : 0; }
   std::function<void(const Progress&)> save_work(const std::string& file,

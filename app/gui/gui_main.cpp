@@ -224,12 +224,22 @@ int run_gui(const GuiOptions& options) {
       render_frame();
   } else {
     settle(300);
+    std::string asked; // the export line whose "Replace FILE?" question waits for its answer
+    auto unanswered = [&] {
+      return asked + "export to " + app->export_question()->file +
+             " asks \"Replace?\" (the file exists): answer it on the next line with "
+             "'export-confirm replace' or 'export-confirm cancel'";
+    };
     for (const auto& a : script) {
       const std::string& v = a.verb;
       // An action that cannot be done ends the script: exit 2 naming the line (after the
       // screenshot and state are written). Opening a bad file is not such an action: it shows
       // the error dialog, as it does for a user.
       const std::string where = options.script + ":" + std::to_string(a.line) + ": ";
+      if (app->export_question() && v != "export-confirm") {
+        script_failure = unanswered();
+        break;
+      }
       try {
         if (v == "open") {
           app->open(a.args[0]);
@@ -250,10 +260,31 @@ int run_gui(const GuiOptions& options) {
           app->set_playing(false);
         } else if (v == "export") {
           app->export_figure(a.args[0], a.args[1]);
+          asked = where;
           settle(300); // the export job's own failure (e.g. an unwritable folder) is known after it
           if (!app->export_error().empty())
             throw_input_error("export " + a.args[0] + " " + a.args[1] +
                               " cannot be done: " + app->export_error());
+        } else if (v == "export-confirm") {
+          app->answer_export(a.args[0] == "replace");
+          settle(300);
+          if (!app->export_error().empty())
+            throw_input_error("export-confirm " + a.args[0] +
+                              " cannot be done: " + app->export_error());
+        } else if (v == "export-browse") {
+          app->open_export_dialog();
+          app->exporter().browse(a.args[0]);
+        } else if (v == "export-browse-open") {
+          app->exporter().browser().activate(a.args[0]);
+        } else if (v == "export-browse-choose") {
+          app->exporter().browser().choose_name(a.args[0]);
+        } else if (v == "show") {
+          app->show_figure(a.args[0]);
+        } else if (v == "zoom") {
+          std::vector<double> z;
+          for (const auto& w : a.args)
+            z.push_back(std::stod(w)); // checked by parse_script
+          app->zoom(z[0], z[1], z.size() == 4 ? z[2] : 0, z.size() == 4 ? z[3] : 0);
         } else if (v == "view") {
           app->set_view(parse_name(kViewNames, a.args[0], "view"));
         } else if (v == "theme") {
@@ -372,6 +403,8 @@ int run_gui(const GuiOptions& options) {
         break;
       }
     }
+    if (script_failure.empty() && app->export_question())
+      script_failure = unanswered();
     for (int i = 0; i < std::max(options.frames, 1); ++i)
       render_frame();
     io::RgbaImage image;

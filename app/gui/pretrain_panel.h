@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -53,6 +54,19 @@ public:
   // Figure `name` (one of figure_names()) for the layer chosen on screen, as exported.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
+  bool show(const std::string& name) { // shows figure `name`; false for another name
+    const auto names = figure_names();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+      return false;
+    figure_ = int(it - names.begin());
+    return true;
+  }
+  // The zoom of figure `name` (the pretraining figures share the screen's one), else nullptr.
+  const PlotView* zoom(const std::string& name) const {
+    return name.starts_with("pretraining") ? &view_ : nullptr;
+  }
   // Saves the shown run as an HDF5 record (a copy of the file the run wrote or was read from,
   // written to a temporary name and renamed). BadInput while the run is still going.
   void save_record(const std::string& file) const;

@@ -25,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace routerscope::gui {
@@ -60,6 +62,7 @@ public:
   // Figure `name` (one of figure_names()) of the shown series, every layer, as `plot` draws it.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
   // Saves the shown series as its HDF5 record (a copy of the file the run wrote or was read from).
   // BadInput while the run is still going.
   void save_record(const std::string& file) const;
@@ -107,6 +110,13 @@ private:
   bool follow_ = true, lambda_ = false;
   std::unique_ptr<HeatmapRenderer> heatmap_; // created on first draw (needs the GL context)
   bool heatmap_dirty_ = true;
+  // The heatmap's colour limits: View ▸ Heatmap colours (default: the data's min–max) over the
+  // metric at every checkpoint, so the scale stays put while the timeline scrubs. Cached by
+  // (data shown, metric, range).
+  std::pair<double, double> colour_limits() const;
+  int data_generation_ = 0; // counts the data shown (a new series or more checkpoints)
+  mutable std::tuple<int, bool, int> limits_key_{-1, false, -1};
+  mutable std::pair<double, double> limits_{0.0, 1.0};
   mutable std::string cached_name_;
   mutable std::shared_ptr<const RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;

@@ -121,23 +121,42 @@ void TrainingPanel::draw_settings(float width) {
   ImGui::SliderInt("batch", &batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
 }
 
+std::string TrainingPanel::shown_figure() const {
+  return kFigures[figure_][0];
+}
+
+bool TrainingPanel::show(const std::string& name) {
+  for (int i = 0; i < int(std::size(kFigures)); ++i)
+    if (name == kFigures[i][0]) {
+      figure_ = i;
+      return true;
+    }
+  return false;
+}
+
+const PlotView* TrainingPanel::zoom(const std::string& name) const {
+  return name.starts_with("training") ? &view_ : nullptr;
+}
+
 Figure TrainingPanel::figure(const std::string& name) const {
   if (!has_steps())
     throw_input_error("figure " + name + ": no router training steps yet (press Train)");
   if (record_source_ != records_) {
     record_ = std::make_shared<const RunRecord>(training_record(*records_, layer_, config_));
     record_source_ = records_;
-    figure_cache_.reset();
+    figure_cache_.clear();
   }
-  if (!figure_cache_ || figure_name_ != name) {
+  auto& cached = figure_cache_[name];
+  if (!cached) {
     const auto it = std::find_if(std::begin(kFigures), std::end(kFigures),
                                  [&](const auto& f) { return name == f[0]; });
-    if (it == std::end(kFigures))
+    if (it == std::end(kFigures)) {
+      figure_cache_.erase(name);
       throw_input_error("unknown training figure '" + name + "'");
-    figure_cache_ = std::make_shared<const Figure>(io::record_figure(*record_, (*it)[1], layer_));
-    figure_name_ = name;
+    }
+    cached = std::make_shared<const Figure>(io::record_figure(*record_, (*it)[1], layer_));
   }
-  return *figure_cache_;
+  return *cached;
 }
 
 bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
@@ -173,8 +192,21 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
   ImGui::SameLine();
   ImGui::Text("%d steps", steps);
   dc.textures.begin_frame();
-  const int hover = figure_view("train", figure(kFigures[figure_][0]), steps, timeline_, view_,
-                                ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
+  // The losses with the load over steps beside them when the window is wide enough (one zoom,
+  // one timeline); otherwise the load is the next figure of the list.
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const bool beside = figure_ == 0 && avail.x >= em * 70;
+  if (beside)
+    avail.x = (avail.x - ImGui::GetStyle().ItemSpacing.x) * 0.58f;
+  int hover = figure_view("train", figure(kFigures[figure_][0]), steps, timeline_, view_, avail,
+                          dc.dark, dc.textures);
+  if (beside) {
+    ImGui::SameLine();
+    if (const int h = figure_view("train-load", figure("training-load"), steps, timeline_, view_,
+                                  ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
+        h >= 0)
+      hover = h;
+  }
   if (hover >= 0) {
     ImGui::BeginTooltip();
     ImGui::Text("step %d", hover);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,10 @@ public:
 
   // Figure `name` (training | training-load | training-norms), as exported.
   Figure figure(const std::string& name) const;
+  std::string shown_figure() const;   // the figure on screen
+  bool show(const std::string& name); // shows figure `name`; false for another name
+  // The zoom of figure `name` (every training figure shares the screen's one), nullptr for another.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps() const { return has_steps() ? records_->back().step + 1 : 0; }
   // The work of saving the run shown as an HDF5 record to `file` (a job's body); BadInput when
@@ -68,8 +73,7 @@ private:
   // records or the figure change (not every frame on the UI thread).
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> record_source_;
   mutable std::shared_ptr<const RunRecord> record_;
-  mutable std::string figure_name_;
-  mutable std::shared_ptr<const Figure> figure_cache_;
+  mutable std::map<std::string, std::shared_ptr<const Figure>> figure_cache_; // by name
 
   JobSlot<std::vector<TrainStepRecord>> slot_; // last: its job is cancelled and joined first
 };
