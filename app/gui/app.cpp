@@ -196,6 +196,11 @@ void App::set_theme(Theme t) {
   style.FramePadding = ImVec2(8, 4);
   style.ItemSpacing = ImVec2(8, 6);
   style.CellPadding = ImVec2(6, 3);
+  // Slider handles are narrow and translucent so the value written over them stays readable (an
+  // integer slider over few values makes its handle a whole share of the bar).
+  style.GrabMinSize = 6.0f;
+  for (ImGuiCol col : {ImGuiCol_SliderGrab, ImGuiCol_SliderGrabActive})
+    style.Colors[col].w = 0.5f;
   // The font atlas has no baked thick-line textures (nearest filtering, see gui_main.cpp).
   style.AntiAliasedLinesUseTex = false;
   style.ScaleAllSizes(scale_);
@@ -577,6 +582,17 @@ void App::draw_sidebar() {
     select(pick->layer, pick->expert);
   if (view_ != View::Mpi || !model())
     return;
+  // The selection's values above are the checkpoint's router; while stepping, the stepped one's.
+  if (const MpiStepRecord* r = convergence_.current(); r && mpi_mode_ == 0) {
+    const std::size_t e = std::size_t(model_panel_.selected_expert());
+    section(("Expert " + std::to_string(e) + " at MPI step " + std::to_string(r->step)).c_str());
+    if (e < r->cos.size() && ImGui::BeginTable("##stepped", 2, ImGuiTableFlags_SizingFixedFit)) {
+      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", r->cos[e]));
+      label_value("λ", fmt("%.4f", r->lambda[e]));
+      label_value("‖Rᵢ‖", fmt("%.4g", r->norm[e]));
+      ImGui::EndTable();
+    }
+  }
   section("MPI settings");
   const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
   if (convergence_.draw_settings(sw))

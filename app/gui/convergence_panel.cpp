@@ -1,5 +1,7 @@
 #include "app/gui/convergence_panel.h"
 
+#include "app/gui/widgets.h"
+
 #include "core/error.h"
 #include "core/figure_builders.h"
 #include "io/record_figures.h"
@@ -189,14 +191,12 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   }
   // Timeline scrubber.
   const int count = steps_recorded();
-  ImGui::SetNextItemWidth(-em * 7);
-  int t = timeline_;
-  if (ImGui::SliderInt("##timeline", &t, 0, std::max(0, count - 1),
-                       count ? "step %d" : "no steps")) {
-    timeline_ = t;
-    follow_ = t == count - 1;
+  if (timeline("##timeline", &timeline_, count, "step %d", "no steps yet", -em * 7)) {
+    follow_ = timeline_ == count - 1;
     playing_ = false;
   }
+  timeline_rect_ = {ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
+                    ImGui::GetItemRectMax().y};
   ImGui::SameLine();
   ImGui::Text("%d recorded", count);
   if (!has_steps()) {
@@ -392,9 +392,12 @@ void ConvergencePanel::state(nlohmann::json& j) const {
   j["playing"] = playing_;
   j["step_index"] = has_steps() ? (*records_)[timeline_].step : -1;
   j["steps_recorded"] = steps_recorded();
-  if (has_steps()) {
-    j["mean_cos"] = (*records_)[timeline_].mean_cos;
-    j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
+  j["timeline_rect"] = timeline_rect_; // pixels: x0, y0, x1, y1
+  if (const MpiStepRecord* r = current()) {
+    j["mean_cos"] = r->mean_cos;
+    j["mean_lambda"] = r->mean_lambda;
+    j["step_cos"] = r->cos; // per expert, as the sidebar shows the selected one's
+    j["step_lambda"] = r->lambda;
   }
 }
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -79,9 +81,15 @@ public:
   const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps_recorded() const { return records_ ? int(records_->size()) : 0; }
+  // The step under the timeline's cursor (null before the first step).
+  const MpiStepRecord* current() const {
+    return has_steps() ? &(*records_)[std::size_t(std::clamp(timeline_, 0, steps_recorded() - 1))]
+                       : nullptr;
+  }
   std::function<void(const Progress&)> save_work(const std::string& file,
                                                  std::shared_ptr<const OpenedModel> model) const;
-  // playing, step_index, steps_recorded, mean_cos, mean_lambda
+  // playing, step_index, steps_recorded, timeline_rect, mean_cos, mean_lambda, step_cos and
+  // step_lambda (per expert) at the cursor
   void state(nlohmann::json& j) const;
 
 private:
@@ -101,6 +109,7 @@ private:
   std::shared_ptr<StepperSlot> stepper_;
   std::shared_ptr<const std::vector<MpiStepRecord>> records_;
   int timeline_ = 0;
+  std::array<float, 4> timeline_rect_{}; // where the timeline was drawn last frame (pixels)
   bool follow_ = true, playing_ = false;
   float speed_ = 10.0f; // steps per second while playing
   int step_n_ = 10;

@@ -1,5 +1,7 @@
 #include "app/gui/pretrain_panel.h"
 
+#include "app/gui/widgets.h"
+
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/lm_corpus.h"
@@ -352,8 +354,7 @@ void PretrainPanel::draw(bool dark, TexturePool& textures) {
     ImGui::EndCombo();
   }
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(-em * 7);
-  if (ImGui::SliderInt("##ptimeline", &timeline_, 0, std::max(0, steps_ - 1), "step %d"))
+  if (timeline("##ptimeline", &timeline_, steps_, "step %d", "no steps yet", -em * 7))
     follow_ = timeline_ == steps_ - 1;
   ImGui::SameLine();
   ImGui::Text("%d steps", steps_);

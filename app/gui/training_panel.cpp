@@ -1,5 +1,7 @@
 #include "app/gui/training_panel.h"
 
+#include "app/gui/widgets.h"
+
 #include "core/error.h"
 #include "io/record_figures.h"
 
@@ -186,8 +188,7 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
                        fs::path(replaying).filename().string().c_str());
   }
-  ImGui::SetNextItemWidth(-em * 7);
-  if (ImGui::SliderInt("##ttimeline", &timeline_, 0, std::max(0, steps - 1), "step %d"))
+  if (timeline("##ttimeline", &timeline_, steps, "step %d", "no steps yet", -em * 7))
     follow_ = timeline_ == steps - 1;
   ImGui::SameLine();
   ImGui::Text("%d steps", steps);

@@ -459,6 +459,29 @@ TEST_F(GuiSmoke, SteepZigZagLinesRenderWithoutGaps) {
   }
 }
 
+// Issue 14: before the first MPI step the timeline is an empty bar saying so, not a slider whose
+// one-value handle fills the whole bar; the sidebar's stepped values follow the cursor.
+TEST_F(GuiSmoke, EmptyTimelineIsAnEmptyBar) {
+  ASSERT_EQ(run("view mpi\n", "", 1024, 640), 0) << output();
+  const io::RgbaImage img = io::read_png(png());
+  const auto s = state();
+  ASSERT_EQ(s["steps_recorded"].get<int>(), 0);
+  const auto r = s["timeline_rect"];
+  const int x0 = int(std::ceil(r[0].get<double>())), y0 = int(std::ceil(r[1].get<double>())),
+            x1 = int(r[2].get<double>()), y1 = int(r[3].get<double>());
+  ASSERT_GT(x1 - x0, 200);
+  ASSERT_GT(y1 - y0, 10);
+  // A handle or a filled bar is the accent blue (translucent over the dark frame): blue well above
+  // red, where the frame and the text are grey.
+  int blue = 0, all = 0;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x, ++all) {
+      const std::uint8_t* p = &img.pixels[(std::size_t(y) * std::size_t(img.width) + x) * 4];
+      blue += p[2] > 100 && p[2] > p[0] + 40;
+    }
+  EXPECT_LT(blue, all / 20) << blue << " of " << all << " timeline pixels are the accent blue";
+}
+
 // A Hub cache holding the demo as routerscope/demo-moe; the GUI process sees only that cache.
 fs::path demo_in_hub_cache(const fs::path& cache, std::string& env) {
   const fs::path snapshot = test::add_hub_snapshot(

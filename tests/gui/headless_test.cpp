@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 #include <thread>
 
 namespace routerscope {
@@ -51,8 +52,8 @@ int open_demo(gui::HeadlessGui& g) {
   return layer;
 }
 
-// Mean over experts of |cos(R′ᵢ, u₁ᵢ)| after `steps` oracle MPI steps of the checkpoint's router.
-double oracle_mean_cos(int layer, int steps) {
+// |cos(R′ᵢ, u₁ᵢ)| per expert after `steps` oracle MPI steps of the checkpoint's router.
+std::vector<double> oracle_cos(int layer, int steps) {
   auto model = io::open_checkpoint(kDemo);
   MatrixD r = model->router(layer).cast<double>();
   const int experts = int(r.rows());
@@ -62,13 +63,18 @@ double oracle_mean_cos(int layer, int steps) {
   const MpiSettings settings; // the GUI's defaults: gate, C′ = 4, one power step
   for (int t = 0; t < steps; ++t)
     r = test::mpi_oracle(r, g, settings);
-  double sum = 0;
+  std::vector<double> cos;
   for (int e = 0; e < experts; ++e) {
     Eigen::JacobiSVD<MatrixD> svd(g[size_t(e)], Eigen::ComputeThinV);
     const VectorD u1 = svd.matrixV().col(0);
-    sum += std::abs(r.row(e).dot(u1)) / r.row(e).norm();
+    cos.push_back(std::abs(r.row(e).dot(u1)) / r.row(e).norm());
   }
-  return sum / experts;
+  return cos;
+}
+
+double oracle_mean_cos(int layer, int steps) {
+  const std::vector<double> cos = oracle_cos(layer, steps);
+  return std::accumulate(cos.begin(), cos.end(), 0.0) / double(cos.size());
 }
 
 // The app keeps its recent files under XDG_CONFIG_HOME: a folder of the test's own.
@@ -98,6 +104,13 @@ TEST_F(HeadlessFrames, MpiStepsOnTheDemoMatchTheFloat64Oracle) {
   ASSERT_EQ(s.at("steps_recorded").get<int>(), 1 + 3 + 4) << s.dump(2);
   ASSERT_EQ(s.at("step_index").get<int>(), 7);
   expect_mean_cos(s, layer, 7);
+  // Each expert's |cos| at the cursor (the sidebar shows the selected one's).
+  const std::vector<double> want = oracle_cos(layer, 7);
+  const auto& got = s.at("step_cos");
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t e = 0; e < want.size(); ++e)
+    EXPECT_NEAR(1 - got[e].get<double>(), 1 - want[e], 0.02 * (1 - want[e]) + 1e-12)
+        << "expert " << e;
   // The frame drew the view: ImGui produced geometry for it.
   EXPECT_GT(g.draw_data().TotalVtxCount, 1000);
 }
