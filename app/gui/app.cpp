@@ -852,6 +852,7 @@ std::string App::state_json() const {
       boxes.push_back({b.text, b.box.Min.x, b.box.Min.y, b.box.Max.x, b.box.Max.y});
     text.push_back({{"id", f.id},
                     {"rect", {f.rect.Min.x, f.rect.Min.y, f.rect.Max.x, f.rect.Max.y}},
+                    {"x_axis", {f.x_min, f.x_max}},
                     {"boxes", boxes}});
   }
   j["figure_text"] = text;

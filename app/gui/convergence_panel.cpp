@@ -208,6 +208,8 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   }
   const auto& recs = *records_;
   timeline_ = std::clamp(timeline_, 0, count - 1);
+  for (PlotView* v : {&conv_view_, &align_view_, &norm_view_, &load_view_})
+    v->growing = playing_ || running();
   ImGui::SetNextItemWidth(em * 14);
   ImGui::Combo("##mpipage", &page_, kPages, int(std::size(kPages)));
   int hover = -1;

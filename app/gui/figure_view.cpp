@@ -27,6 +27,15 @@ std::vector<ScreenFigureText>& screen_figure_text() {
   return text;
 }
 
+double growing_axis_end(double last) {
+  last = std::max(last, 1.0);
+  double decade = std::pow(10.0, std::floor(std::log10(last)));
+  for (;; decade *= 10)
+    for (double m : {1.0, 2.0, 5.0, 10.0})
+      if (m * decade >= last * (1 - 1e-12))
+        return m * decade;
+}
+
 int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
                 bool dark, TexturePool& textures) {
   {
@@ -52,7 +61,8 @@ int figure_view(const char* id, Figure figure, int count, int marker, PlotView& 
   ImGui::InvisibleButton("##figure", size);
   const bool hovered = ImGui::IsItemHovered(), active = ImGui::IsItemActive();
   const double last = std::max(count - 1, 1);
-  double x0 = view.fitted() ? 0.0 : view.x0, x1 = view.fitted() ? last : view.x1;
+  const double fit_end = view.growing ? growing_axis_end(last) : last;
+  double x0 = view.fitted() ? 0.0 : view.x0, x1 = view.fitted() ? fit_end : view.x1;
   for (auto& panel : figure.panels) {
     panel.x.min = x0;
     panel.x.max = x1;
@@ -74,7 +84,7 @@ int figure_view(const char* id, Figure figure, int count, int marker, PlotView& 
   figure.height = layout.height;
   const std::vector<PanelFrame> frames = draw_figure(figure, canvas, layout);
   screen_figure_text().push_back(
-      {id, ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), canvas.text_boxes()});
+      {id, ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), x0, x1, canvas.text_boxes()});
 
   int hover = -1;
   if (!canvas.clip_rects().empty()) {

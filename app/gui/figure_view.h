@@ -18,6 +18,9 @@ namespace routerscope::gui {
 // empty (y1 <= y0) means "from the data".
 struct PlotView {
   double x0 = 0, x1 = 0, y0 = 0, y1 = 0;
+  // A run is adding steps (playing, training): a fitted step axis ends at the next 1-2-5 step
+  // ahead of the last (growing_axis_end) instead of rescaling at every step.
+  bool growing = false;
   bool fitted() const { return x1 <= x0; }
   bool y_fitted() const { return y1 <= y0; }
   // `options` with this zoom as its x and y ranges (what an export of the zoomed figure applies).
@@ -34,9 +37,14 @@ ViewOptions& screen_view_options();
 struct ScreenFigureText {
   std::string id;
   ImRect rect;
+  double x_min = 0, x_max = 0; // the step axis as drawn (the first panel's x limits)
   std::vector<ImGuiCanvas::TextBox> boxes;
 };
 std::vector<ScreenFigureText>& screen_figure_text();
+
+// The end of a growing step axis whose last step is `last`: the smallest 1, 2 or 5 × 10ᵏ that is
+// ≥ last (at least 1).
+double growing_axis_end(double last);
 
 // Draws `figure` (panels with steps 0..count-1 on x), viewed with screen_view_options(), into
 // `size` pixels at the cursor; returns the step under the mouse, or -1. `dark` recolours text, axes

@@ -365,6 +365,7 @@ void PretrainPanel::draw(bool dark, TexturePool& textures) {
     ImGui::TextDisabled("%s", e.what());
     return;
   }
+  view_.growing = running();
   const int hover = figure_view("pretrain", fig, steps_, timeline_, view_,
                                 ImGui::GetContentRegionAvail(), dark, textures);
   if (hover >= 0 && snapshot_) {

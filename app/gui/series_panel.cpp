@@ -86,8 +86,10 @@ int series_figure_view(const Figure& figure, const std::vector<double>& steps, i
   f.width = layout.width;
   f.height = layout.height;
   const std::vector<PanelFrame> frames = draw_figure(f, canvas, layout);
-  screen_figure_text().push_back(
-      {"series", ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), canvas.text_boxes()});
+  screen_figure_text().push_back({"series", ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)),
+                                  f.panels.empty() ? NAN : f.panels.front().x.min.value_or(NAN),
+                                  f.panels.empty() ? NAN : f.panels.front().x.max.value_or(NAN),
+                                  canvas.text_boxes()});
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   int hover = -1;
   for (std::size_t i = 0; i < frames.size() && i < f.panels.size(); ++i) {

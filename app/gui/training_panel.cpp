@@ -199,6 +199,7 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
   const bool beside = figure_ == 0 && avail.x >= em * 70;
   if (beside)
     avail.x = (avail.x - ImGui::GetStyle().ItemSpacing.x) * 0.58f;
+  view_.growing = running();
   int hover = figure_view("train", figure(kFigures[figure_][0]), steps, timeline_, view_, avail,
                           dc.dark, dc.textures);
   if (beside) {

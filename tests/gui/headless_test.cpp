@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <set>
 #include <thread>
 
 namespace routerscope {
@@ -135,6 +136,50 @@ TEST_F(HeadlessFrames, TimelineKeysMoveTheCursorOverTheRecordedSteps) {
   g.settle();
   EXPECT_EQ(state(g).at("step_index").get<int>(), 6);
   expect_mean_cos(state(g), layer, 6);
+}
+
+// While playing, the step axis ends at the next 1-2-5 step ahead of the last (it does not rescale
+// at every step); stopped, it fits the steps again, as `plot` draws them.
+TEST_F(HeadlessFrames, PlayingKeepsTheStepAxisStillBetweenRoundSteps) {
+  gui::HeadlessGui g(options());
+  open_demo(g);
+  g.app().set_view(gui::View::Mpi);
+  g.app().step(1);
+  g.settle();
+  auto axis_end = [&](const nlohmann::json& s) {
+    for (const auto& f : s.at("figure_text"))
+      if (f.at("id") == "convergence")
+        return f.at("x_axis")[1].get<double>();
+    ADD_FAILURE() << "no convergence figure on screen";
+    return -1.0;
+  };
+  const double round[] = {1, 2, 5, 10, 20, 50, 100};
+  auto want = [&](int last) {
+    for (double r : round)
+      if (r >= last)
+        return r;
+    return -1.0;
+  };
+  g.app().set_playing(true);
+  std::set<double> ends;
+  int frames = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int last = 0;
+       last < 25 && std::chrono::steady_clock::now() - start < std::chrono::seconds(60); ++frames) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    g.frame();
+    const auto s = state(g);
+    last = s.at("steps_recorded").get<int>() - 1;
+    const double end = axis_end(s);
+    EXPECT_EQ(end, want(std::max(last, 1))) << "last step " << last;
+    ends.insert(end);
+  }
+  g.app().set_playing(false);
+  g.settle();
+  const auto s = state(g);
+  EXPECT_EQ(axis_end(s), s.at("steps_recorded").get<int>() - 1); // fitted again
+  // Steps 1..25 give at most 1, 2, 5, 10, 20 and 50 (rescaling at every step: about 25 ends).
+  EXPECT_LE(ends.size(), 6u) << frames << " frames";
 }
 
 // Closing while router training runs: the panels' JobSlots cancel and join the job before its
