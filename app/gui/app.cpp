@@ -120,7 +120,28 @@ void App::start_detail_job() {
 
 void App::reset_mpi() {
   convergence_.reset();
+  convergence_.clear_previous(); // a previous run belongs to the layer and model it ran on
   replaying_.clear();
+}
+
+void App::mpi_settings_changed() {
+  // A convergence record on screen is a replay (a training replay leaves convergence empty).
+  const bool replay = convergence_.has_steps() && !replaying_.empty();
+  convergence_.keep_as_previous(replay ? replaying_ : "");
+  if (replay)
+    replaying_.clear();
+}
+
+void App::set_setting(const std::string& name, const std::string& value) {
+  if (TrainingPanel::is_setting(name))
+    training_.set_setting(name, value); // used by the next Train
+  else if (convergence_.set_setting(name, value))
+    mpi_settings_changed();
+}
+
+void App::clear_previous_runs() {
+  convergence_.clear_previous();
+  training_.clear_previous();
 }
 
 void App::launch_mpi_job(int steps) {
@@ -566,7 +587,7 @@ void App::draw_sidebar() {
   section("MPI settings");
   const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
   if (convergence_.draw_settings(sw))
-    reset_mpi();
+    mpi_settings_changed();
   if (mpi_mode_ == 1) {
     section("Training");
     training_.draw_settings(sw);
@@ -614,8 +635,10 @@ void App::draw_mpi_view() {
   }
   const auto action =
       convergence_.draw({theme_ == Theme::Dark, figure_textures_}, model_context(), replaying_);
-  if (action.reset)
-    reset_mpi();
+  if (action.reset) { // the run on screen; a previous run stays until it is cleared
+    convergence_.reset();
+    replaying_.clear();
+  }
   if (action.step > 0)
     step(action.step);
 }

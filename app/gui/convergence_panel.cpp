@@ -1,5 +1,6 @@
 #include "app/gui/convergence_panel.h"
 
+#include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
 #include "io/record_figures.h"
@@ -7,6 +8,8 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <utility>
@@ -22,6 +25,62 @@ using Records = std::vector<MpiStepRecord>;
 // The pages: tan θ (the record figure "convergence", as `plot` draws it), then |cos|, norms and
 // load.
 constexpr const char* kPages[] = {"tan θ (convergence)", "|cos|, norms and load"};
+
+constexpr const char* kMatrices[] = {"gate", "up", "down"};
+constexpr const char* kAblations[] = {"none", "no-power", "no-retract"};
+constexpr const char* kAblationLabels[] = {"none", "no power step", "no retraction"};
+constexpr const char* kGatings[] = {"softmax-topk", "topk-softmax"};
+constexpr const char* kGatingLabels[] = {"softmax, top-k", "top-k, softmax"};
+
+// The settings as the previous run's label shows them; with `other`, only those that differ from
+// it (the legend names what changed).
+std::string describe(const MpiSettings& m, const MpiSettings* other = nullptr) {
+  std::vector<std::string> parts;
+  auto add = [&](bool same, std::string text) {
+    if (!other || !same)
+      parts.push_back(std::move(text));
+  };
+  add(other && m.c_prime == other->c_prime, "C′ " + fmt("%g", m.c_prime));
+  add(other && m.power_steps == other->power_steps, "k " + std::to_string(m.power_steps));
+  add(other && m.matrix == other->matrix, std::string(kMatrices[int(m.matrix)]));
+  add(other && m.ablation == other->ablation,
+      std::string("ablation ") + kAblationLabels[int(m.ablation)]);
+  add(other && m.order == other->order, kGatingLabels[int(m.order)]);
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty())
+      out += ", ";
+    out += p;
+  }
+  return out;
+}
+
+nlohmann::json settings_json(const MpiSettings& m) {
+  return {{"c_prime", m.c_prime},
+          {"power_steps", m.power_steps},
+          {"matrix", kMatrices[int(m.matrix)]},
+          {"ablation", kAblations[int(m.ablation)]},
+          {"gating", kGatings[int(m.order)]}};
+}
+
+// The index of `value` in `names`, else BadInput naming the setting and the choices.
+template <std::size_t N>
+int choice(const char* const (&names)[N], const std::string& setting, const std::string& value) {
+  std::string all;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (value == names[i])
+      return int(i);
+    if (i)
+      all += '|';
+    all += names[i];
+  }
+  throw_input_error("MPI setting " + setting + ": expected " + all + ", found '" + value + "'");
+}
+
+// The lines of a previous run drawn beside the current one: the means (and MaxVio).
+bool previous_line(const LineSeries& l) {
+  return l.name.starts_with("mean") || l.name == "MaxVio";
+}
 
 } // namespace
 
@@ -141,20 +200,59 @@ int ConvergencePanel::play_due() {
 
 bool ConvergencePanel::draw_settings(float width) {
   bool changed = false;
-  const char* matrices[] = {"gate", "up", "down"};
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("matrix", &matrix_, matrices, 3);
+  changed |= ImGui::Combo("matrix", &matrix_, kMatrices, 3);
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::SliderFloat("C'", &c_prime_, 0.5f, 16.0f, "%.2f");
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::SliderInt("power steps k", &power_steps_, 1, 10);
-  const char* ablations[] = {"none", "no power step", "no retraction"};
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("ablation", &ablation_, ablations, 3);
-  const char* orders[] = {"softmax, top-k", "top-k, softmax"};
+  changed |= ImGui::Combo("ablation", &ablation_, kAblationLabels, 3);
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("gating", &order_, orders, 2);
+  changed |= ImGui::Combo("gating", &order_, kGatingLabels, 2);
   return changed;
+}
+
+bool ConvergencePanel::set_setting(const std::string& name, const std::string& value) {
+  const MpiSettings before = settings();
+  if (name == "c-prime" || name == "power-steps") {
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    const bool k = name == "power-steps";
+    if (end != value.c_str() + value.size() ||
+        !(k ? v >= 1 && v <= 10 && v == std::floor(v) : v >= 0.5 && v <= 16))
+      throw_input_error("MPI setting " + name + ": expected " +
+                        (k ? "a whole number from 1 to 10" : "a number from 0.5 to 16") +
+                        ", found '" + value + "'");
+    if (k)
+      power_steps_ = int(v);
+    else
+      c_prime_ = float(v);
+  } else if (name == "matrix") {
+    matrix_ = choice(kMatrices, name, value);
+  } else if (name == "ablation") {
+    ablation_ = choice(kAblations, name, value);
+  } else if (name == "gating") {
+    order_ = choice(kGatings, name, value);
+  } else {
+    throw_input_error("unknown MPI setting '" + name +
+                      "' (expected c-prime, power-steps, matrix, ablation or gating)");
+  }
+  const MpiSettings after = settings();
+  return !describe(after, &before).empty(); // the settings that differ
+}
+
+void ConvergencePanel::keep_as_previous(const std::string& replaying) {
+  if (has_steps()) {
+    PreviousRun p;
+    p.replay = !replaying.empty();
+    p.settings = run_settings_;
+    p.label = p.replay ? "replay of " + fs::path(replaying).filename().string()
+                       : describe(run_settings_.mpi);
+    p.records = records_;
+    previous_ = std::move(p);
+  }
+  reset();
 }
 
 ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const ModelContext& ctx,
@@ -199,6 +297,13 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   }
   ImGui::SameLine();
   ImGui::Text("%d recorded", count);
+  if (previous_) {
+    ImGui::TextDisabled("Previous run, dash-dot: %s, %d steps", previous_->label.c_str(),
+                        int(previous_->records->size()) - 1);
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Clear previous run"))
+      previous_.reset();
+  }
   if (!has_steps()) {
     ImGui::Spacing();
     ImGui::TextDisabled(
@@ -283,15 +388,38 @@ std::shared_ptr<const io::RunRecord> ConvergencePanel::record(const OpenedModel*
 Figure ConvergencePanel::figure(const std::string& figure, const ModelContext& ctx) const {
   if (!has_steps())
     throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
-  if (figure == "convergence") { // the record figure of the run, as `plot` draws it from the file
+  Figure f = [&] {
+    if (figure != "convergence")
+      return step_figure(figure, *records_, ctx);
+    // The record figure of the run, as `plot` draws it from the file.
     const auto rec = record(ctx.model.get());
     if (!figure_ || figure_source_ != rec) {
       figure_ = std::make_shared<const Figure>(io::record_figure(*rec, figure));
       figure_source_ = rec;
     }
     return *figure_;
+  }();
+  if (previous_ && ctx.model) { // its figure as drawn when it was the run on screen
+    auto it = previous_->figures.find(figure);
+    if (it == previous_->figures.end()) {
+      const Figure p = figure == "convergence"
+                           ? io::record_figure(convergence_record(*ctx.model, previous_->settings,
+                                                                  *previous_->records),
+                                               figure)
+                           : step_figure(figure, *previous_->records, ctx);
+      it = previous_->figures.emplace(figure, p).first;
+    }
+    const MpiSettings now = settings();
+    const std::string differs = previous_->replay ? "" : describe(previous_->settings.mpi, &now);
+    overlay_previous_run(f, it->second,
+                         "previous run" + (differs.empty() ? "" : " (" + differs + ")"),
+                         previous_line);
   }
-  const auto& recs = *records_;
+  return f;
+}
+
+Figure ConvergencePanel::step_figure(const std::string& figure, const Records& recs,
+                                     const ModelContext& ctx) {
   const int n = int(recs.front().cos.size());
   const int layer = ctx.layer, expert = ctx.expert;
   std::vector<double> steps;
@@ -377,6 +505,21 @@ void ConvergencePanel::state(nlohmann::json& j) const {
   if (has_steps()) {
     j["mean_cos"] = (*records_)[timeline_].mean_cos;
     j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
+    j["mean_norm"] = (*records_)[timeline_].mean_norm;
+  }
+  j["mpi_settings"] = settings_json(settings());
+  j["previous_run"] = nullptr;
+  if (previous_) {
+    const MpiStepRecord& last = previous_->records->back();
+    j["previous_run"] = {{"label", previous_->label},
+                         {"replay", previous_->replay},
+                         {"steps_recorded", int(previous_->records->size())},
+                         {"last_step", last.step},
+                         {"mean_cos", last.mean_cos},
+                         {"mean_lambda", last.mean_lambda},
+                         {"mean_norm", last.mean_norm}};
+    if (!previous_->replay)
+      j["previous_run"]["settings"] = settings_json(previous_->settings.mpi);
   }
 }
 

@@ -268,6 +268,10 @@ int run_gui(const GuiOptions& options) {
           app->set_view(parse_name(kViewNames, a.args[0], "view"));
         } else if (v == "theme") {
           app->set_theme(parse_name(kThemeNames, a.args[0], "theme"));
+        } else if (v == "set") {
+          app->set_setting(a.args[0], a.args[1]);
+        } else if (v == "clear-previous") {
+          app->clear_previous_runs();
         } else if (v == "metric") {
           app->set_metric(parse_name(kMetricNames, a.args[0], "metric"));
         } else if (v == "smooth") {

@@ -870,3 +870,126 @@ TEST_F(GuiSmoke, ArrowKeysQueueStepsAndScrubTheTimeline) {
 
 } // namespace
 } // namespace routerscope
+
+namespace routerscope {
+namespace {
+
+// Issue 14: changing an MPI setting while the run has steps keeps that run as the previous run,
+// labelled with its settings and drawn in the same figures, instead of throwing it away. Oracle:
+// `routerscope mpi --record` with each run's settings, read with h5py (the means over experts of
+// the last step's |cos|, λ and ‖Rᵢ‖).
+TEST_F(GuiSmoke, SettingsChangeKeepsTheRunAsAPreviousRunToCompare) {
+  const fs::path csv = dir_ / "norms.csv";
+  ASSERT_EQ(run("view mpi\nselect 1 2\nstep 4\nset c-prime 2\nset power-steps 2\nstep 3\n"
+                "export norms " +
+                csv.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  ASSERT_TRUE(s["previous_run"].is_object()) << s.dump(2);
+  const auto& prev = s["previous_run"];
+  EXPECT_EQ(prev["label"], "C′ 4, k 1, gate, ablation none, softmax, top-k");
+  EXPECT_EQ(prev["steps_recorded"].get<int>(), 5);
+  EXPECT_EQ(prev["last_step"].get<int>(), 4);
+  EXPECT_EQ(prev["settings"]["c_prime"].get<double>(), 4.0);
+  EXPECT_EQ(prev["settings"]["power_steps"].get<int>(), 1);
+  EXPECT_EQ(s["steps_recorded"].get<int>(), 4);
+  EXPECT_EQ(s["mpi_settings"]["c_prime"].get<double>(), 2.0);
+  EXPECT_EQ(s["mpi_settings"]["power_steps"].get<int>(), 2);
+  // The figure on screen and its export draw the previous run's mean, named by what differs.
+  EXPECT_NE(read_text(csv).find("mean ‖Rᵢ‖ — previous run (C′ 4, k 1)"), std::string::npos)
+      << read_text(csv).substr(0, 400);
+  // Each run's numbers are what the CLI computes with its settings.
+  auto cli_means = [&](const std::string& name, const std::vector<std::string>& settings) {
+    const fs::path h5 = dir_ / (name + ".h5");
+    std::vector<std::string> a = {"mpi",   "--layers", "1",        "--method",
+                                  "exact", "--record", h5.string()};
+    a.insert(a.end(), settings.begin(), settings.end());
+    const auto r = test::run_routerscope(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto py = test::run_shell(
+        "/usr/bin/python3 -c \"import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r'); "
+        "g=f['layers/1']; print(np.nanmean(g['cos'][-1]), np.nanmean(g['lambda'][-1]), "
+        "np.mean(g['router_norm'][-1]), g['cos'].shape[0])\" " +
+        quote(h5.string()) + " 2>&1");
+    EXPECT_EQ(py.exit_code, 0) << py.out;
+    std::vector<double> v(4, NAN);
+    std::istringstream(py.out) >> v[0] >> v[1] >> v[2] >> v[3];
+    return v;
+  };
+  const auto a = cli_means("prev", {"--steps", "4", "--c-prime", "4", "--power-steps", "1"});
+  const auto b = cli_means("now", {"--steps", "3", "--c-prime", "2", "--power-steps", "2"});
+  EXPECT_EQ(a[3], 5);
+  EXPECT_EQ(b[3], 4);
+  EXPECT_NEAR(prev["mean_cos"].get<double>(), a[0], 2e-4);
+  EXPECT_NEAR(prev["mean_lambda"].get<double>(), a[1], 2e-4);
+  EXPECT_NEAR(prev["mean_norm"].get<double>(), a[2], 2e-4 * a[2]);
+  EXPECT_NEAR(s["mean_cos"].get<double>(), b[0], 2e-4);
+  EXPECT_NEAR(s["mean_lambda"].get<double>(), b[1], 2e-4);
+  EXPECT_NEAR(s["mean_norm"].get<double>(), b[2], 2e-4 * b[2]);
+  EXPECT_NE(a[2], b[2]); // C′ 4 and C′ 2 retract to different radii
+
+  // Clearing the previous run, and a setting the sidebar has no value for.
+  ASSERT_EQ(run("view mpi\nselect 1 2\nstep 2\nset gating topk-softmax\nclear-previous\n"), 0)
+      << output();
+  EXPECT_TRUE(state()["previous_run"].is_null());
+  EXPECT_EQ(state()["mpi_settings"]["gating"], "topk-softmax");
+  EXPECT_EQ(run("set c-prime 99\n"), 2) << output();
+  EXPECT_NE(output().find("script.txt:1"), std::string::npos) << output();
+  EXPECT_EQ(run("set ablation no-powr\n"), 2) << output();
+  EXPECT_NE(output().find("none|no-power|no-retract"), std::string::npos) << output();
+}
+
+// Issue 14: Train with the sidebar's settings changed keeps the run on screen as the previous run:
+// its lines are drawn dash-dot in the same figures, named after the settings that differ, and are
+// the very data the run showed (oracle: the CSV the first run exported on its own).
+TEST_F(GuiSmoke, TrainingAgainKeepsTheRunOnScreenAsAPreviousRun) {
+  const fs::path a = dir_ / "a.csv", b = dir_ / "b.csv";
+  ASSERT_EQ(run("select 1 3\ntrain 12\nexport training " + a.string() +
+                "\nset lr 0.01\nset variants vanilla,mpi,no-power\ntrain 8\nexport training " +
+                b.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  ASSERT_TRUE(s["training_previous"].is_object()) << s.dump(2);
+  EXPECT_EQ(s["training_previous"]["steps"].get<int>(), 12);
+  EXPECT_EQ(s["training_previous"]["layer"].get<int>(), 1);
+  EXPECT_EQ(s["training_previous"]["label"],
+            "vanilla+mpi, synthetic, lr 0.001, batch 256, steps 12, C′ 4, k 1, gate, softmax-topk");
+  EXPECT_EQ(s["training_steps"].get<int>(), 8);
+  EXPECT_NE(s["training_label"].get<std::string>().find("vanilla+mpi+no-power"), std::string::npos);
+  // CSV rows: panel,panel_title,kind,series,index,x,y,...; the previous run's rows of b are a's.
+  auto rows = [](const fs::path& f, const std::string& suffix) {
+    std::map<std::string, std::string> out; // "panel|series|index" -> "x,y"
+    std::istringstream in(read_text(f));
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> c(1); // cells; a quoted one may hold commas
+      bool quoted = false;
+      for (char ch : line)
+        if (ch == '"')
+          quoted = !quoted;
+        else if (ch == ',' && !quoted)
+          c.emplace_back();
+        else
+          c.back() += ch;
+      if (c.size() < 7 || c[2] != "line" || !c[3].ends_with(suffix))
+        continue;
+      out[c[0] + "|" + c[3].substr(0, c[3].size() - suffix.size()) + "|" + c[4]] =
+          c[5] + "," + c[6];
+    }
+    return out;
+  };
+  const auto first = rows(a, "");
+  const auto kept = rows(b, " — previous run (vanilla+mpi, lr 0.001, steps 12)");
+  EXPECT_GE(first.size(), 4u * 2 * 12); // four panels, two variants, twelve steps
+  EXPECT_EQ(kept, first);
+  // Clear previous run forgets it.
+  ASSERT_EQ(run("select 1 3\ntrain 5\ntrain 5\nclear-previous\n"), 0) << output();
+  EXPECT_TRUE(state()["training_previous"].is_null());
+  EXPECT_EQ(run("set batch 0\n"), 2) << output();
+}
+
+} // namespace
+} // namespace routerscope
