@@ -1,6 +1,7 @@
 #include "app/gui/app.h"
 
 #include "app/common/demo.h"
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
@@ -311,6 +312,7 @@ void App::show_opened(const ModelPanel::Opened& o) {
 void App::frame() {
   poll_jobs();
   ImGui::NewFrame();
+  begin_help_frame();
   handle_shortcuts();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   draw_menu();
@@ -534,9 +536,7 @@ void App::draw_menu() {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {
-    ImGui::TextDisabled("Space play/pause, → step (queued while one runs), ← back on the "
-                        "timeline, Home/End first/last step; Series view: ←/→ checkpoints");
-    ImGui::TextDisabled("Ctrl+O open, Ctrl+E export, Ctrl+Q quit");
+    draw_help_menu(); // metrics and parameters (the tooltips' texts), keys, documentation
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -780,6 +780,11 @@ std::string App::state_json() const {
   j["browser_open"] = popup_open("Open checkpoint or record");
   j["browser"] = browser_.state();
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
+  nlohmann::json labels = nlohmann::json::array(); // every help_tip label of the last frame
+  for (const auto& [name, has] : help_labels())
+    labels.push_back(
+        {{"name", name}, {"tooltip", has}, {"text", has ? find_help(name)->text : ""}});
+  j["help_labels"] = labels;
   j["replaying"] = replaying_;
   expert_.state(j);
   j["following"] = follower_ ? follower_->path() : "";

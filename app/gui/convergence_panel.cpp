@@ -1,5 +1,6 @@
 #include "app/gui/convergence_panel.h"
 
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
@@ -202,14 +203,19 @@ bool ConvergencePanel::draw_settings(float width) {
   bool changed = false;
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::Combo("matrix", &matrix_, kMatrices, 3);
+  help_tip("matrix");
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::SliderFloat("C'", &c_prime_, 0.5f, 16.0f, "%.2f");
+  changed |= ImGui::SliderFloat("C′", &c_prime_, 0.5f, 16.0f, "%.2f");
+  help_tip("C′");
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::SliderInt("power steps k", &power_steps_, 1, 10);
+  help_tip("power steps k");
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::Combo("ablation", &ablation_, kAblationLabels, 3);
+  help_tip("ablation");
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::Combo("gating", &order_, kGatingLabels, 2);
+  help_tip("gating");
   return changed;
 }
 
@@ -278,6 +284,7 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   ImGui::SameLine();
   ImGui::SetNextItemWidth(em * 9);
   ImGui::SliderFloat("steps/s", &speed_, 1.0f, 120.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
+  help_tip("steps/s");
   ImGui::SameLine();
   ImGui::TextDisabled("layer L%d, expert %d", ctx.layer, ctx.expert);
   if (!replaying.empty()) {
@@ -315,6 +322,11 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   timeline_ = std::clamp(timeline_, 0, count - 1);
   ImGui::SetNextItemWidth(em * 14);
   ImGui::Combo("##mpipage", &page_, kPages, int(std::size(kPages)));
+  ImGui::SameLine();
+  if (page_ == 0)
+    metric_names({"tan θ", "bound", "|cos|"});
+  else
+    metric_names({"|cos|", "λ", "‖Rᵢ‖", "load", "MaxVio"});
   int hover = -1;
   if (page_ == 0) {
     dc.textures.begin_frame();

@@ -1,6 +1,7 @@
 #include "app/gui/model_panel.h"
 
 #include "app/gui/figure_view.h"
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
@@ -174,10 +175,12 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
   if (ImGui::SliderInt("layer", &layer_index, 0, int(model_->alignment.size()) - 1, layer_label))
     pick = Pick{model_->alignment[layer_index].layer,
                 std::min(sel_expert_, int(model_->alignment[layer_index].experts.size()) - 1)};
+  help_tip("layer");
   int e = sel_expert_;
   ImGui::SetNextItemWidth(w);
   if (ImGui::SliderInt("expert", &e, 0, int(la->experts.size()) - 1))
     pick = Pick{la->layer, e};
+  help_tip("expert");
   if (sel_expert_ < int(la->experts.size())) {
     const ExpertAlignment& x = la->experts[sel_expert_];
     if (ImGui::BeginTable("##sel", 2, ImGuiTableFlags_SizingFixedFit)) {
@@ -201,6 +204,7 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       ImGui::TextDisabled("%s", name);
+      help_tip(name);
       ImGui::TableNextColumn();
       ImGui::Text("%.3f", s.mean);
       ImGui::TableNextColumn();
@@ -227,8 +231,10 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
   ImGui::SameLine();
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + em);
   ImGui::RadioButton("|cos(Rᵢ, u₁)|", &m, 0);
+  help_tip("|cos(Rᵢ, u₁)|");
   ImGui::SameLine();
   ImGui::RadioButton("λ (Eq. 11)", &m, 1);
+  help_tip("λ (Eq. 11)");
   if (m != int(metric_))
     set_metric(Metric(m));
   if (heatmap_dirty_) {

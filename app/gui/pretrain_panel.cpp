@@ -1,5 +1,7 @@
 #include "app/gui/pretrain_panel.h"
 
+#include "app/gui/help_text.h"
+
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/lm_corpus.h"
@@ -47,6 +49,7 @@ int complete_steps(const io::RunRecord& record, const std::string& origin) {
 void number(const char* label, int& value, int lo, int hi, float width) {
   ImGui::SetNextItemWidth(width);
   ImGui::InputInt(label, &value, 0);
+  help_tip(label);
   value = std::clamp(value, lo, hi);
 }
 
@@ -276,6 +279,7 @@ void PretrainPanel::draw_settings() {
     if (i % 2)
       ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     ImGui::Checkbox(kVariants[i], &variants_[i]);
+    help_tip(kVariants[i]);
   }
   ImGui::Spacing();
   ImGui::TextUnformatted("Model");
@@ -294,17 +298,16 @@ void PretrainPanel::draw_settings() {
   number("ctx", c.ctx, 2, 8192, w);
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("lr", &lr_, 0, 0, "%.1e");
+  help_tip("lr");
   lr_ = std::clamp(lr_, 1e-6f, 1.0f);
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("LB α", &lb_alpha_, 0, 0, "%.3f");
   lb_alpha_ = std::clamp(lb_alpha_, 0.0f, 10.0f);
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("weight of the Switch load-balancing loss N·Σ fᵢPᵢ (per layer, averaged)");
+  help_tip("LB α");
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("C′", &c_prime_, 0, 0, "%.2f");
   c_prime_ = std::clamp(c_prime_, 0.01f, 1000.0f);
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("MPI routers route with rows of norm C′/√N (paper Eq. 7)");
+  help_tip("C′");
   number("seed", seed_, 0, 1 << 30, w);
   number("eval every", plan_.eval_every, 1, 1 << 30, w);
   number("align every", plan_.align_every, 1, 1 << 30, w);
@@ -313,8 +316,10 @@ void PretrainPanel::draw_settings() {
   ImGui::TextUnformatted("Data");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##corpus", "corpus: the fortunes (default)", &corpus_);
+  help_tip("corpus");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##record", "record to: a temporary .h5 (default)", &record_to_);
+  help_tip("record to");
 }
 
 void PretrainPanel::draw(bool dark, TexturePool& textures) {

@@ -1,6 +1,7 @@
 #include "app/gui/series_panel.h"
 
 #include "app/gui/figure_view.h"
+#include "app/gui/help_text.h"
 
 #include "app/common/index_list.h"
 #include "core/error.h"
@@ -350,19 +351,26 @@ void SeriesPanel::draw_settings() {
   ImGui::TextDisabled("per line: folders, a glob such as");
   ImGui::TextDisabled("run/checkpoint-*, or a parent folder.");
   ImGui::InputTextMultiline("##spaths", &paths_, ImVec2(-1, em * 5));
+  help_tip("checkpoints");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##slayers", "layers: every MoE layer (or 0-3,7)", &layers_);
+  help_tip("series layers");
   const float w = ImGui::GetContentRegionAvail().x * 0.5f;
   ImGui::SetNextItemWidth(w);
   ImGui::Combo("matrix", &matrix_, kMatrices, int(std::size(kMatrices)));
+  help_tip("matrix");
   ImGui::SetNextItemWidth(w);
   ImGui::Combo("method", &method_, kMethods, int(std::size(kMethods)));
+  help_tip("method");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##stokens", "tokens: none (hidden states .h5 for load)", &tokens_);
+  help_tip("load tokens");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##scache", "cache folder: none", &cache_);
+  help_tip("cache");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##srecord", "record to: a temporary .h5 (default)", &record_to_);
+  help_tip("record to");
   if (ImGui::Button(slot_.running() ? "Stop" : "Start", ImVec2(em * 5, 0))) {
     if (slot_.running())
       stop();
@@ -444,6 +452,7 @@ void SeriesPanel::draw_expert_values() {
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::TextDisabled("%s", label);
+    help_tip(label);
     ImGui::TableNextColumn();
     if (std::isfinite(v))
       ImGui::Text(f, v);
@@ -503,8 +512,10 @@ void SeriesPanel::draw(bool dark, TexturePool& textures) {
   ImGui::TableNextColumn();
   int m = lambda_ ? 1 : 0;
   ImGui::RadioButton("|cos|", &m, 0);
+  help_tip("|cos|");
   ImGui::SameLine();
   ImGui::RadioButton("λ", &m, 1);
+  help_tip("λ");
   if ((m == 1) != lambda_) {
     lambda_ = m == 1;
     heatmap_dirty_ = true;

@@ -1,5 +1,6 @@
 #include "app/gui/training_panel.h"
 
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "io/record_figures.h"
@@ -199,16 +200,21 @@ void TrainingPanel::draw_settings(float width) {
     if (i % 2)
       ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     ImGui::Checkbox(kVariants[i], &variants_[i]);
+    help_tip(kVariants[i]);
   }
   const char* sources[] = {"synthetic mixture", "checkpoint embeddings"};
   ImGui::SetNextItemWidth(width);
   ImGui::Combo("tokens", &tokens_, sources, 2);
+  help_tip("tokens");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderFloat("lr", &lr_, 1e-5f, 1e-1f, "%.1e", ImGuiSliderFlags_Logarithmic);
+  help_tip("lr");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderInt("steps", &steps_, 10, 2000, "%d", ImGuiSliderFlags_Logarithmic);
+  help_tip("steps");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderInt("batch", &batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
+  help_tip("batch");
 }
 
 Figure TrainingPanel::figure(const std::string& name) const {
@@ -277,6 +283,8 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     steps = std::max(steps, r.step + 1);
   ImGui::SetNextItemWidth(em * 16);
   ImGui::Combo("##tfigure", &figure_, kFigureLabels, int(std::size(kFigureLabels)));
+  ImGui::SameLine();
+  metric_names({"task loss", "LB loss", "MaxVio", "λ", "load"});
   if (!replaying.empty()) {
     ImGui::SameLine();
     ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",

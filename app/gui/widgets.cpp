@@ -1,5 +1,7 @@
 #include "app/gui/widgets.h"
 
+#include "app/gui/help_text.h"
+
 #include <imgui.h>
 #include <imgui_internal.h>
 
@@ -20,6 +22,7 @@ void label_value(const char* label, const std::string& value) {
   ImGui::TableNextRow();
   ImGui::TableNextColumn();
   ImGui::TextDisabled("%s", label);
+  help_tip(label);
   ImGui::TableNextColumn();
   ImGui::TextUnformatted(value.c_str());
 }

@@ -6,10 +6,11 @@
 
 namespace routerscope::gui {
 
-void section(const char* title);                               // dim title and a separator
-void label_value(const char* label, const std::string& value); // one row of a 2-column table
-std::string fmt(const char* format, double value);             // printf of one number
-std::string human_bytes(std::uint64_t bytes);                  // "1.5 MiB"
+void section(const char* title); // dim title and a separator
+// One row of a 2-column table; hovering the label shows its help text (help_text.h).
+void label_value(const char* label, const std::string& value);
+std::string fmt(const char* format, double value); // printf of one number
+std::string human_bytes(std::uint64_t bytes);      // "1.5 MiB"
 // Whether the modal window `name` is open (outside a frame too: reads ImGui's popup stack).
 bool popup_open(const char* name);
 

@@ -991,5 +991,42 @@ TEST_F(GuiSmoke, TrainingAgainKeepsTheRunOnScreenAsAPreviousRun) {
   EXPECT_EQ(run("set batch 0\n"), 2) << output();
 }
 
+// Issue 14: every parameter widget and metric label a frame draws has a help text (its tooltip),
+// in every view; λ's text writes out Eq. 11 and MaxVio's its definition (oracle: mpi.md's
+// formulas, typed here).
+TEST_F(GuiSmoke, EveryParameterAndMetricLabelHasATooltip) {
+  const std::vector<std::string> views = {"model", "expert", "mpi", "train", "pretrain", "series"};
+  std::string script;
+  for (const auto& v : views) {
+    if (v == "train")
+      script += "train 3\n";
+    else
+      script += "view " + v + "\n" + (v == "mpi" ? "select 0 1\nstep 2\n" : "");
+    script += "state " + (dir_ / (v + ".json")).string() + "\n";
+  }
+  ASSERT_EQ(run(script), 0) << output();
+  std::map<std::string, std::string> texts;
+  for (const auto& v : views) {
+    const auto j = nlohmann::json::parse(read_text(dir_ / (v + ".json")));
+    ASSERT_TRUE(j["help_labels"].is_array()) << v;
+    EXPECT_GE(j["help_labels"].size(), 5u) << v;
+    for (const auto& l : j["help_labels"]) {
+      EXPECT_TRUE(l["tooltip"].get<bool>()) << "no help text for '" << l["name"] << "' in " << v;
+      texts[l["name"].get<std::string>()] = l["text"].get<std::string>();
+    }
+  }
+  for (const char* name :
+       {"|cos(Rᵢ, u₁)|", "λ",       "λ (Eq. 11)", "σ₁",      "σ₂/σ₁", "‖Rᵢ‖",  "C′",
+        "power steps k", "matrix",  "ablation",   "gating",  "tan θ", "bound", "MaxVio",
+        "task loss",     "LB loss", "lr",         "batch",   "steps", "top-k", "LB α",
+        "experts",       "layer",   "expert",     "vanilla", "mpi",   "method"})
+    EXPECT_TRUE(texts.count(name)) << name << " was not drawn with a tooltip";
+  EXPECT_NE(texts["λ"].find("‖R′ᵢ W_g‖₂ / (‖R′ᵢ‖₂ · σ_max(W_g))"), std::string::npos);
+  EXPECT_NE(texts["λ"].find("Eq. 11"), std::string::npos);
+  EXPECT_NE(texts["MaxVio"].find("(maxᵢ Loadᵢ − L̄) / L̄"), std::string::npos);
+  EXPECT_NE(texts["MaxVio"].find("L̄ = T·k/N"), std::string::npos);
+  EXPECT_NE(texts["C′"].find("C = C′/√N"), std::string::npos);
+}
+
 } // namespace
 } // namespace routerscope
