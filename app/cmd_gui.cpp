@@ -32,8 +32,12 @@ int run_gui_command(const Argv& argv) {
   app.add_option("PATH", path,
                  "checkpoint (folder, .safetensors, .index.json, Hub repo id ORG/NAME[@REVISION] "
                  "or models--ORG--NAME cache folder) or .h5 record (default: the bundled demo)");
-  app.add_option("--size", size, "window size WxH (default 1440x900)");
-  app.add_option("--theme", o.theme, "colour theme")->check(one_of({"dark", "light"}));
+  app.add_option("--size", size, "window size WxH (default: the last one used, else 1440x900)");
+  app.add_option("--theme", o.theme, "colour theme (default: the last one used, else dark)")
+      ->check(one_of({"dark", "light"}));
+  app.add_flag("--remember", o.remember,
+               "screenshot mode: read and write the remembered theme and window size too "
+               "($XDG_CONFIG_HOME/routerscope/gui.json), as an interactive session does");
   cl.add_device(o.device);
   app.add_option("--screenshot", o.screenshot, "render offscreen, write FILE.png and exit");
   app.add_option("--frames", o.frames, "frames rendered before the screenshot")
@@ -47,6 +51,7 @@ int run_gui_command(const Argv& argv) {
   if (auto rc = cl.parse(argv))
     return *rc;
   if (!size.empty()) {
+    o.size_given = true;
     const auto x = size.find('x');
     try {
       if (x == std::string::npos)

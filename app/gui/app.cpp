@@ -46,6 +46,8 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   glfwSetDropCallback(window_, drop_callback);
   recent_.load();
   set_theme(value_of(kThemeNames, options.theme).value_or(Theme::Dark));
+  if (!options.settings_warning.empty())
+    status_ = options.settings_warning;
 }
 
 App::~App() {
@@ -769,6 +771,10 @@ std::string App::state_json() const {
                        {"log_y", vo.log_y},
                        {"color_range", vo.color_range ? to_string(*vo.color_range) : "figure"}};
   j["theme"] = name_of(kThemeNames, theme_);
+  const ImVec2 display = ImGui::GetIO().DisplaySize;
+  j["window_size"] = {int(display.x), int(display.y)};
+  j["settings_file"] = options_.settings_file; // empty: none read or written
+  j["settings_warning"] = options_.settings_warning;
   j["error"] = error_;
   convergence_.state(j);
   training_.state(j);

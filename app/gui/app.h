@@ -87,6 +87,7 @@ public:
   void set_device(Device device);
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
+  Theme theme() const { return theme_; }
   // Complete steps shown of the record being followed (0 before it is shown or when none is).
   int followed_steps() const;
   const std::string& error() const { return error_; }

@@ -44,7 +44,7 @@ protected:
     if (help.exit_code != 0)
       GTEST_SKIP() << "this build has no GUI (configure with -DROUTERSCOPE_GUI=ON)";
   }
-  // Runs the GUI in screenshot mode with `script`; returns the exit code.
+  // Runs the GUI in screenshot mode with `script`; returns the exit code. w = 0: no --size.
   int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700,
           const std::string& options = "") {
     std::ofstream(dir_ / "script.txt") << script;
@@ -59,10 +59,11 @@ protected:
     if (!path.empty())
       cmd += quote(path) + " ";
     cmd += options;
-    cmd += "--screenshot " + quote(png().string()) + " --frames 2 --size " + std::to_string(w) +
-           "x" + std::to_string(h) + " --script " + quote((dir_ / "script.txt").string()) +
-           " --state-json " + quote(state_path().string()) + " >" +
-           quote((dir_ / "out.txt").string()) + " 2>&1";
+    if (w > 0)
+      cmd += "--size " + std::to_string(w) + "x" + std::to_string(h) + " ";
+    cmd += "--screenshot " + quote(png().string()) + " --frames 2 --script " +
+           quote((dir_ / "script.txt").string()) + " --state-json " + quote(state_path().string()) +
+           " >" + quote((dir_ / "out.txt").string()) + " 2>&1";
     // xvfb-run exits 5 instead of the program's status when it cannot remove its temporary
     // folder after the program ended (a race on a loaded machine): run again, at most twice.
     for (int attempt = 0;; ++attempt) {
@@ -1026,6 +1027,51 @@ TEST_F(GuiSmoke, EveryParameterAndMetricLabelHasATooltip) {
   EXPECT_NE(texts["MaxVio"].find("(maxᵢ Loadᵢ − L̄) / L̄"), std::string::npos);
   EXPECT_NE(texts["MaxVio"].find("L̄ = T·k/N"), std::string::npos);
   EXPECT_NE(texts["C′"].find("C = C′/√N"), std::string::npos);
+}
+
+// Issue 14: the theme and the window size are remembered in $XDG_CONFIG_HOME/routerscope/gui.json
+// (the fixture points XDG_CONFIG_HOME into its temporary folder); --theme and --size win over
+// them; screenshot mode leaves the file alone without --remember; a broken file is a warning
+// naming it, and the defaults.
+TEST_F(GuiSmoke, ThemeAndWindowSizeAreRememberedBetweenSessions) {
+  const fs::path file = dir_ / "config" / "routerscope" / "gui.json";
+  ASSERT_EQ(run("theme light\nsize 1100 700\n", "", 1024, 700, "--remember "), 0) << output();
+  ASSERT_TRUE(fs::exists(file)) << output();
+  const auto saved = nlohmann::json::parse(read_text(file));
+  EXPECT_EQ(saved["theme"], "light");
+  EXPECT_EQ(saved["width"].get<int>(), 1100);
+  EXPECT_EQ(saved["height"].get<int>(), 700);
+  // The next session starts with them.
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_EQ(state()["theme"], "light");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1100, 700}));
+  EXPECT_EQ(state()["settings_file"], file.string());
+  EXPECT_EQ(state()["settings_warning"], "");
+  // Screenshot mode without --remember neither reads nor writes it.
+  const std::string before = read_text(file);
+  ASSERT_EQ(run("theme dark\n", "", 0, 0), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1440, 900})); // the defaults
+  EXPECT_EQ(state()["settings_file"], "");
+  EXPECT_EQ(read_text(file), before);
+  // The command line wins over the file.
+  ASSERT_EQ(run("", "", 800, 600, "--remember --theme dark "), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({800, 600}));
+  // A file that is not what it should be: a warning naming it and what was wrong, the defaults.
+  std::ofstream(file) << "{\"theme\": \"pink\", \"width\": 1000, \"height\": 700}\n";
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1440, 900}));
+  const std::string warning = state()["settings_warning"];
+  EXPECT_NE(warning.find(file.string()), std::string::npos) << warning;
+  EXPECT_NE(warning.find("\"pink\""), std::string::npos) << warning;
+  EXPECT_NE(output().find("warning: ignoring the GUI settings file " + file.string()),
+            std::string::npos)
+      << output();
+  std::ofstream(file) << "[1440, 900"; // not JSON
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_NE(state()["settings_warning"].get<std::string>().find("not JSON"), std::string::npos);
 }
 
 } // namespace
