@@ -2,6 +2,7 @@
 
 #include "app/common/demo.h"
 #include "app/gui/help_text.h"
+#include "app/gui/ui_font.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
@@ -775,6 +776,13 @@ std::string App::state_json() const {
   j["window_size"] = {int(display.x), int(display.y)};
   j["settings_file"] = options_.settings_file; // empty: none read or written
   j["settings_warning"] = options_.settings_warning;
+  nlohmann::json glyphs = nlohmann::json::object(); // in the atlas, not ImGui's fallback glyph
+  const ImFont* ui_font =
+      ImGui::GetIO().Fonts->Fonts.empty() ? nullptr : ImGui::GetIO().Fonts->Fonts[0];
+  for (std::size_t i = 0; i < std::size(kUiFontGlyphs); ++i)
+    glyphs[std::string(kUiFontGlyphs[i])] =
+        ui_font && ui_font->FindGlyphNoFallback(ImWchar(kUiFontCodepoints[i])) != nullptr;
+  j["font"] = {{"file", options_.font_file}, {"source", options_.font_source}, {"glyphs", glyphs}};
   j["error"] = error_;
   convergence_.state(j);
   training_.state(j);

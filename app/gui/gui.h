@@ -19,6 +19,7 @@ struct GuiOptions {
   // --remember; an interactive session always does.
   bool remember = false;
   std::string settings_file, settings_warning; // set by run_gui: the file used, what was wrong
+  std::string font_file, font_source;          // set by run_gui (ui_font.h)
   std::string device = "auto"; // compute backend: auto | cpu | cuda (core/compute_backend.h)
   float ui_scale = 1.0f;       // HiDPI factor (set by run_gui from the monitor's content scale)
 };

@@ -3,6 +3,7 @@
 #include "app/gui/gui.h"
 #include "app/gui/gui_settings.h"
 #include "app/gui/script.h"
+#include "app/gui/ui_font.h"
 #include "core/error.h"
 #include "io/app_icon.h"
 #include "io/png_image.h"
@@ -27,8 +28,6 @@ namespace routerscope::gui {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr const char* kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 struct GlfwSession {
   GlfwSession() {
@@ -136,10 +135,12 @@ int run_gui(const GuiOptions& given) {
   static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000,
                                     0x206F, 0x2070, 0x209F, 0x2190, 0x21FF, 0x2200, 0x22FF,
                                     0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
-  if (fs::exists(kFont))
-    io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges);
-  else
+  UiFont font = find_ui_font(); // fontconfig's, else DejaVu Sans, else ImGui's own
+  if (font.file.empty() ||
+      !io.Fonts->AddFontFromFileTTF(font.file.c_str(), 15.0f * scale, nullptr, kRanges)) {
     io.Fonts->AddFontDefault();
+    font = {"", "imgui default"};
+  }
   // The atlas is sampled with nearest filtering (see render_frame): glyphs sit on whole pixels,
   // so text looks the same, and software GL (llvmpipe) fills ~40% faster. Baked thick-line
   // textures need bilinear filtering, so lines are anti-aliased by geometry instead.
@@ -150,6 +151,8 @@ int run_gui(const GuiOptions& given) {
   int fb_w = options.width, fb_h = options.height;
   GuiOptions scaled = options;
   scaled.ui_scale = scale;
+  scaled.font_file = font.file;
+  scaled.font_source = font.source;
   auto app = std::make_unique<App>(window, scaled);
   if (options.follow)
     app->follow(options.path);

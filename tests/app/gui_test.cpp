@@ -1074,5 +1074,36 @@ TEST_F(GuiSmoke, ThemeAndWindowSizeAreRememberedBetweenSessions) {
   EXPECT_NE(state()["settings_warning"].get<std::string>().find("not JSON"), std::string::npos);
 }
 
+// Issue 14: the UI font comes from fontconfig, asked for a sans-serif font with σ λ θ ‖ ₁ ₂ ′
+// (oracle: `fc-match` asked the same), and every one of those glyphs is in ImGui's atlas; with
+// fontconfig knowing no font, the DejaVu Sans file is the fallback.
+TEST_F(GuiSmoke, UiFontComesFromFontconfigAndHasTheGreekAndMathGlyphs) {
+  auto check_glyphs = [](const nlohmann::json& font) {
+    for (const char* g : {"σ", "λ", "θ", "‖", "₁", "₂", "′"})
+      EXPECT_TRUE(font["glyphs"][g].get<bool>()) << g << " is not in the atlas: " << font.dump();
+    EXPECT_TRUE(fs::exists(font["file"].get<std::string>())) << font.dump();
+  };
+  ASSERT_EQ(run(""), 0) << output();
+  const auto font = state()["font"];
+  check_glyphs(font);
+  if (std::system("command -v fc-match >/dev/null 2>&1") == 0) {
+    const auto fc = test::run_shell("fc-match -f '%{file}' "
+                                    "'sans-serif:scalable=true:charset=3c3 3bb 3b8 2016 2081 "
+                                    "2082 2032'");
+    ASSERT_EQ(fc.exit_code, 0);
+    EXPECT_EQ(font["source"], "fontconfig");
+    EXPECT_EQ(font["file"].get<std::string>(), fc.out);
+  }
+  // A fontconfig that knows no font: the fallback file.
+  fs::create_directories(dir_ / "fc");
+  std::ofstream(dir_ / "fc" / "fonts.conf")
+      << "<?xml version=\"1.0\"?>\n<fontconfig><cachedir>" << (dir_ / "fc" / "cache").string()
+      << "</cachedir></fontconfig>\n";
+  env_ = "FONTCONFIG_FILE=" + quote((dir_ / "fc" / "fonts.conf").string());
+  ASSERT_EQ(run(""), 0) << output();
+  EXPECT_EQ(state()["font"]["source"], "fallback path");
+  check_glyphs(state()["font"]);
+}
+
 } // namespace
 } // namespace routerscope
