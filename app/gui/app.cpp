@@ -316,6 +316,7 @@ void App::frame() {
   poll_jobs();
   ImGui::NewFrame();
   begin_help_frame();
+  begin_shown_values_frame();
   handle_shortcuts();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   draw_menu();
@@ -799,6 +800,11 @@ std::string App::state_json() const {
     labels.push_back(
         {{"name", name}, {"tooltip", has}, {"text", has ? find_help(name)->text : ""}});
   j["help_labels"] = labels;
+  nlohmann::json shown = nlohmann::json::object(); // the sidebar's label: value rows as drawn
+  for (const auto& [label, value] : shown_values())
+    if (!shown.contains(label))
+      shown[label] = value;
+  j["shown_values"] = shown;
   j["replaying"] = replaying_;
   expert_.state(j);
   j["following"] = follower_ ? follower_->path() : "";

@@ -4,6 +4,7 @@
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/number_format.h"
 #include "io/record_figures.h"
 
 #include <imgui.h>
@@ -41,7 +42,7 @@ std::string describe(const MpiSettings& m, const MpiSettings* other = nullptr) {
     if (!other || !same)
       parts.push_back(std::move(text));
   };
-  add(other && m.c_prime == other->c_prime, "C′ " + fmt("%g", m.c_prime));
+  add(other && m.c_prime == other->c_prime, "C′ " + sig4(m.c_prime));
   add(other && m.power_steps == other->power_steps, "k " + std::to_string(m.power_steps));
   add(other && m.matrix == other->matrix, std::string(kMatrices[int(m.matrix)]));
   add(other && m.ablation == other->ablation,
@@ -339,9 +340,10 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
       ImGui::BeginTooltip();
       ImGui::Text("step %d", hover);
       ImGui::Separator();
-      ImGui::Text("expert %d: tan θ %.4g   bound %.4g   |cos| %.6f", int(e),
-                  c.series.at("tan_theta")(hover, e), c.series.at("tan_bound")(hover, e),
-                  c.series.at("cos")(hover, e));
+      ImGui::Text("expert %d: tan θ %s   bound %s   |cos| %s", int(e),
+                  sig4(c.series.at("tan_theta")(hover, e)).c_str(),
+                  sig4(c.series.at("tan_bound")(hover, e)).c_str(),
+                  sig4(c.series.at("cos")(hover, e)).c_str());
       ImGui::EndTooltip();
       if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
         timeline_ = hover;
@@ -372,10 +374,11 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     ImGui::BeginTooltip();
     ImGui::Text("step %d", r.step);
     ImGui::Separator();
-    ImGui::Text("mean |cos| %.4f   mean λ %.4f", r.mean_cos, r.mean_lambda);
-    ImGui::Text("expert %d: |cos| %.4f   λ %.4f   ‖Rᵢ‖ %.4g", e, r.cos[e], r.lambda[e], r.norm[e]);
-    ImGui::Text("mean ‖Rᵢ‖ %.4g   MaxVio %.4f   load of expert %d: %.4f", r.mean_norm, r.max_vio, e,
-                r.load[e]);
+    ImGui::Text("mean |cos| %s   mean λ %s", sig4(r.mean_cos).c_str(), sig4(r.mean_lambda).c_str());
+    ImGui::Text("expert %d: |cos| %s   λ %s   ‖Rᵢ‖ %s", e, sig4(r.cos[e]).c_str(),
+                sig4(r.lambda[e]).c_str(), sig4(r.norm[e]).c_str());
+    ImGui::Text("mean ‖Rᵢ‖ %s   MaxVio %s   load of expert %d: %s", sig4(r.mean_norm).c_str(),
+                sig4(r.max_vio).c_str(), e, sig4(r.load[e]).c_str());
     ImGui::EndTooltip();
   }
   // Clicking a plot moves the timeline there.

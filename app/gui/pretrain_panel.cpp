@@ -3,6 +3,7 @@
 #include "app/gui/help_text.h"
 
 #include "core/error.h"
+#include "core/number_format.h"
 #include "io/atomic_file.h"
 #include "io/lm_corpus.h"
 #include "io/pretrain_figures.h"
@@ -377,8 +378,8 @@ void PretrainPanel::draw(bool dark, TexturePool& textures) {
     ImGui::Text("step %d", hover);
     for (const auto& r : snapshot_->rows)
       if (r.step == hover)
-        ImGui::Text("%-10s loss %.4f  LM %.4f  LB %.4f", r.variant.c_str(), r.loss, r.lm_loss,
-                    r.lb_loss);
+        ImGui::Text("%-10s loss %s  LM %s  LB %s", r.variant.c_str(), sig4(r.loss).c_str(),
+                    sig4(r.lm_loss).c_str(), sig4(r.lb_loss).c_str());
     ImGui::EndTooltip();
   }
   if (hover >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {

@@ -3,6 +3,7 @@
 #include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
+#include "core/number_format.h"
 #include "io/record_figures.h"
 
 #include <imgui.h>
@@ -55,7 +56,7 @@ std::string describe(const std::string& config, const std::string* other = nullp
         text += e.get<std::string>();
       }
     else if (v.is_number_float())
-      text = fmt("%g", v.get<double>());
+      text = sig4(v.get<double>());
     else
       text = v.is_string() ? v.get<std::string>() : v.dump();
     if (!out.empty())
@@ -303,8 +304,9 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     ImGui::Text("step %d", hover);
     for (const auto& r : *records_)
       if (r.step == hover)
-        ImGui::Text("%-10s loss %.5g  LB %.4g  MaxVio %.3f  mean λ %.3f", r.name.c_str(), r.loss,
-                    r.lb_loss, r.maxvio_batch, r.lambda.size() ? r.lambda.mean() : NAN);
+        ImGui::Text("%-10s loss %s  LB %s  MaxVio %s  mean λ %s", r.name.c_str(),
+                    sig4(r.loss).c_str(), sig4(r.lb_loss).c_str(), sig4(r.maxvio_batch).c_str(),
+                    sig4(r.lambda.size() ? r.lambda.mean() : NAN).c_str());
     ImGui::EndTooltip();
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
       timeline_ = hover;

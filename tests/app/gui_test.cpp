@@ -1105,5 +1105,42 @@ TEST_F(GuiSmoke, UiFontComesFromFontconfigAndHasTheGreekAndMathGlyphs) {
   check_glyphs(state()["font"]);
 }
 
+// Issue 14: numbers shown to people have 4 significant digits and byte counts binary units (one
+// helper, core/number_format.h): the sidebar's values of a selected expert and the checkpoint's
+// size are what Python's '%.4g' writes of `align --csv`'s values and the binary-unit form of
+// `inspect --json`'s bytes_on_disk (expert 8 of layer 2 has |cos| < 0.1, where '%.4f' differs).
+TEST_F(GuiSmoke, ShownNumbersHaveFourSignificantDigitsAndBinaryUnits) {
+  const fs::path csv = dir_ / "align.csv", info = dir_ / "inspect.json";
+  ASSERT_EQ(test::run_routerscope({"align", "--csv", csv.string()}).exit_code, 0);
+  const auto inspect = test::run_routerscope({"inspect", "--json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  std::ofstream(info) << inspect.out;
+  const std::string py =
+      "import csv, json, sys\n"
+      "r = [x for x in csv.DictReader(open(sys.argv[1])) if x['layer'] == '2' and "
+      "x['expert'] == '8'][0]\n"
+      "n = json.load(open(sys.argv[2]))['bytes_on_disk']\n"
+      "u = max(k for k in range(5) if k == 0 or n >= 1024 ** k)\n"
+      "size = '%d B' % n if u == 0 else '%.4g %s' % (n / 1024 ** u, ['', 'KiB', 'MiB', 'GiB', "
+      "'TiB'][u])\n"
+      "print(json.dumps({'|cos(Rᵢ, u₁)|': '%.4g' % float(r['cos']), 'λ': '%.4g' % "
+      "float(r['lambda']), 'σ₂/σ₁': '%.4g' % float(r['gap_ratio']), '‖Rᵢ‖': '%.4g' % "
+      "float(r['router_norm']), 'σ₁': '%.4g' % float(r['sigma1']), 'size': size}))\n";
+  std::ofstream(dir_ / "fmt.py") << py;
+  const auto oracle = test::run_shell("/usr/bin/python3 " + quote((dir_ / "fmt.py").string()) +
+                                      " " + quote(csv.string()) + " " + quote(info.string()));
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.out;
+  const auto want = nlohmann::json::parse(oracle.out);
+  ASSERT_EQ(run("select 2 8\nstate " + (dir_ / "model.json").string() + "\nview expert\n"), 0)
+      << output();
+  const auto model = nlohmann::json::parse(read_text(dir_ / "model.json"))["shown_values"];
+  for (const char* k : {"|cos(Rᵢ, u₁)|", "λ", "σ₂/σ₁", "‖Rᵢ‖", "size"})
+    EXPECT_EQ(model[k], want[k]) << k;
+  EXPECT_LT(std::stod(model["|cos(Rᵢ, u₁)|"].get<std::string>()), 0.1);
+  const auto expert = state()["shown_values"];
+  for (const char* k : {"|cos(Rᵢ, u₁)|", "λ", "σ₁"})
+    EXPECT_EQ(expert[k], want[k]) << k;
+}
+
 } // namespace
 } // namespace routerscope
