@@ -22,7 +22,8 @@ int run_gui_command(const Argv& argv) {
       "  metric cos|lambda | browse FOLDER | browse-hub | browse-hidden on|off |\n"
       "  browse-open NAME | follow RUN.h5 | wait-steps N|+N | state FILE |\n"
       "  open-series PATH... | start-series PATH... | wait-checkpoints N | series-cursor K |\n"
-      "  series-select LAYER EXPERT | series-figure NAME\n"
+      "  series-select LAYER EXPERT | series-figure NAME | set NAME VALUE (c-prime,\n"
+      "  power-steps, matrix, ablation, gating, lr, batch, tokens, variants) | clear-previous\n"
       "Figures: alignment norms load maxvio heatmap training training-load training-norms\n"
       "  pretraining pretraining-load pretraining-alignment pretraining-norms series-alignment\n"
       "  series-norms series-load session");
