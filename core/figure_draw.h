@@ -26,6 +26,11 @@ enum class VAlign { Top, Middle, Baseline, Bottom };
 
 std::string where(const Figure& f, std::size_t panel);
 
+// A title as it fits `max_width`: at its size when it fits, else smaller (down to 75 %), else at
+// 75 % cut after its last whole word that fits, with "…". `style.size` is set to the size used.
+std::string fitted_title(Canvas& canvas, const std::string& title, TextStyle& style,
+                         double max_width);
+
 // Draws text aligned at `anchor`; rotation 0 or 90 (reading upwards).
 void draw_text(Canvas& canvas, const std::string& s, const TextStyle& style, Point anchor, HAlign h,
                VAlign v, double rotation = 0);

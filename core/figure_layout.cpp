@@ -17,30 +17,6 @@ double text_height(Canvas& canvas, double size) {
   return e.ascent + std::max(e.descent, 0.2 * size);
 }
 
-// The figure title as it fits `max_width`: at its size when it fits, else smaller (down to 75 %),
-// else at 75 % cut after its last whole word that fits, with "…". `style.size` is set to the size
-// used.
-std::string fitted_title(Canvas& canvas, const std::string& title, TextStyle& style,
-                         double max_width) {
-  const double width = canvas.measure(title, style).width;
-  if (width <= max_width)
-    return title;
-  const double nominal = style.size;
-  style.size = std::max(0.75 * nominal, 0.995 * nominal * max_width / width);
-  if (canvas.measure(title, style).width <= max_width)
-    return title;
-  std::string cut = title;
-  while (!cut.empty()) {
-    const auto space = cut.find_last_of(' ');
-    cut.resize(space == std::string::npos ? 0 : space);
-    while (!cut.empty() && (cut.back() == ',' || cut.back() == ':' || cut.back() == '('))
-      cut.pop_back();
-    if (canvas.measure(cut + "…", style).width <= max_width)
-      return cut + "…";
-  }
-  return "";
-}
-
 struct FigureLayout {
   std::vector<PanelGeom> geoms;
   double top = 0; // below title and shared legend
@@ -234,6 +210,27 @@ FigureLayout compute_layout(const Figure& fig, Canvas& canvas, double W, double 
 }
 
 } // namespace
+
+std::string figure_detail::fitted_title(Canvas& canvas, const std::string& title, TextStyle& style,
+                                        double max_width) {
+  const double width = canvas.measure(title, style).width;
+  if (width <= max_width)
+    return title;
+  const double nominal = style.size;
+  style.size = std::max(0.75 * nominal, 0.995 * nominal * max_width / width);
+  if (canvas.measure(title, style).width <= max_width)
+    return title;
+  std::string cut = title;
+  while (!cut.empty()) {
+    const auto space = cut.find_last_of(' ');
+    cut.resize(space == std::string::npos ? 0 : space);
+    while (!cut.empty() && (cut.back() == ',' || cut.back() == ':' || cut.back() == '('))
+      cut.pop_back();
+    if (canvas.measure(cut + "…", style).width <= max_width)
+      return cut + "…";
+  }
+  return "";
+}
 
 Point data_to_canvas(const PanelFrame& f, double x, double y) {
   auto t = [](double v, double lo, double hi, bool log) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 namespace routerscope {
@@ -99,7 +100,107 @@ double percentile(const std::vector<double>& sorted, double q) {
   return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
 }
 
+void check_range(const std::optional<std::pair<double, double>>& r, const char* what) {
+  if (r && !(std::isfinite(r->first) && std::isfinite(r->second) && r->first < r->second))
+    throw_input_error(std::string(what) + " " + std::to_string(r->first) + ":" +
+                      std::to_string(r->second) +
+                      " is not a range A:B of finite numbers with A < B");
+}
+
+// Keeps the entries i of `v` where keep[i].
+void keep_where(std::vector<double>& v, const std::vector<bool>& keep) {
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < v.size() && i < keep.size(); ++i)
+    if (keep[i])
+      v[out++] = v[i];
+  v.resize(out);
+}
+
+std::vector<bool> inside(const std::vector<double>& x, double lo, double hi) {
+  std::vector<bool> keep(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    keep[i] = x[i] >= lo && x[i] <= hi;
+  return keep;
+}
+
+// The panel's axis limits become [lo, hi] on x and its data is cut to them.
+void cut_x(Panel& p, double lo, double hi) {
+  p.x.min = lo;
+  p.x.max = hi;
+  for (LineSeries& l : p.lines) {
+    const auto keep = inside(l.x, lo, hi);
+    keep_where(l.x, keep);
+    keep_where(l.y, keep);
+  }
+  for (Band& b : p.bands) {
+    const auto keep = inside(b.x, lo, hi);
+    keep_where(b.x, keep);
+    keep_where(b.lower, keep);
+    keep_where(b.upper, keep);
+  }
+  for (BarSeries& b : p.bars) {
+    const auto keep = inside(b.x, lo, hi);
+    keep_where(b.x, keep);
+    keep_where(b.height, keep);
+  }
+  if (p.heatmap && p.heatmap->cols > 0 && p.heatmap->dx > 0) {
+    Heatmap& h = *p.heatmap;
+    int first = h.cols, last = -1; // the columns whose centre lies in [lo, hi]
+    for (int c = 0; c < h.cols; ++c)
+      if (const double centre = h.x0 + (c + 0.5) * h.dx; centre >= lo && centre <= hi) {
+        first = std::min(first, c);
+        last = c;
+      }
+    const int cols = std::max(last - first + 1, 0);
+    std::vector<double> values;
+    values.reserve(static_cast<std::size_t>(h.rows) * static_cast<std::size_t>(cols));
+    for (int r = 0; r < h.rows; ++r)
+      for (int c = first; c <= last; ++c)
+        values.push_back(h.value(r, c));
+    h.values = std::move(values);
+    h.x0 += (cols ? first : 0) * h.dx;
+    h.cols = cols;
+    if (cols == 0)
+      h.rows = 0;
+  }
+}
+
 } // namespace
+
+// One colour scale for all the figure's heatmaps (variants side by side stay comparable).
+static void apply_color_range(Figure& figure, ColorRange range) {
+  Heatmap all;
+  for (const Panel& p : figure.panels)
+    if (p.heatmap)
+      all.values.insert(all.values.end(), p.heatmap->values.begin(), p.heatmap->values.end());
+  const auto lim = color_limits(all, range);
+  if (!lim)
+    return;
+  for (Panel& p : figure.panels)
+    if (p.heatmap) {
+      Heatmap& h = *p.heatmap;
+      h.vmin = lim->first;
+      h.vmax = lim->second;
+      if (range == ColorRange::Robust)
+        h.colorbar_label +=
+            h.colorbar_label.empty() ? "2nd–98th percentile" : " (2nd–98th percentile)";
+    }
+}
+
+std::pair<double, double> parse_range(const std::string& text, const std::string& what) {
+  const auto colon = text.find(':', 1); // after a leading sign
+  auto number = [&](const std::string& s, double& out) {
+    char* end = nullptr;
+    out = std::strtod(s.c_str(), &end);
+    return !s.empty() && end == s.c_str() + s.size() && std::isfinite(out);
+  };
+  double lo = 0, hi = 0;
+  if (colon == std::string::npos || !number(text.substr(0, colon), lo) ||
+      !number(text.substr(colon + 1), hi) || !(lo < hi))
+    throw_input_error(what + " '" + text +
+                      "' is not a range A:B of finite numbers with A < B (e.g. 10:40)");
+  return {lo, hi};
+}
 
 const char* to_string(ColorRange range) {
   return name_of(kColorRanges, range).data();
@@ -128,6 +229,8 @@ void apply_view_options(Figure& figure, const ViewOptions& options) {
   if (!(options.smoothing >= 0 && options.smoothing < 1))
     throw_input_error("smoothing weight " + std::to_string(options.smoothing) +
                       " is outside [0, 1) (0: off, 0.9: strong)");
+  check_range(options.x_range, "x range");
+  check_range(options.y_range, "y range");
   for (Panel& p : figure.panels) {
     if (options.smoothing > 0 && on_step_axis(p))
       smooth_panel(p, options.smoothing);
@@ -137,25 +240,22 @@ void apply_view_options(Figure& figure, const ViewOptions& options) {
         p.y.min.reset();
     }
   }
-  if (!options.color_range)
-    return;
-  // One colour scale for all the figure's heatmaps (variants side by side stay comparable).
-  Heatmap all;
-  for (const Panel& p : figure.panels)
-    if (p.heatmap)
-      all.values.insert(all.values.end(), p.heatmap->values.begin(), p.heatmap->values.end());
-  const auto lim = color_limits(all, *options.color_range);
-  if (!lim)
-    return;
-  for (Panel& p : figure.panels)
-    if (p.heatmap) {
-      Heatmap& h = *p.heatmap;
-      h.vmin = lim->first;
-      h.vmax = lim->second;
-      if (*options.color_range == ColorRange::Robust)
-        h.colorbar_label +=
-            h.colorbar_label.empty() ? "2nd–98th percentile" : " (2nd–98th percentile)";
+  if (options.color_range)
+    apply_color_range(figure, *options.color_range);
+  // The zoom comes last: smoothing, log axes and colours are those of the whole figure, as the
+  // screen shows them while zoomed.
+  for (Panel& p : figure.panels) {
+    if (options.x_range)
+      cut_x(p, options.x_range->first, options.x_range->second);
+    if (options.y_range) {
+      if (p.y.scale == AxisScale::Log && !(options.y_range->first > 0))
+        throw_input_error("y range " + std::to_string(options.y_range->first) + ":" +
+                          std::to_string(options.y_range->second) + " of panel '" + p.title +
+                          "' must be positive: its y axis is logarithmic");
+      p.y.min = options.y_range->first;
+      p.y.max = options.y_range->second;
     }
+  }
 }
 
 void overlay_previous_run(Figure& figure, const Figure& previous, const std::string& label,

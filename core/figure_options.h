@@ -1,7 +1,7 @@
 #pragma once
 // How a figure is viewed, applied to the figure model itself so that the screen, `plot` and every
-// export show the same thing: smoothing of noisy curves over steps, logarithmic y axes and the
-// colour range of heatmaps.
+// export show the same thing: smoothing of noisy curves over steps, logarithmic y axes, the
+// colour range of heatmaps and the x/y ranges a figure is zoomed to.
 #include "core/figure.h"
 
 #include <functional>
@@ -33,9 +33,21 @@ struct ViewOptions {
   // Replaces the heatmaps' colour limits with one range over all of the figure's heatmaps, so
   // that heatmaps side by side stay comparable (nullopt: as the figure set them).
   std::optional<ColorRange> color_range;
+  // The x range [lo, hi] every panel shows (a zoom): the axis limits, and the data cut to it, so
+  // that an export and its CSV hold only what the zoomed figure shows — the points of lines and
+  // bands and the bars whose x lies in [lo, hi], and the heatmap columns whose centre does.
+  std::optional<std::pair<double, double>> x_range;
+  // The y range [lo, hi] every panel shows: the axis limits only (a line leaving the range is cut
+  // at the panel's edge; its points stay in the CSV).
+  std::optional<std::pair<double, double>> y_range;
 };
 
-// Applies `options` to `figure` in place. BadInput when smoothing is outside [0, 1).
+// "A:B" (the CLI's form of a range, e.g. "10:40" or "-1e-3:0.5"): BadInput naming `what` unless A
+// and B are finite numbers with A < B.
+std::pair<double, double> parse_range(const std::string& text, const std::string& what);
+
+// Applies `options` to `figure` in place. BadInput when smoothing is outside [0, 1) or a range is
+// empty or not finite.
 void apply_view_options(Figure& figure, const ViewOptions& options);
 
 // The colour limits `range` gives a heatmap's values (NaN cells ignored); nullopt when it has no

@@ -287,9 +287,11 @@ void draw_panel(Canvas& canvas, const Figure& fig, const Panel& p, const PanelGe
     draw_text(canvas, p.y.title(), label_style, {x, pr.y + pr.h / 2}, HAlign::Center,
               VAlign::Bottom, 90);
   }
-  if (!p.title.empty()) {
-    draw_text(canvas, p.title, {st.label_font, true, st.text}, {pr.x + pr.w / 2, pr.y - 5},
-              HAlign::Center, VAlign::Bottom);
+  if (!p.title.empty()) { // over the plot area, shrunk or cut to its width when wider
+    TextStyle title_style{st.label_font, true, st.text};
+    const std::string title = fitted_title(canvas, p.title, title_style, pr.w);
+    draw_text(canvas, title, title_style, {pr.x + pr.w / 2, pr.y - 5}, HAlign::Center,
+              VAlign::Bottom);
   }
   if (heat && p.heatmap->colorbar) {
     draw_colorbar(canvas, *p.heatmap, g, st);

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Bytes in(data, size);
   fuzz::build_hdf5(path, in);
   fuzz::run_one([&] {
-    const io::RunRecord record = io::read_run_record(path);
+    const RunRecord record = io::read_run_record(path);
     std::vector<std::optional<int>> layers = {std::nullopt};
     for (const auto& l : record.layers)
       layers.push_back(l.layer);
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           io::figure_csv(figure);
         });
     if (record.kind == "training")
-      fuzz::run_one([&] { io::training_steps(record, "fuzz"); });
+      fuzz::run_one([&] { training_steps(record, "fuzz"); });
   });
   return 0;
 }

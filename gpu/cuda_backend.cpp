@@ -1,4 +1,5 @@
 #include "gpu/cuda_backend.h"
+#include "gpu/cublas_loader.h"
 #include "gpu/cuda_check.h"
 #include "gpu/kernels.h"
 
@@ -80,11 +81,14 @@ public:
   CudaBackend() {
     RS_CUDA(cudaSetDevice(0));
     name_ = "cuda: " + device_name(0);
-    RS_CUBLAS(cublasCreate(&handle_));
+    RS_CUBLAS(cublas().create(&handle_));
     // Full FP32 products (no TF32): the CPU reference is float, and directions must agree to 1e-5.
-    RS_CUBLAS(cublasSetMathMode(handle_, CUBLAS_PEDANTIC_MATH));
+    RS_CUBLAS(cublas().set_math_mode(handle_, CUBLAS_PEDANTIC_MATH));
   }
-  ~CudaBackend() override { cublasDestroy(handle_); }
+  ~CudaBackend() override {
+    if (handle_)
+      cublas().destroy(handle_);
+  }
 
   std::string name() const override { return name_; }
   bool batches_layers() const override { return true; }
@@ -107,8 +111,8 @@ private:
                     int lda, long long stride_a, const float* b, int ldb, long long stride_b,
                     float* c, int ldc, long long stride_c, int batch) const {
     const float one = 1.0f, zero = 0.0f;
-    RS_CUBLAS(cublasSgemmStridedBatched(handle_, ta, tb, m, n, k, &one, a, lda, stride_a, b, ldb,
-                                        stride_b, &zero, c, ldc, stride_c, batch));
+    RS_CUBLAS(cublas().sgemm_strided_batched(handle_, ta, tb, m, n, k, &one, a, lda, stride_a, b,
+                                             ldb, stride_b, &zero, c, ldc, stride_c, batch));
   }
 
   std::string name_;
@@ -314,8 +318,8 @@ Routing CudaBackend::route(const MatrixF& x, const MatrixF& router, const Vector
   logits.poison();
   if (t > 0 && n > 0) {
     const float one = 1.0f, zero = 0.0f;
-    RS_CUBLAS(cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, n, t, d, &one, rd.get(), d, xd.get(),
-                          d, &zero, logits.get(), n));
+    RS_CUBLAS(cublas().sgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, n, t, d, &one, rd.get(), d,
+                             xd.get(), d, &zero, logits.get(), n));
   }
   MatrixF host(t, n);
   logits.download(host.data(), size_t(host.size()));

@@ -2,6 +2,8 @@
 // Checked CUDA and cuBLAS calls and an owning device buffer (gpu/ internal).
 #include "core/error.h"
 
+#include "gpu/cublas_loader.h"
+
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -17,8 +19,9 @@ inline void check_cuda(cudaError_t status, const char* call) {
 }
 inline void check_cublas(cublasStatus_t status, const char* call) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw_internal_error(std::string("cuBLAS: ") + call + " failed: " +
-                         cublasGetStatusName(status) + " (" + cublasGetStatusString(status) + ")");
+    throw_internal_error(std::string("cuBLAS: ") + call +
+                         " failed: " + cublas().status_name(status) + " (" +
+                         cublas().status_string(status) + ")");
 }
 
 #define RS_CUDA(call) ::routerscope::gpu::check_cuda((call), #call)

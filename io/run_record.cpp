@@ -244,17 +244,6 @@ namespace {
 std::span<const double> span_of(const VectorD& v) {
   return {v.data(), static_cast<size_t>(v.size())};
 }
-} // namespace
-
-namespace {
-constexpr const char* kConvergenceRows[] = {"cos",      "lambda",    "router_norm",
-                                            "pre_norm", "tan_theta", "tan_bound"};
-// The series of kConvergenceRows[i] in a row (the one definition of what a row records).
-const VectorD& convergence_series(const ConvergenceRow& row, size_t i) {
-  const VectorD* const rows[std::size(kConvergenceRows)] = {
-      &row.cos, &row.lambda, &row.router_norm, &row.pre_norm, &row.tan_theta, &row.tan_bound};
-  return *rows[i];
-}
 std::string convergence_base(int layer) {
   return "layers/" + std::to_string(layer) + "/";
 }
@@ -272,85 +261,23 @@ void RunRecordWriter::add_convergence_row(const LayerConvergence& layer,
     write_vector(base + "sigma1", span_of(s1));
     write_vector(base + "sigma2", span_of(s2));
   }
-  for (size_t i = 0; i < std::size(kConvergenceRows); ++i)
-    append_row(base + kConvergenceRows[i], span_of(convergence_series(row, i)));
+  for (size_t i = 0; i < std::size(kConvergenceSeries); ++i)
+    append_row(base + kConvergenceSeries[i], span_of(convergence_series(row, i)));
   commit_step();
-}
-
-RunRecord convergence_record(const LayerConvergence& layer, const std::string& config,
-                             const RecordIdentity& identity) {
-  RunRecord rec;
-  rec.kind = "convergence";
-  rec.config = config;
-  rec.identity = identity;
-  ConvergenceRecord c;
-  c.layer = layer.layer;
-  c.sigma1.resize(Eigen::Index(layer.directions.size()));
-  c.sigma2.resize(c.sigma1.size());
-  for (size_t i = 0; i < layer.directions.size(); ++i) {
-    c.sigma1(Eigen::Index(i)) = layer.directions[i].sigma1;
-    c.sigma2(Eigen::Index(i)) = layer.directions[i].sigma2;
-  }
-  if (!layer.rows.empty())
-    for (size_t k = 0; k < std::size(kConvergenceRows); ++k) {
-      const Eigen::Index width = convergence_series(layer.rows.front(), k).size();
-      MatrixD m(Eigen::Index(layer.rows.size()), width);
-      for (size_t t = 0; t < layer.rows.size(); ++t) {
-        const VectorD& v = convergence_series(layer.rows[t], k);
-        if (v.size() != width)
-          throw_internal_error("convergence_record: layer " + std::to_string(layer.layer) + " " +
-                               kConvergenceRows[k] + " rows differ in width");
-        m.row(Eigen::Index(t)) = v.transpose();
-      }
-      c.series[kConvergenceRows[k]] = std::move(m);
-    }
-  rec.layers.push_back(std::move(c));
-  return rec;
 }
 
 void declare_convergence_layer(RunRecordWriter& writer, int layer, std::size_t experts) {
   const std::string base = convergence_base(layer);
   writer.declare(base + "sigma1", 0);
   writer.declare(base + "sigma2", 0);
-  for (const char* key : kConvergenceRows)
+  for (const char* key : kConvergenceSeries)
     writer.declare(base + key, experts);
 }
-
-namespace {
-// The one definition of what a training step records: sink(key, values, per_layer) for the
-// variant's 1-D series (per_layer false: one value appended to variants/<name>/<key>) and its
-// per-expert rows (per_layer true: a row appended to variants/<name>/layers/<L>/<key>).
-template <class Sink> void training_step_series(const TrainStepRecord& r, Sink&& sink) {
-  auto one = [&](const char* key, const double& v) {
-    sink(key, std::span<const double>(&v, 1), false);
-  };
-  one("loss", r.loss);
-  one("task_loss", r.task_loss);
-  one("lb_loss", r.lb_loss);
-  one("z_loss", r.z_loss);
-  one("maxvio_batch", r.maxvio_batch);
-  one("lr", r.lr);
-  one("grad_norm", r.grad_norm);
-  sink("load", span_of(r.load), true);
-  sink("cos", span_of(r.cos), true);
-  sink("lambda", span_of(r.lambda), true);
-  sink("router_norm", span_of(r.router_norm), true);
-  if (r.stored_cos.size()) {
-    sink("stored_cos", span_of(r.stored_cos), true);
-    sink("stored_norm", span_of(r.stored_norm), true);
-  }
-  if (r.maxvio_global) {
-    one("maxvio_global", *r.maxvio_global);
-    const double step = r.step;
-    one("maxvio_global_step", step);
-  }
-}
-} // namespace
 
 void RunRecordWriter::add_training_step(int layer, const TrainStepRecord& r) {
   const std::string base = "variants/" + r.name + "/";
   const std::string lb = base + "layers/" + std::to_string(layer) + "/";
-  training_step_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
+  for_each_training_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
     if (per_layer)
       append_row(lb + key, v);
     else
@@ -372,53 +299,9 @@ void declare_training_variant(RunRecordWriter& writer, int layer, const std::str
     r.maxvio_global = 0.0;
   const std::string base = "variants/" + name + "/";
   const std::string lb = base + "layers/" + std::to_string(layer) + "/";
-  training_step_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
+  for_each_training_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
     writer.declare((per_layer ? lb : base) + key, per_layer ? v.size() : 0);
   });
-}
-
-RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
-                          const std::string& config, const RecordIdentity& identity) {
-  RunRecord rec;
-  rec.kind = "training";
-  rec.config = config;
-  rec.identity = identity;
-  struct Series {
-    std::map<std::string, std::vector<double>> scalars;
-    std::map<std::string, std::vector<std::vector<double>>> rows;
-  };
-  std::map<std::string, Series> by_variant; // sorted by name, as read_run_record sorts
-  for (const auto& r : steps) {
-    Series& s = by_variant[r.name];
-    training_step_series(r, [&](const char* key, std::span<const double> v, bool per_layer) {
-      if (per_layer)
-        s.rows[key].emplace_back(v.begin(), v.end());
-      else
-        s.scalars[key].push_back(v[0]);
-    });
-  }
-  for (auto& [name, s] : by_variant) {
-    TrainingVariantRecord v;
-    v.name = name;
-    for (auto& [key, values] : s.scalars)
-      v.scalars[key] = Eigen::Map<const VectorD>(values.data(), Eigen::Index(values.size()));
-    for (auto& [key, rows] : s.rows) {
-      MatrixD m(Eigen::Index(rows.size()), Eigen::Index(rows.front().size()));
-      for (size_t i = 0; i < rows.size(); ++i) {
-        if (rows[i].size() != size_t(m.cols()))
-          throw_internal_error("training_record: variant " + name + " " + key +
-                               " rows differ in width");
-        m.row(Eigen::Index(i)) = Eigen::Map<const VectorD>(rows[i].data(), m.cols());
-      }
-      v.layers[layer][key] = std::move(m);
-    }
-    v.maxvio_global = v.scalars["maxvio_global"];
-    v.maxvio_global_step = v.scalars["maxvio_global_step"];
-    v.scalars.erase("maxvio_global");
-    v.scalars.erase("maxvio_global_step");
-    rec.variants.push_back(std::move(v));
-  }
-  return rec;
 }
 
 RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& info) {
@@ -440,41 +323,6 @@ RecordIdentity checkpoint_identity(const std::string& path, const ModelInfo& inf
     id.files.emplace_back(p.filename().string(), fs::file_size(p, ec));
   }
   return id;
-}
-
-std::string mpi_config(const MpiSettings& m, const std::string& extra) {
-  nlohmann::json config = {
-      {"matrix", std::string(to_string(m.matrix))},
-      {"c_prime", m.c_prime},
-      {"power_steps", m.power_steps},
-      {"ablation", std::string(to_string(m.ablation))},
-      {"gate_order", m.order == GateOrder::SoftmaxTopk ? "softmax-topk" : "topk-softmax"}};
-  config.update(nlohmann::json::parse(extra));
-  return config.dump();
-}
-
-std::string training_config(const TrainSettings& s, const std::string& extra) {
-  nlohmann::json config = {{"layer", s.layer},
-                           {"variants", s.variants},
-                           {"steps", s.steps},
-                           {"batch", s.batch},
-                           {"lr", s.adamw.lr},
-                           {"warmup_steps", s.adamw.warmup_steps},
-                           {"betas", {s.adamw.beta1, s.adamw.beta2}},
-                           {"weight_decay", s.adamw.weight_decay},
-                           {"grad_clip", s.adamw.grad_clip},
-                           {"min_lr_ratio", s.adamw.min_lr_ratio},
-                           {"lb_alpha", s.lb_alpha},
-                           {"z_weight", s.z_weight},
-                           {"init", s.init == RouterInit::Checkpoint ? "checkpoint" : "random"},
-                           {"seed", s.seed},
-                           {"global_every", s.global_every}};
-  // The MPI variants' settings (the ablation field is per variant and left out).
-  auto mpi = nlohmann::json::parse(mpi_config(s.mpi));
-  mpi.erase("ablation");
-  config.update(mpi);
-  config.update(nlohmann::json::parse(extra));
-  return config.dump();
 }
 
 } // namespace routerscope::io

@@ -7,8 +7,7 @@
 // see the datasets of one step together. The file is flushed at step boundaries at least every
 // second; a killed process loses at most the last second.
 #include "core/model.h"
-#include "core/mpi_convergence.h"
-#include "core/training.h"
+#include "core/run_record.h"
 #include "core/types.h"
 
 #include <chrono>
@@ -20,13 +19,6 @@
 #include <vector>
 
 namespace routerscope::io {
-
-// Which checkpoint a run used.
-struct RecordIdentity {
-  std::string path;                                         // what the user opened
-  std::string family;                                       // ModelInfo::family
-  std::vector<std::pair<std::string, std::uint64_t>> files; // file name and size in bytes
-};
 
 class RunRecordWriter {
 public:
@@ -106,62 +98,10 @@ void declare_training_variant(RunRecordWriter& writer, int layer, const std::str
 // Declares the datasets add_convergence_row appends for `layer` with `experts` experts.
 void declare_convergence_layer(RunRecordWriter& writer, int layer, std::size_t experts);
 
-// A record read back into memory (for plotting and GUI replay).
-struct ConvergenceRecord {
-  int layer = 0;
-  std::map<std::string, MatrixD> series; // cos, lambda, ... each [steps + 1, experts]
-  VectorD sigma1, sigma2;
-};
-struct TrainingVariantRecord {
-  std::string name;
-  std::map<std::string, VectorD> scalars;               // loss, lb_loss, ... [steps]
-  std::map<int, std::map<std::string, MatrixD>> layers; // layer -> load, cos, ... [steps, experts]
-  VectorD maxvio_global, maxvio_global_step;
-};
-struct RunRecord {
-  std::string kind, config;
-  RecordIdentity identity;
-  std::vector<ConvergenceRecord> layers;       // convergence runs, by layer index
-  std::vector<TrainingVariantRecord> variants; // training runs, sorted by name
-  VectorD steps; // series runs: the training step of each checkpoint (layers hold their series)
-};
-
 // Opens a record read-only (also one whose writer still runs or was killed) and reads the rows of
 // committed steps; a series without a committed row is left out. Throws BadInput naming the file
 // and dataset when it is not a RouterScope record.
 RunRecord read_run_record(const std::filesystem::path& path);
-
-// The record that RunRecordWriter::add_training_step(layer, ·) over `steps` followed by
-// read_run_record gives, built in memory (for figures of a run that is still computing).
-RunRecord training_record(const std::vector<TrainStepRecord>& steps, int layer,
-                          const std::string& config = "{}", const RecordIdentity& identity = {});
-
-// The record that RunRecordWriter::add_convergence_row over every row of `layer` followed by
-// read_run_record gives (kind "convergence", one layer), built in memory.
-RunRecord convergence_record(const LayerConvergence& layer, const std::string& config = "{}",
-                             const RecordIdentity& identity = {});
-
-// The inverse of RunRecordWriter::add_training_step: the per-step records of a training record's
-// variants for its first recorded layer (stored in *layer), ordered by step and then by the
-// config's variant order (by name when the config has none). Throws BadInput naming `origin` and
-// the dataset when the record is not a training record or a dataset is missing or short.
-std::vector<TrainStepRecord> training_steps(const RunRecord& record, const std::string& origin,
-                                            int* layer = nullptr);
-
-// The variants of a record of `kind` ("training", "pretraining") in its config's `variants` order,
-// then any others by name. BadInput naming `origin` for another kind, no variant or a config
-// that is not JSON.
-std::vector<const TrainingVariantRecord*> variants_in_config_order(const RunRecord& record,
-                                                                   const std::string& kind,
-                                                                   const std::string& origin);
-
-// The MPI settings (matrix, c_prime, power_steps, ablation, gate_order) as the JSON text of a
-// record's `config` attribute, with the keys of `extra` (a JSON object text) added.
-std::string mpi_config(const MpiSettings& mpi, const std::string& extra = "{}");
-
-// The settings of a training run as the JSON text of a record's `config` attribute. `extra` is a
-// JSON object text whose keys are added (e.g. the token source and pool size).
-std::string training_config(const TrainSettings& settings, const std::string& extra = "{}");
 
 // The identity of the checkpoint at `path` a record is run on: path, family and the sizes of its
 // .safetensors, index and config.json files (sorted by name).

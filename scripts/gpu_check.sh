@@ -12,6 +12,8 @@ bench=$dir/gpu_bench
 [ -x "$test_gpu" ] || test_gpu=$dir/tests/test_gpu
 [ -x "$bench" ] || bench=$dir/bench/gpu_bench
 out=${OUT:-/tmp/routerscope-gpu}
+# cuBLAS is loaded at run time (gpu/cublas_loader.h): from the build's CUDA folder, else here.
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 "$test_gpu" 2>&1 | tee "$out/test_gpu.txt" | tail -25

@@ -76,7 +76,7 @@ int run_mpi(const Argv& argv) {
                                   {"spectral_method", std::string(to_string(s.spectral.method))},
                                   {"layers", s.layers}};
     record = std::make_unique<io::RunRecordWriter>(record_path, "convergence",
-                                                   io::mpi_config(s.mpi, extra.dump()),
+                                                   mpi_config(s.mpi, extra.dump()),
                                                    io::checkpoint_identity(path, info));
     // Layers run one after another: every layer's datasets exist before the first step, so a
     // reader following the record sees each layer as it starts.

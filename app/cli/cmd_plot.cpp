@@ -59,6 +59,11 @@ int run_plot(const Argv& argv) {
                  "heatmap colours: auto (data min-max), robust (2nd-98th percentile) or unit "
                  "(0-1)")
       ->check(one_of({"auto", "robust", "unit"}));
+  std::string x_range, y_range;
+  app.add_option("--x-range", x_range,
+                 "A:B: every panel's x axis from A to B, the data cut to it (what the GUI's zoom "
+                 "exports)");
+  app.add_option("--y-range", y_range, "A:B: every panel's y axis from A to B");
   if (auto rc = cl.parse(argv))
     return *rc;
   std::string ext = std::filesystem::path(out).extension().string();
@@ -74,6 +79,10 @@ int run_plot(const Argv& argv) {
                           shown, parse_expert_matrix(matrix));
   if (!color_range.empty())
     view.color_range = parse_color_range(color_range);
+  if (!x_range.empty())
+    view.x_range = parse_range(x_range, "plot: --x-range");
+  if (!y_range.empty())
+    view.y_range = parse_range(y_range, "plot: --y-range");
   apply_view_options(f, view);
   if (!size.empty())
     apply_size(f, size);

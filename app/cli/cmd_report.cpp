@@ -127,7 +127,7 @@ int run_report(const Argv& argv) {
   const std::string path = cl.checkpoint(path_arg);
   const fs::path out = out_arg;
   // Read first: a file that is not a series record stops the report before any work.
-  std::optional<io::RunRecord> series;
+  std::optional<RunRecord> series;
   if (!series_record.empty()) {
     series = io::read_run_record(series_record);
     if (series->kind != "series")
@@ -182,8 +182,8 @@ int run_report(const Argv& argv) {
       return rc;
   }
 
-  const io::RunRecord conv_rec = io::read_run_record(conv);
-  const io::RunRecord train_rec = io::read_run_record(train);
+  const RunRecord conv_rec = io::read_run_record(conv);
+  const RunRecord train_rec = io::read_run_record(train);
   std::vector<std::pair<Entry, Figure>> figures;
   figures.push_back({{"alignment-heatmap", "Router–expert alignment |cos(Rᵢ, u₁)| of the stored "
                                            "routers, every MoE layer and expert."},
@@ -218,7 +218,7 @@ int run_report(const Argv& argv) {
                                         "and, for MPI variants, the stored R)."},
                      io::record_figure(train_rec, "norms")});
   if (pretrain_steps) {
-    const io::RunRecord rec = io::read_run_record(pretrain);
+    const RunRecord rec = io::read_run_record(pretrain);
     figures.push_back({{"pretraining", "A small Mixtral LM trained from scratch on the fortunes "
                                        "corpus, vanilla vs MPI routers on the same batches: "
                                        "validation bits per byte, MaxVio on the validation "

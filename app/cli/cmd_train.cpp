@@ -136,7 +136,7 @@ int run_train(const Argv& argv) {
                                   {"pool", tokens.rows()},
                                   {"held_out", held_out.rows()}};
     record = std::make_unique<io::RunRecordWriter>(record_path, "training",
-                                                   io::training_config(s, extra.dump()),
+                                                   training_config(s, extra.dump()),
                                                    io::checkpoint_identity(path, info));
     const bool global = held_out.rows() > 0 && s.global_every > 0;
     for (const auto& name : s.variants)

@@ -22,7 +22,7 @@ bool is_run_record(const std::string& path) {
 Figure build_figure(const std::string& input, const std::string& name, std::optional<int> layer,
                     ExpertMatrix matrix) {
   if (is_run_record(input)) {
-    const io::RunRecord record = io::read_run_record(input); // its errors name the file
+    const RunRecord record = io::read_run_record(input); // its errors name the file
     try {
       return io::record_figure(record, name, layer);
     } catch (const Error& e) {

@@ -6,6 +6,7 @@
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/number_format.h"
 #include "core/training.h"
 #include "io/figure_export.h"
 #include "io/record_figures.h"
@@ -43,8 +44,10 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   backend_ = std::move(choice.backend);
   device_note_ = choice.note;
   series_.set_backend(backend_);
-  glfwSetWindowUserPointer(window_, this);
-  glfwSetDropCallback(window_, drop_callback);
+  if (window_) {
+    glfwSetWindowUserPointer(window_, this);
+    glfwSetDropCallback(window_, drop_callback);
+  }
   recent_.load();
   set_theme(value_of(kThemeNames, options.theme).value_or(Theme::Dark));
   if (!options.settings_warning.empty())
@@ -53,10 +56,17 @@ App::App(GLFWwindow* window, const GuiOptions& options)
 
 App::~App() {
   // The panels' jobs are cancelled and joined by their JobSlots, before their snapshots die.
-  glfwSetWindowUserPointer(window_, nullptr);
+  if (window_)
+    glfwSetWindowUserPointer(window_, nullptr);
 }
 
 void App::key(int glfw_key, bool ctrl, bool press) {
+  if (!window_) { // headless frames: no GLFW backend; the key state it would set, set here
+    ImGuiIO& io = ImGui::GetIO();
+    io.KeysDown[glfw_key] = press;
+    io.KeyCtrl = ctrl && press;
+    return;
+  }
   // Through the backend's own GLFW key callback, modifier first, as a keyboard delivers them.
   const int action = press ? GLFW_PRESS : GLFW_RELEASE;
   const int mods = ctrl ? GLFW_MOD_CONTROL : 0;
@@ -80,6 +90,10 @@ void App::set_device(Device device) {
 }
 
 void App::drop(const std::string& path) {
+  if (!window_) { // headless frames: what the drop callback would queue
+    dropped_.push_back(path);
+    return;
+  }
   const char* paths[] = {path.c_str()};
   drop_callback(window_, 1, paths);
 }
@@ -208,6 +222,11 @@ void App::set_theme(Theme t) {
   style.FramePadding = ImVec2(8, 4);
   style.ItemSpacing = ImVec2(8, 6);
   style.CellPadding = ImVec2(6, 3);
+  // Slider handles are narrow and translucent so the value written over them stays readable (an
+  // integer slider over few values makes its handle a whole share of the bar).
+  style.GrabMinSize = 6.0f;
+  for (ImGuiCol col : {ImGuiCol_SliderGrab, ImGuiCol_SliderGrabActive})
+    style.Colors[col].w = 0.5f;
   // The font atlas has no baked thick-line textures (nearest filtering, see gui_main.cpp).
   style.AntiAliasedLinesUseTex = false;
   style.ScaleAllSizes(scale_);
@@ -317,6 +336,7 @@ void App::frame() {
   ImGui::NewFrame();
   begin_help_frame();
   begin_shown_values_frame();
+  screen_figure_text().clear();
   handle_shortcuts();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   draw_menu();
@@ -383,7 +403,7 @@ void App::frame() {
       open(*chosen);
   }
   if (auto request = exporter_.draw_dialog())
-    export_figure(request->figure, request->file);
+    export_figure(request->figure, request->file, request->replace);
   draw_error_dialog();
   if (!test_pattern_.empty())
     draw_test_pattern();
@@ -429,7 +449,7 @@ void App::handle_shortcuts() {
     browser_.open(model() ? model()->path : fs::current_path().string());
   }
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_E, false))
-    exporter_.open_dialog(false);
+    open_export_dialog();
   if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q, false))
     quit_ = true;
   if (!io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_SPACE, false))
@@ -479,7 +499,7 @@ void App::draw_menu() {
     ImGui::Separator();
     if (ImGui::MenuItem("Export figure...", "Ctrl+E", false,
                         model() != nullptr || view_ == View::Series))
-      exporter_.open_dialog(false);
+      open_export_dialog();
     const bool have_session = mpi_mode_ == 1 ? training_.has_steps() : convergence_.has_steps();
     if (ImGui::MenuItem("Save session (HDF5 run record)...", nullptr, false, have_session)) {
       exporter_.open_dialog(true);
@@ -588,6 +608,17 @@ void App::draw_sidebar() {
     select(pick->layer, pick->expert);
   if (view_ != View::Mpi || !model())
     return;
+  // The selection's values above are the checkpoint's router; while stepping, the stepped one's.
+  if (const MpiStepRecord* r = convergence_.current(); r && mpi_mode_ == 0) {
+    const std::size_t e = std::size_t(model_panel_.selected_expert());
+    section(("Expert " + std::to_string(e) + " at MPI step " + std::to_string(r->step)).c_str());
+    if (e < r->cos.size() && ImGui::BeginTable("##stepped", 2, ImGuiTableFlags_SizingFixedFit)) {
+      label_value("|cos(Rᵢ, u₁)|", sig4(r->cos[e]));
+      label_value("λ", sig4(r->lambda[e]));
+      label_value("‖Rᵢ‖", sig4(r->norm[e]));
+      ImGui::EndTable();
+    }
+  }
   section("MPI settings");
   const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
   if (convergence_.draw_settings(sw))
@@ -711,18 +742,83 @@ Figure App::build_figure(const std::string& figure) const {
     return convergence_.figure(figure, model_context());
   }();
   ViewOptions options = screen_view_options();
+  if (const PlotView* view = zoom_of(figure))
+    options = view->options(options);
   if (figure == "heatmap") // the model view's colours: the chosen range, else the data's
     options.color_range = options.color_range.value_or(ColorRange::Data);
   apply_view_options(f, options);
   return f;
 }
 
-void App::export_figure(const std::string& figure, const std::string& file) {
+const PlotView* App::zoom_of(const std::string& figure) const {
+  if (figure.starts_with("pretraining"))
+    return pretrain_.zoom(figure);
+  if (figure.starts_with("training"))
+    return training_.zoom(figure);
+  return convergence_.zoom(figure);
+}
+
+std::string App::screen_figure() const {
+  switch (view_) {
+  case View::Mpi:
+    return mpi_mode_ == 1 ? training_.shown_figure() : convergence_.shown_figure();
+  case View::Pretrain:
+    return pretrain_.shown_figure();
+  case View::Series:
+    return series_.shown_figure();
+  default:
+    return "heatmap";
+  }
+}
+
+void App::zoom(double x0, double x1, double y0, double y1) {
+  const std::string figure = screen_figure();
+  // The panels own their zooms; App changes the one of the figure on screen, as wheel and drag do.
+  auto* view = const_cast<PlotView*>(zoom_of(figure));
+  if (!view)
+    throw_input_error("zoom: the figure on screen (" + figure + ") does not zoom");
+  if (!(x0 < x1) || (y0 > y1) || !std::isfinite(x0) || !std::isfinite(x1))
+    throw_input_error("zoom: expected X0 < X1 (and Y0 < Y1)");
+  *view = PlotView{x0, x1, y0, y1};
+}
+
+void App::show_figure(const std::string& name) {
+  ExportPanel::check_figure_name(name);
+  if (name == "heatmap")
+    return set_view(View::Model);
+  if (name.starts_with("series-")) {
+    series_.set_figure(name);
+    return set_view(View::Series);
+  }
+  if (pretrain_.show(name))
+    return set_view(View::Pretrain);
+  if (training_.show(name) || convergence_.show(name)) {
+    set_view(View::Mpi);
+    return set_mpi_mode(name.starts_with("training") ? 1 : 0);
+  }
+  throw_input_error("show: the figure '" + name +
+                    "' is not shown on its own (it is exported only)");
+}
+
+void App::answer_export(bool replace) {
+  exporter_.begin();
+  if (auto request = exporter_.answer(replace))
+    export_figure(request->figure, request->file, true);
+}
+
+void App::export_figure(const std::string& figure, const std::string& file, bool replace) {
   exporter_.begin();
   try {
     ExportPanel::check_figure_name(figure);
-    if (figure == "session") { // the run of the view on screen, as an HDF5 record
+    if (figure == "session")
       ExportPanel::check_session_file(file);
+    else
+      ExportPanel::check_figure_file(figure, file);
+    if (!replace && fs::exists(file)) { // asks first (the question's Replace comes back here)
+      exporter_.ask_replace({figure, file});
+      return;
+    }
+    if (figure == "session") { // the run of the view on screen, as an HDF5 record
       if (view_ == View::Pretrain) {
         pretrain_.save_record(file); // a copy of the run's own record
         exporter_.written(file);
@@ -736,7 +832,6 @@ void App::export_figure(const std::string& figure, const std::string& file) {
       }
       return;
     }
-    ExportPanel::check_figure_file(figure, file);
     exporter_.write_figure(build_figure(figure), file);
   } catch (const Error& e) {
     exporter_.failed(e.what());
@@ -788,6 +883,20 @@ std::string App::state_json() const {
   convergence_.state(j);
   training_.state(j);
   exporter_.state(j);
+  j["screen_figure"] = screen_figure();
+  nlohmann::json text = nlohmann::json::array(); // the figures' text boxes as last drawn
+  for (const ScreenFigureText& f : screen_figure_text()) {
+    nlohmann::json boxes = nlohmann::json::array();
+    for (const auto& b : f.boxes)
+      boxes.push_back({b.text, b.box.Min.x, b.box.Min.y, b.box.Max.x, b.box.Max.y});
+    text.push_back({{"id", f.id},
+                    {"rect", {f.rect.Min.x, f.rect.Min.y, f.rect.Max.x, f.rect.Max.y}},
+                    {"boxes", boxes}});
+  }
+  j["figure_text"] = text;
+  if (const PlotView* view = zoom_of(screen_figure()))
+    j["zoom"] = {{"x", view->fitted() ? nlohmann::json() : nlohmann::json({view->x0, view->x1})},
+                 {"y", view->y_fitted() ? nlohmann::json() : nlohmann::json({view->y0, view->y1})}};
   j["quit_requested"] = quit_;
   j["jobs_running"] = jobs_running();
   j["device"] = backend_->name();

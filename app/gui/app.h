@@ -34,6 +34,7 @@ namespace routerscope::gui {
 
 class App {
 public:
+  // `window` null: headless frames (app/gui/headless.h), without GLFW, GL or a display.
   App(GLFWwindow* window, const GuiOptions& options);
   ~App();
 
@@ -62,8 +63,27 @@ public:
   // Exports `figure` (convergence|alignment|norms|load|maxvio|heatmap for convergence stepping,
   // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
   // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
-  // .h5 run record. Runs as a job; errors go to the error dialog and export_error().
-  void export_figure(const std::string& figure, const std::string& file);
+  // .h5 run record. Runs as a job; errors go to the error dialog and export_error(). A figure is
+  // exported as the screen shows it: the View options and, for the figure on screen or another
+  // of its panel, the zoom. A file that exists is replaced only with `replace`; otherwise the
+  // "Replace FILE?" question opens (export_question(), answered by answer_export).
+  void export_figure(const std::string& figure, const std::string& file, bool replace = false);
+  const std::optional<ExportPanel::Request>& export_question() const {
+    return exporter_.question();
+  }
+  // The question's Replace (true) or Cancel; BadInput when none is open.
+  void answer_export(bool replace);
+  // File ▸ Export figure... (Ctrl+E): the dialog, at the figure on screen.
+  void open_export_dialog() { exporter_.open_dialog(false, screen_figure()); }
+  ExportPanel& exporter() { return exporter_; } // the dialog (scripts use its Browse…)
+  // Shows figure `name` (one of Export's figure names but session): its view, mode and page, as
+  // the view buttons and the figure choices do. BadInput for another name.
+  void show_figure(const std::string& name);
+  // The figure on screen: what Export offers first and what zoom() zooms.
+  std::string screen_figure() const;
+  // Zooms the figure on screen to steps [x0, x1] (and every panel's y to [y0, y1] unless y1 <= y0),
+  // as wheel and drag do; BadInput when the figure on screen does not zoom or the range is empty.
+  void zoom(double x0, double x1, double y0, double y1);
   // Trains the selected layer's router for `steps` steps with the sidebar's variants (a job).
   void start_training(int steps);
   // Pretrains a small MoE LM from scratch for `steps` steps with the Pretraining view's settings
@@ -115,6 +135,7 @@ private:
   ModelContext model_context() const;
   // The figure model (core/figure.h) of a named view, exactly as exported.
   Figure build_figure(const std::string& figure) const;
+  const PlotView* zoom_of(const std::string& figure) const; // nullptr: the figure does not zoom
 
   GLFWwindow* window_;
   GuiOptions options_;

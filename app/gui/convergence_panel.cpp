@@ -295,14 +295,12 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   }
   // Timeline scrubber.
   const int count = steps_recorded();
-  ImGui::SetNextItemWidth(-em * 7);
-  int t = timeline_;
-  if (ImGui::SliderInt("##timeline", &t, 0, std::max(0, count - 1),
-                       count ? "step %d" : "no steps")) {
-    timeline_ = t;
-    follow_ = t == count - 1;
+  if (timeline("##timeline", &timeline_, count, "step %d", "no steps yet", -em * 7)) {
+    follow_ = timeline_ == count - 1;
     playing_ = false;
   }
+  timeline_rect_ = {ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
+                    ImGui::GetItemRectMax().y};
   ImGui::SameLine();
   ImGui::Text("%d recorded", count);
   if (previous_) {
@@ -334,7 +332,7 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     hover = figure_view("convergence", figure("convergence", ctx), count, timeline_, conv_view_,
                         ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
     if (hover >= 0) {
-      const io::ConvergenceRecord& c = record(ctx.model.get())->layers.front();
+      const ConvergenceRecord& c = record(ctx.model.get())->layers.front();
       const Eigen::Index e =
           std::min<Eigen::Index>(ctx.expert, c.series.at("tan_theta").cols() - 1);
       ImGui::BeginTooltip();
@@ -352,9 +350,17 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     }
     return action;
   }
-  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  // Minimum heights hold the figures' layout (no overprinted ticks, titles inside) in a small
+  // window; below them the page scrolls.
   const ImVec2 spacing = ImGui::GetStyle().ItemSpacing;
-  const float top_h = (avail.y - spacing.y) * 0.5f;
+  const float min_top = em * 15, min_load = em * 21;
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const bool scroll = avail.y < min_top + min_load + spacing.y;
+  if (scroll) {
+    ImGui::BeginChild("##mpipage", avail);
+    avail = ImVec2(ImGui::GetContentRegionAvail().x, min_top + min_load + spacing.y);
+  }
+  const float top_h = std::max((avail.y - spacing.y) * 0.5f, min_top);
   const ImVec2 cell((avail.x - spacing.x) * 0.5f, top_h);
   auto take = [&](int h) {
     if (h >= 0)
@@ -368,6 +374,8 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
                    dc.textures));
   take(figure_view("load", figure("load", ctx), count, timeline_, load_view_,
                    ImVec2(avail.x, avail.y - top_h - spacing.y), dc.dark, dc.textures));
+  if (scroll)
+    ImGui::EndChild();
   if (hover >= 0) {
     const MpiStepRecord& r = recs[hover];
     const int e = std::min(ctx.expert, int(r.cos.size()) - 1);
@@ -389,15 +397,23 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   return action;
 }
 
-std::shared_ptr<const io::RunRecord> ConvergencePanel::record(const OpenedModel* model) const {
+std::shared_ptr<const RunRecord> ConvergencePanel::record(const OpenedModel* model) const {
   if (!model || !has_steps())
     throw_input_error("no MPI steps recorded yet (press Step or Play)");
   if (record_source_ != records_) {
     record_ =
-        std::make_shared<const io::RunRecord>(convergence_record(*model, run_settings_, *records_));
+        std::make_shared<const RunRecord>(convergence_record(*model, run_settings_, *records_));
     record_source_ = records_;
   }
   return record_;
+}
+
+const PlotView* ConvergencePanel::zoom(const std::string& name) const {
+  return name == "convergence" ? &conv_view_
+         : name == "alignment" ? &align_view_
+         : name == "norms"     ? &norm_view_
+         : name == "load"      ? &load_view_
+                               : nullptr;
 }
 
 Figure ConvergencePanel::figure(const std::string& figure, const ModelContext& ctx) const {
@@ -517,10 +533,13 @@ void ConvergencePanel::state(nlohmann::json& j) const {
   j["playing"] = playing_;
   j["step_index"] = has_steps() ? (*records_)[timeline_].step : -1;
   j["steps_recorded"] = steps_recorded();
-  if (has_steps()) {
-    j["mean_cos"] = (*records_)[timeline_].mean_cos;
-    j["mean_lambda"] = (*records_)[timeline_].mean_lambda;
-    j["mean_norm"] = (*records_)[timeline_].mean_norm;
+  j["timeline_rect"] = timeline_rect_; // pixels: x0, y0, x1, y1
+  if (const MpiStepRecord* r = current()) {
+    j["mean_cos"] = r->mean_cos;
+    j["mean_lambda"] = r->mean_lambda;
+    j["mean_norm"] = r->mean_norm;
+    j["step_cos"] = r->cos; // per expert, as the sidebar shows the selected one's
+    j["step_lambda"] = r->lambda;
   }
   j["mpi_settings"] = settings_json(settings());
   j["previous_run"] = nullptr;

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -77,18 +79,36 @@ public:
 
   // Figure `name` (convergence | alignment | norms | load | maxvio) for ctx's selection.
   Figure figure(const std::string& name, const ModelContext& ctx) const;
+  // The figure on screen: convergence, or alignment on the page of |cos|, norms and load.
+  std::string shown_figure() const { return page_ == 0 ? "convergence" : "alignment"; }
+  // Shows the page of `name` (convergence; alignment, norms, load); false for another name.
+  bool show(const std::string& name) {
+    const bool other = name == "alignment" || name == "norms" || name == "load";
+    if (name != "convergence" && !other)
+      return false;
+    page_ = other ? 1 : 0;
+    return true;
+  }
+  // The zoom of figure `name` on screen (convergence, alignment, norms, load), else nullptr.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps_recorded() const { return records_ ? int(records_->size()) : 0; }
+  // The step under the timeline's cursor (null before the first step).
+  const MpiStepRecord* current() const {
+    return has_steps() ? &(*records_)[std::size_t(std::clamp(timeline_, 0, steps_recorded() - 1))]
+                       : nullptr;
+  }
   std::function<void(const Progress&)> save_work(const std::string& file,
                                                  std::shared_ptr<const OpenedModel> model) const;
-  // playing, step_index, steps_recorded, mean_cos, mean_lambda, mean_norm, mpi_settings (the
-  // sidebar's), previous_run (null, or its label, settings, steps and last step's means)
+  // playing, step_index, steps_recorded, timeline_rect, mean_cos, mean_lambda, mean_norm, step_cos
+  // and step_lambda (per expert) at the cursor, mpi_settings (the sidebar's), previous_run (null,
+  // or its label, settings, steps and last step's means)
   void state(nlohmann::json& j) const;
 
 private:
   // The run on screen as its session record (session.h convergence_record), rebuilt only when
   // its steps change. BadInput when no step is recorded.
-  std::shared_ptr<const io::RunRecord> record(const OpenedModel* model) const;
+  std::shared_ptr<const RunRecord> record(const OpenedModel* model) const;
 
   // Figure `name` of `recs` (alignment | norms | load | maxvio), stepped on ctx's selection.
   static Figure step_figure(const std::string& name, const std::vector<MpiStepRecord>& recs,
@@ -106,6 +126,7 @@ private:
   std::shared_ptr<StepperSlot> stepper_;
   std::shared_ptr<const std::vector<MpiStepRecord>> records_;
   int timeline_ = 0;
+  std::array<float, 4> timeline_rect_{}; // where the timeline was drawn last frame (pixels)
   bool follow_ = true, playing_ = false;
   float speed_ = 10.0f; // steps per second while playing
   int step_n_ = 10;
@@ -124,8 +145,8 @@ private:
   PlotView conv_view_, align_view_, norm_view_, load_view_;
   int page_ = 0; // tan θ (convergence) or |cos|, norms and load
   mutable std::shared_ptr<const std::vector<MpiStepRecord>> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
-  mutable std::shared_ptr<const io::RunRecord> figure_source_;
+  mutable std::shared_ptr<const RunRecord> record_;
+  mutable std::shared_ptr<const RunRecord> figure_source_;
   mutable std::shared_ptr<const Figure> figure_;
 
   JobSlot<std::vector<MpiStepRecord>> slot_; // last: its job is cancelled and joined first

@@ -101,10 +101,58 @@ std::string ExportPanel::poll() {
   return "";
 }
 
-void ExportPanel::open_dialog(bool session) {
+void ExportPanel::open_dialog(bool session, const std::string& figure) {
+  const auto* it = std::find_if(std::begin(kFigureNames), std::end(kFigureNames),
+                                [&](const char* name) { return figure == name; });
   if (session)
     figure_ = kSessionFigure;
+  else if (it != std::end(kFigureNames))
+    figure_ = int(it - std::begin(kFigureNames));
   open_ = true;
+}
+
+void ExportPanel::ask_replace(Request request) {
+  question_ = std::move(request);
+  ask_ = true;
+}
+
+std::optional<ExportPanel::Request> ExportPanel::answer(bool replace) {
+  if (!question_)
+    throw_input_error("no \"Replace file?\" question is open (it follows an export to a file "
+                      "that exists)");
+  std::optional<Request> request;
+  if (replace) {
+    request = std::move(question_);
+    request->replace = true;
+  }
+  question_.reset();
+  return request;
+}
+
+std::optional<ExportPanel::Request> ExportPanel::draw_question() {
+  if (ask_) {
+    ImGui::OpenPopup("Replace file?");
+    ask_ = false;
+  }
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(vp->GetCenter(), ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  if (!ImGui::BeginPopupModal("Replace file?", nullptr, ImGuiWindowFlags_AlwaysAutoResize))
+    return std::nullopt;
+  std::optional<Request> request;
+  const float em = ImGui::GetFontSize();
+  if (question_)
+    ImGui::Text("Replace %s?", question_->file.c_str());
+  ImGui::TextDisabled("The file exists; Replace writes over it.");
+  const bool replace = ImGui::Button("Replace", ImVec2(em * 7, 0));
+  ImGui::SameLine();
+  const bool cancel = ImGui::Button("Cancel", ImVec2(em * 7, 0)) || !question_;
+  if (replace || cancel) {
+    if (question_)
+      request = answer(replace);
+    ImGui::CloseCurrentPopup();
+  }
+  ImGui::EndPopup();
+  return request;
 }
 
 std::optional<ExportPanel::Request> ExportPanel::draw_dialog() {
@@ -113,7 +161,7 @@ std::optional<ExportPanel::Request> ExportPanel::draw_dialog() {
     open_ = false;
   }
   if (!ImGui::BeginPopupModal("Export", nullptr, ImGuiWindowFlags_AlwaysAutoResize))
-    return std::nullopt;
+    return draw_question();
   std::optional<Request> request;
   const float em = ImGui::GetFontSize();
   ImGui::SetNextItemWidth(em * 12);
@@ -125,7 +173,12 @@ std::optional<ExportPanel::Request> ExportPanel::draw_dialog() {
     format_ = std::min(format_, 3);
   ImGui::Combo("format", &format_, kFormats, figure_ == kSessionFigure ? 5 : 4);
   ImGui::SetNextItemWidth(em * 28);
-  ImGui::InputText("file (without extension)", &path_);
+  ImGui::InputText("##file", &path_);
+  ImGui::SameLine();
+  if (ImGui::Button("Browse…"))
+    browse(fs::path(path_).parent_path().string());
+  ImGui::SameLine();
+  ImGui::TextUnformatted("file (without extension)");
   if (ImGui::Button("Export", ImVec2(em * 7, 0))) {
     request = Request{kFigureNames[figure_], path_ + "." + kFormats[format_]};
     ImGui::CloseCurrentPopup();
@@ -133,13 +186,34 @@ std::optional<ExportPanel::Request> ExportPanel::draw_dialog() {
   ImGui::SameLine();
   if (ImGui::Button("Cancel", ImVec2(em * 7, 0)))
     ImGui::CloseCurrentPopup();
+  if (auto chosen = browser_.draw_save()) // drawn inside the dialog: a modal above it
+    take_browsed(*chosen);
   ImGui::EndPopup();
   return request;
+}
+
+void ExportPanel::browse(const std::string& folder) {
+  browser_.open_save(fs::path(folder) / fs::path(path_).filename());
+}
+
+void ExportPanel::take_browsed(const std::string& file) {
+  path_ = file;
+  const std::string ext = extension(file);
+  for (int i = 0; i < int(std::size(kFormats)); ++i)
+    if (ext == std::string(".") + kFormats[i]) { // a name with a known extension: its format
+      path_ = fs::path(file).replace_extension().string();
+      if ((i == 4) == (figure_ == kSessionFigure))
+        format_ = i;
+    }
 }
 
 void ExportPanel::state(nlohmann::json& j) const {
   j["exports"] = exported_;
   j["export_dialog_open"] = popup_open("Export");
+  j["export_question"] = question_ ? "Replace " + question_->file + "?" : "";
+  j["export_file"] = path_ + "." + kFormats[format_];
+  j["export_figure"] = kFigureNames[figure_];
+  j["export_browser"] = browser_.state();
 }
 
 } // namespace routerscope::gui

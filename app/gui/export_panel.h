@@ -3,6 +3,7 @@
 // PDF through io/figure_export.h, the renderer `plot` uses, or its data as CSV) or a session
 // record. Which panel draws a figure or saves the session is App's routing; this panel checks the
 // names, writes, and remembers what was exported and why an export failed.
+#include "app/gui/file_browser.h"
 #include "core/figure.h"
 #include "core/jobs.h"
 
@@ -38,17 +39,37 @@ public:
   bool running() const { return slot_.running(); }
   Job* job() const { return slot_.job(); }
 
-  void open_dialog(bool session); // the next frame opens the dialog (at "session" when asked)
+  // The next frame opens the dialog at "session" when asked, else at `figure` (the figure on
+  // screen; a name the dialog does not offer leaves the choice as it was).
+  void open_dialog(bool session, const std::string& figure = "");
   struct Request {
     std::string figure, file;
+    bool replace = false; // the file may be replaced (the user said so)
   };
-  std::optional<Request> draw_dialog(); // the Export button's request
-  void state(nlohmann::json& j) const;  // exports, export_dialog_open
+  // The Export button's request, or the Replace question's answer "Replace".
+  std::optional<Request> draw_dialog();
+  // Asks "Replace FILE?" about `request` (its file exists) from the next frame on.
+  void ask_replace(Request request);
+  const std::optional<Request>& question() const { return question_; }
+  // Answers the open question (as its buttons do): the request to carry out on "Replace",
+  // nullopt on "Cancel". BadInput when no question is open.
+  std::optional<Request> answer(bool replace);
+  // The dialog's Browse… (the file browser in save mode) at `folder`, the file's name kept.
+  void browse(const std::string& folder);
+  FileBrowser& browser() { return browser_; } // Browse…'s browser (scripts act in it)
+  // exports, export_dialog_open, export_question, export_figure and export_file (what the
+  // dialog would write) and export_browser (Browse…'s state)
+  void state(nlohmann::json& j) const;
 
 private:
+  std::optional<Request> draw_question(); // "Replace FILE?" (Replace / Cancel)
+  void take_browsed(
+      const std::string& file); // Browse…'s choice: the path and, by its extension, the format
   std::vector<std::string> exported_;
   std::string error_;
-  bool open_ = false;
+  bool open_ = false, ask_ = false;
+  std::optional<Request> question_; // the export waiting for "Replace FILE?"
+  FileBrowser browser_;             // Browse…, in save mode
   int figure_ = 0, format_ = 0;
   std::string path_;
   struct Nothing {};

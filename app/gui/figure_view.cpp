@@ -1,7 +1,11 @@
 #include "app/gui/figure_view.h"
 
+#include "core/error.h"
+
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 namespace routerscope::gui {
 
@@ -10,9 +14,37 @@ ViewOptions& screen_view_options() {
   return options;
 }
 
+ViewOptions PlotView::options(ViewOptions options) const {
+  if (!fitted())
+    options.x_range = std::pair{x0, x1};
+  if (!y_fitted())
+    options.y_range = std::pair{y0, y1};
+  return options;
+}
+
+std::vector<ScreenFigureText>& screen_figure_text() {
+  static std::vector<ScreenFigureText> text;
+  return text;
+}
+
 int figure_view(const char* id, Figure figure, int count, int marker, PlotView& view, ImVec2 size,
                 bool dark, TexturePool& textures) {
-  apply_view_options(figure, screen_view_options());
+  {
+    // The screen's options and y zoom; the x zoom only sets the limits below (the data stays,
+    // so lines run to the panel's edges).
+    ViewOptions options = screen_view_options();
+    if (!view.y_fitted())
+      options.y_range = std::pair{view.y0, view.y1};
+    Figure viewed = figure;
+    try {
+      apply_view_options(viewed, options);
+    } catch (const Error&) { // a y zoom the figure cannot show (≤ 0 on a log axis): dropped
+      view.y0 = view.y1 = 0;
+      options.y_range.reset();
+      apply_view_options(viewed = figure, options);
+    }
+    figure = std::move(viewed);
+  }
   ImGui::PushID(id);
   const ImVec2 pos = ImGui::GetCursorScreenPos();
   size.x = std::max(size.x, 120.0f);
@@ -40,7 +72,9 @@ int figure_view(const char* id, Figure figure, int count, int marker, PlotView& 
   layout.pixels_per_point = k;
   figure.width = layout.width;
   figure.height = layout.height;
-  draw_figure(figure, canvas, layout);
+  const std::vector<PanelFrame> frames = draw_figure(figure, canvas, layout);
+  screen_figure_text().push_back(
+      {id, ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), canvas.text_boxes()});
 
   int hover = -1;
   if (!canvas.clip_rects().empty()) {
@@ -48,7 +82,18 @@ int figure_view(const char* id, Figure figure, int count, int marker, PlotView& 
     const float w = std::max(plot.GetWidth(), 1.0f);
     ImGuiIO& io = ImGui::GetIO();
     auto step_at = [&](float px) { return x0 + (px - plot.Min.x) / w * (x1 - x0); };
-    if (hovered && io.MouseWheel != 0) {
+    if (hovered && io.MouseWheel != 0 && io.KeyShift && frames.size() == 1) {
+      // Shift+wheel: y zoom about the mouse, in the axis's own (linear or log) coordinates.
+      const PanelFrame& f = frames.front();
+      const double s = std::pow(0.85, io.MouseWheel);
+      auto to_axis = [&](double v) { return f.y_log ? std::log10(v) : v; };
+      auto from_axis = [&](double v) { return f.y_log ? std::pow(10.0, v) : v; };
+      const Point at_pt{(io.MousePos.x - pos.x) / k, (io.MousePos.y - pos.y) / k};
+      const double at = to_axis(canvas_to_data(f, at_pt).y);
+      const double lo = to_axis(f.y_lo), hi = to_axis(f.y_hi);
+      view.y0 = from_axis(at - (at - lo) * s);
+      view.y1 = from_axis(at + (hi - at) * s);
+    } else if (hovered && io.MouseWheel != 0) {
       const double at = step_at(io.MousePos.x), s = std::pow(0.85, io.MouseWheel);
       view.x0 = at - (at - x0) * s;
       view.x1 = std::max(at + (x1 - at) * s, view.x0 + 2.0);

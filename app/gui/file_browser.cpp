@@ -7,6 +7,7 @@
 #include <imgui_stdlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <utility>
@@ -67,7 +68,17 @@ bool is_openable_file(const std::string& name) {
   return ends(".safetensors") || ends(".index.json") || ends(".h5");
 }
 
-std::vector<BrowserEntry> list_openable(const fs::path& folder, bool show_hidden) {
+bool is_export_file(const std::string& name) {
+  std::string ext = fs::path(name).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".png" || ext == ".svg" || ext == ".pdf" || ext == ".csv" || ext == ".h5";
+}
+
+namespace {
+
+std::vector<BrowserEntry> list_folder(const fs::path& folder, bool show_hidden,
+                                      bool (*listed)(const std::string&)) {
   std::vector<BrowserEntry> out;
   std::error_code ec;
   for (fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
@@ -78,13 +89,23 @@ std::vector<BrowserEntry> list_openable(const fs::path& folder, bool show_hidden
     std::error_code e2;
     if (it->is_directory(e2))
       out.push_back({name, true, 0});
-    else if (is_openable_file(name))
+    else if (listed(name))
       out.push_back({name, false, it->file_size(e2)});
   }
   std::sort(out.begin(), out.end(), [](const BrowserEntry& a, const BrowserEntry& b) {
     return a.folder != b.folder ? a.folder : a.name < b.name;
   });
   return out;
+}
+
+} // namespace
+
+std::vector<BrowserEntry> list_openable(const fs::path& folder, bool show_hidden) {
+  return list_folder(folder, show_hidden, is_openable_file);
+}
+
+std::vector<BrowserEntry> list_exported(const fs::path& folder, bool show_hidden) {
+  return list_folder(folder, show_hidden, is_export_file);
 }
 
 bool is_checkpoint_folder(const fs::path& folder) {
@@ -100,6 +121,7 @@ bool is_checkpoint_folder(const fs::path& folder) {
 
 void FileBrowser::open(const fs::path& start) {
   request_open_ = true;
+  save_ = false;
   std::error_code ec;
   fs::path folder = fs::is_directory(start, ec) ? start : start.parent_path();
   if (folder.empty() || !fs::is_directory(folder, ec))
@@ -109,7 +131,28 @@ void FileBrowser::open(const fs::path& start) {
 
 void FileBrowser::open_hub() {
   request_open_ = true;
+  save_ = false;
   show_hub();
+}
+
+void FileBrowser::open_save(const fs::path& file) {
+  request_open_ = true;
+  save_ = true;
+  save_name_ = file.filename().string();
+  std::error_code ec;
+  fs::path folder = file.parent_path();
+  if (folder.empty() || !fs::is_directory(folder, ec))
+    folder = fs::current_path(ec);
+  navigate(fs::absolute(folder, ec).lexically_normal());
+}
+
+void FileBrowser::choose_name(const std::string& name) {
+  if (!save_ || name.empty() || name.find('/') != std::string::npos)
+    throw_input_error("file browser: '" + name +
+                      "' is not a file name to export to (expected a name without '/', in the "
+                      "Export dialog's Browse…)");
+  save_name_ = name;
+  chosen_ = (folder_ / name).string();
 }
 
 void FileBrowser::set_show_hidden(bool show) {
@@ -121,7 +164,7 @@ void FileBrowser::set_show_hidden(bool show) {
 void FileBrowser::navigate(const fs::path& folder) {
   place_ = Place::Folder;
   folder_ = folder;
-  entries_ = list_openable(folder, show_hidden_);
+  entries_ = save_ ? list_exported(folder, show_hidden_) : list_openable(folder, show_hidden_);
   hub_folders_.clear();
   path_text_ = folder.string();
   selected_ = -1;
@@ -151,6 +194,13 @@ void FileBrowser::activate(int index) {
     return;
   }
   const fs::path p = folder_ / e.name;
+  if (save_) { // save mode: folders are entered, a file gives its name
+    if (e.folder)
+      navigate(p);
+    else
+      save_name_ = e.name;
+    return;
+  }
   // A folder holding a checkpoint opens; any other folder is entered.
   if (e.folder && !is_checkpoint_folder(p))
     navigate(p);
@@ -169,18 +219,21 @@ void FileBrowser::activate(const std::string& name) {
 
 nlohmann::ordered_json FileBrowser::state() const {
   nlohmann::ordered_json j;
+  j["mode"] = save_ ? "save" : "open";
   j["place"] = place_ == Place::Hub ? "hub" : "folder";
   j["folder"] = folder_.string();
   j["show_hidden"] = show_hidden_;
   j["entries"] = nlohmann::ordered_json::array();
   for (const auto& e : entries_)
     j["entries"].push_back(e.name);
+  if (save_)
+    j["name"] = save_name_;
   return j;
 }
 
-std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
+std::optional<std::string> FileBrowser::draw_modal(RecentFiles* recent) {
   if (request_open_) {
-    ImGui::OpenPopup("Open checkpoint or record");
+    ImGui::OpenPopup(title());
     request_open_ = false;
   }
   const ImGuiViewport* vp = ImGui::GetMainViewport();
@@ -191,7 +244,7 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
       ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
   std::optional<std::string> chosen;
   bool open = true;
-  if (!ImGui::BeginPopupModal("Open checkpoint or record", &open))
+  if (!ImGui::BeginPopupModal(title(), &open))
     return chosen;
   chosen = std::exchange(chosen_, std::nullopt); // an entry activated by a script
   const float em = ImGui::GetFontSize();
@@ -201,8 +254,10 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
   ImGui::SetNextItemWidth(-em * 6);
   if (ImGui::InputText("##path", &path_text_, ImGuiInputTextFlags_EnterReturnsTrue)) {
     std::error_code ec;
-    if (fs::is_directory(path_text_, ec) && !is_checkpoint_folder(path_text_))
+    if (fs::is_directory(path_text_, ec) && (save_ || !is_checkpoint_folder(path_text_)))
       navigate(path_text_);
+    else if (save_)
+      error_ = "no such folder: " + path_text_;
     else
       try {
         io::resolve_model_path(path_text_); // a path, a Hub repo id or a models--… folder
@@ -215,7 +270,10 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
       }
   }
   ImGui::SameLine();
-  if (ImGui::Button("Open", ImVec2(-1, 0))) {
+  if (save_) {
+    if (ImGui::Button("Choose", ImVec2(-1, 0)) && !save_name_.empty())
+      chosen = (folder_ / save_name_).string();
+  } else if (ImGui::Button("Open", ImVec2(-1, 0))) {
     if (selected_ >= 0)
       activate(selected_);
     else if (place_ == Place::Folder)
@@ -226,6 +284,12 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
   if (!error_.empty())
     ImGui::TextColored(ImVec4(0.9f, 0.3f, 0.3f, 1), "%s", error_.c_str());
 
+  if (save_) {
+    ImGui::SetNextItemWidth(-em * 6);
+    if (ImGui::InputText("file name", &save_name_, ImGuiInputTextFlags_EnterReturnsTrue) &&
+        !save_name_.empty())
+      chosen = (folder_ / save_name_).string();
+  }
   const float footer = ImGui::GetFrameHeightWithSpacing() * 1.2f;
   if (ImGui::BeginTable("##browser", 2, ImGuiTableFlags_Resizable | ImGuiTableFlags_BordersInnerV,
                         ImVec2(0, -footer))) {
@@ -237,9 +301,9 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
       if (const char* home = std::getenv("HOME"); home && *home)
         navigate(home);
     }
-    if (ImGui::Selectable("Hugging Face cache", place_ == Place::Hub))
+    if (!save_ && ImGui::Selectable("Hugging Face cache", place_ == Place::Hub))
       show_hub();
-    if (ImGui::IsItemHovered()) {
+    if (!save_ && ImGui::IsItemHovered()) {
       std::string where;
       for (const auto& d : io::hub_cache_dirs())
         where += d.string() + "\n";
@@ -249,9 +313,9 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
     if (ImGui::Checkbox("Show hidden", &hidden))
       set_show_hidden(hidden);
     ImGui::Separator();
-    ImGui::TextDisabled("Recent");
+    ImGui::TextDisabled(recent ? "Recent" : "");
     ImGui::BeginChild("##recent");
-    for (const auto& item : recent.items()) {
+    for (const auto& item : recent ? recent->items() : std::vector<std::string>{}) {
       const std::string label = fs::path(item).filename().string() + "##" + item;
       if (ImGui::Selectable(label.c_str(), false, ImGuiSelectableFlags_AllowDoubleClick) &&
           ImGui::IsMouseDoubleClicked(0))
@@ -259,7 +323,7 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
       if (ImGui::IsItemHovered())
         ImGui::SetTooltip("%s", item.c_str());
     }
-    if (recent.items().empty())
+    if (recent && recent->items().empty())
       ImGui::TextDisabled("(none yet)");
     ImGui::EndChild();
     ImGui::TableNextColumn();
@@ -291,8 +355,10 @@ std::optional<std::string> FileBrowser::draw(RecentFiles& recent) {
     ImGui::EndChild();
     ImGui::EndTable();
   }
-  ImGui::TextDisabled("Folders, *.safetensors, *.index.json, *.h5 records, cached Hub models. "
-                      "Double-click to open.");
+  ImGui::TextDisabled(save_ ? "Folders and the figures and records in them. Double-click a "
+                              "folder to enter it, a file to take its name."
+                            : "Folders, *.safetensors, *.index.json, *.h5 records, cached Hub "
+                              "models. Double-click to open.");
   ImGui::SameLine(ImGui::GetWindowWidth() - em * 6);
   if (ImGui::Button("Cancel", ImVec2(-1, 0)) ||
       ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape)))

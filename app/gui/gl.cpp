@@ -2,6 +2,9 @@
 
 #include "core/error.h"
 
+#define GLFW_INCLUDE_NONE
+#include <GLFW/glfw3.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -26,6 +29,10 @@ GLuint compile(GLenum type, const char* source) {
 }
 
 } // namespace
+
+bool gl_context_current() {
+  return glfwGetCurrentContext() != nullptr; // NULL, silently, before glfwInit
+}
 
 Program::Program(const char* vertex_source, const char* fragment_source) {
   GLuint vs = compile(GL_VERTEX_SHADER, vertex_source);
@@ -71,24 +78,28 @@ void Texture::ensure() {
 }
 
 void Texture::upload_scalar(int width, int height, const std::vector<float>& values) {
+  width_ = width;
+  height_ = height;
+  if (!gl_context_current())
+    return;
   ensure();
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
   glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, width, height, 0, GL_RED, GL_FLOAT, values.data());
-  width_ = width;
-  height_ = height;
 }
 
 void Texture::upload_rgba(int width, int height, const std::uint8_t* rgba, bool linear) {
+  width_ = width;
+  height_ = height;
+  if (!gl_context_current())
+    return;
   ensure();
   const GLint filter = linear ? GL_LINEAR : GL_NEAREST;
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, filter);
   glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, filter);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
   glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, width, height, 0, GL_RGBA, GL_UNSIGNED_BYTE, rgba);
-  width_ = width;
-  height_ = height;
 }
 
 Framebuffer::~Framebuffer() {

@@ -1,6 +1,8 @@
 #pragma once
 // Thin RAII wrappers over the OpenGL 3.3 core objects the GUI owns: shader programs, textures and
-// framebuffers (the screenshot target and the heatmap's colour pass).
+// framebuffers (the screenshot target and the heatmap's colour pass). Without a current GL context
+// (headless frames, app/gui/headless.h) textures and the heatmap pass are inert: they keep their
+// sizes and draw nothing.
 #define GL_GLEXT_PROTOTYPES 1
 #include <GL/gl.h>
 #include <GL/glext.h>
@@ -10,6 +12,9 @@
 #include <vector>
 
 namespace routerscope::gui {
+
+// Whether this thread has a current OpenGL context (GLFW's; false when GLFW was never started).
+bool gl_context_current();
 
 // Compiles and links a vertex + fragment program; throws Internal with the GL info log on failure.
 class Program {

@@ -1,5 +1,6 @@
 #include "app/common/demo.h"
 #include "app/gui/app.h"
+#include "app/gui/fonts.h"
 #include "app/gui/gui.h"
 #include "app/gui/gui_settings.h"
 #include "app/gui/script.h"
@@ -131,20 +132,9 @@ int run_gui(const GuiOptions& given) {
     ini = (config_dir() / "imgui.ini").string();
     io.IniFilename = ini.c_str();
   }
-  // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
-  static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000,
-                                    0x206F, 0x2070, 0x209F, 0x2190, 0x21FF, 0x2200, 0x22FF,
-                                    0x25A0, 0x25FF, 0x2C60, 0x2C7F, 0};
-  UiFont font = find_ui_font(); // fontconfig's, else DejaVu Sans, else ImGui's own
-  if (font.file.empty() ||
-      !io.Fonts->AddFontFromFileTTF(font.file.c_str(), 15.0f * scale, nullptr, kRanges)) {
-    io.Fonts->AddFontDefault();
-    font = {"", "imgui default"};
-  }
-  // The atlas is sampled with nearest filtering (see render_frame): glyphs sit on whole pixels,
-  // so text looks the same, and software GL (llvmpipe) fills ~40% faster. Baked thick-line
-  // textures need bilinear filtering, so lines are anti-aliased by geometry instead.
-  io.Fonts->Flags |= ImFontAtlasFlags_NoBakedLines; // App's style sets AntiAliasedLinesUseTex off
+  const UiFont font = load_fonts(io, scale); // fontconfig's, else DejaVu Sans, else ImGui's
+  // The atlas is sampled with nearest filtering: glyphs sit on whole pixels, so text looks the
+  // same, and software GL (llvmpipe) fills ~40% faster (load_fonts leaves out the baked lines).
   ImTextureID nearest_atlas = nullptr;
 
   Framebuffer target;
@@ -256,12 +246,22 @@ int run_gui(const GuiOptions& given) {
       render_frame();
   } else {
     settle(300);
+    std::string asked; // the export line whose "Replace FILE?" question waits for its answer
+    auto unanswered = [&] {
+      return asked + "export to " + app->export_question()->file +
+             " asks \"Replace?\" (the file exists): answer it on the next line with "
+             "'export-confirm replace' or 'export-confirm cancel'";
+    };
     for (const auto& a : script) {
       const std::string& v = a.verb;
       // An action that cannot be done ends the script: exit 2 naming the line (after the
       // screenshot and state are written). Opening a bad file is not such an action: it shows
       // the error dialog, as it does for a user.
       const std::string where = options.script + ":" + std::to_string(a.line) + ": ";
+      if (app->export_question() && v != "export-confirm") {
+        script_failure = unanswered();
+        break;
+      }
       try {
         if (v == "open") {
           app->open(a.args[0]);
@@ -282,10 +282,31 @@ int run_gui(const GuiOptions& given) {
           app->set_playing(false);
         } else if (v == "export") {
           app->export_figure(a.args[0], a.args[1]);
+          asked = where;
           settle(300); // the export job's own failure (e.g. an unwritable folder) is known after it
           if (!app->export_error().empty())
             throw_input_error("export " + a.args[0] + " " + a.args[1] +
                               " cannot be done: " + app->export_error());
+        } else if (v == "export-confirm") {
+          app->answer_export(a.args[0] == "replace");
+          settle(300);
+          if (!app->export_error().empty())
+            throw_input_error("export-confirm " + a.args[0] +
+                              " cannot be done: " + app->export_error());
+        } else if (v == "export-browse") {
+          app->open_export_dialog();
+          app->exporter().browse(a.args[0]);
+        } else if (v == "export-browse-open") {
+          app->exporter().browser().activate(a.args[0]);
+        } else if (v == "export-browse-choose") {
+          app->exporter().browser().choose_name(a.args[0]);
+        } else if (v == "show") {
+          app->show_figure(a.args[0]);
+        } else if (v == "zoom") {
+          std::vector<double> z;
+          for (const auto& w : a.args)
+            z.push_back(std::stod(w)); // checked by parse_script
+          app->zoom(z[0], z[1], z.size() == 4 ? z[2] : 0, z.size() == 4 ? z[3] : 0);
         } else if (v == "view") {
           app->set_view(parse_name(kViewNames, a.args[0], "view"));
         } else if (v == "theme") {
@@ -408,6 +429,8 @@ int run_gui(const GuiOptions& given) {
         break;
       }
     }
+    if (script_failure.empty() && app->export_question())
+      script_failure = unanswered();
     for (int i = 0; i < std::max(options.frames, 1); ++i)
       render_frame();
     io::RgbaImage image;

@@ -47,7 +47,10 @@ std::uint32_t viridis_color(double t) {
   return (0xffu << 24) | (b(rgb[2]) << 16) | (b(rgb[1]) << 8) | b(rgb[0]);
 }
 
-HeatmapRenderer::HeatmapRenderer() : program_(shaders::kHeatmapVert, shaders::kHeatmapFrag) {
+HeatmapRenderer::HeatmapRenderer() {
+  if (!gl_context_current())
+    return; // headless frames: render() draws nothing
+  program_ = Program(shaders::kHeatmapVert, shaders::kHeatmapFrag);
   const std::vector<std::uint8_t> lut = viridis_lut();
   lut_.upload_rgba(256, 1, lut.data(), true);
   const float quad[] = {-1, -1, 1, -1, -1, 1, 1, 1};
@@ -79,6 +82,8 @@ unsigned HeatmapRenderer::render(int width, int height, float vmin, float vmax, 
   width = std::max(width, 1);
   height = std::max(height, 1);
   const std::array<float, 5> now{float(width), float(height), vmin, vmax, grid ? 1.0f : 0.0f};
+  if (!program_.id())
+    return 0; // no GL context when it was made
   if (!dirty_ && now == last_)
     return target_.texture();
   GLint previous_fbo = 0, viewport[4];

@@ -17,7 +17,9 @@ std::uint32_t viridis_color(double t);
 
 class HeatmapRenderer {
 public:
-  HeatmapRenderer(); // needs a current GL 3.3 context; throws Internal when the shader fails
+  // With a current GL 3.3 context (throws Internal when the shader fails); without one (headless
+  // frames) it is inert and render() returns 0.
+  HeatmapRenderer();
   ~HeatmapRenderer();
   HeatmapRenderer(const HeatmapRenderer&) = delete;
   HeatmapRenderer& operator=(const HeatmapRenderer&) = delete;

@@ -165,6 +165,15 @@ void ImGuiCanvas::text(Point origin, const std::string& text, const TextStyle& s
   const float ascent = font->Ascent * size / font->FontSize;
   const ImVec2 o = to_px(origin);
   const ImU32 color = to_u32(style.color);
+  if (!text.empty()) { // the box: [0, width] × [−ascent, descent] about the origin, rotated
+    const TextExtent e = measure(text, style);
+    const double a = -rotation_deg * M_PI / 180.0, c = std::cos(a), s = std::sin(a);
+    ImRect box(o, o);
+    for (const auto& [x, y] : {std::pair{0.0, -e.ascent}, std::pair{e.width, -e.ascent},
+                               std::pair{0.0, e.descent}, std::pair{e.width, e.descent}})
+      box.Add(ImVec2(float(o.x + (x * c - y * s) * k_), float(o.y + (x * s + y * c) * k_)));
+    text_boxes_.push_back({text, box});
+  }
   if (rotation_deg == 0) {
     dl_->AddText(font, size, ImVec2(o.x, o.y - ascent), color, text.c_str());
     if (style.bold) // a second pass just over stands in for a bold face

@@ -8,6 +8,7 @@
 #include <imgui_internal.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace routerscope::gui {
@@ -40,6 +41,13 @@ public:
 
   // Every clip rectangle pushed so far, in screen pixels: the layout clips each panel's data area.
   const std::vector<ImRect>& clip_rects() const { return clips_; }
+  // Every non-empty text drawn so far and its box in screen pixels, from ImGui's own font metrics
+  // (advance width; ascent above and descent below the baseline; rotated text: the box rotated).
+  struct TextBox {
+    std::string text;
+    ImRect box;
+  };
+  const std::vector<TextBox>& text_boxes() const { return text_boxes_; }
 
 private:
   ImVec2 to_px(Point p) const;
@@ -48,6 +56,7 @@ private:
   double k_;
   TexturePool& textures_;
   std::vector<ImRect> clips_;
+  std::vector<TextBox> text_boxes_;
 };
 
 // Fills a simple polygon (concave allowed) by ear clipping; `points` in pixels.

@@ -166,7 +166,7 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
     label_value("matrix", std::string(to_string(model_->matrix)));
     ImGui::EndTable();
   }
-  section("Selection");
+  section("Selection (the checkpoint's router)");
   const LayerAlignment* la = selected_layer();
   int layer_index = sel_row_;
   const float w = ImGui::GetContentRegionAvail().x * 0.55f;

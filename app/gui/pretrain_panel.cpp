@@ -1,6 +1,7 @@
 #include "app/gui/pretrain_panel.h"
 
 #include "app/gui/help_text.h"
+#include "app/gui/widgets.h"
 
 #include "core/error.h"
 #include "core/number_format.h"
@@ -40,7 +41,7 @@ std::string temporary_record() {
 }
 
 // Complete steps of a record: the fewest any variant holds.
-int complete_steps(const io::RunRecord& record, const std::string& origin) {
+int complete_steps(const RunRecord& record, const std::string& origin) {
   int steps = -1;
   for (const auto& s : io::pretrain_series(record, origin))
     steps = steps < 0 ? int(s.steps()) : std::min(steps, int(s.steps()));
@@ -164,8 +165,7 @@ void PretrainPanel::stop() {
   slot_.cancel();
 }
 
-void PretrainPanel::show_record(std::shared_ptr<const io::RunRecord> record,
-                                const std::string& path) {
+void PretrainPanel::show_record(std::shared_ptr<const RunRecord> record, const std::string& path) {
   slot_.stop(); // a run of this panel stops here; its record keeps every finished step
   const int steps = complete_steps(*record, path);
   if (steps == 0)
@@ -222,7 +222,7 @@ Figure PretrainPanel::figure(const std::string& name) const {
   if (std::find(names.begin(), names.end(), name) == names.end())
     throw_input_error("unknown pretraining figure '" + name + "'");
   if (live_ && snapshot_ && record_source_ != snapshot_) {
-    record_ = std::make_shared<const io::RunRecord>(
+    record_ = std::make_shared<const RunRecord>(
         io::pretrain_record(snapshot_->rows, snapshot_->config, snapshot_->identity));
     record_source_ = snapshot_;
   }
@@ -359,8 +359,7 @@ void PretrainPanel::draw(bool dark, TexturePool& textures) {
     ImGui::EndCombo();
   }
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(-em * 7);
-  if (ImGui::SliderInt("##ptimeline", &timeline_, 0, std::max(0, steps_ - 1), "step %d"))
+  if (timeline("##ptimeline", &timeline_, steps_, "step %d", "no steps yet", -em * 7))
     follow_ = timeline_ == steps_ - 1;
   ImGui::SameLine();
   ImGui::Text("%d steps", steps_);

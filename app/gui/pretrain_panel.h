@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -40,7 +41,7 @@ public:
   void stop(); // cancels the run after its current step; the record keeps every finished step
   bool running() const { return slot_.running(); }
   // Shows a pretraining record read from `path` (opened or followed); stops nothing.
-  void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
+  void show_record(std::shared_ptr<const RunRecord> record, const std::string& path);
 
   // Once per frame on the UI thread: picks up the job's latest steps and its end. Returns the
   // error text when the run failed (once), else empty.
@@ -53,6 +54,19 @@ public:
   // Figure `name` (one of figure_names()) for the layer chosen on screen, as exported.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
+  bool show(const std::string& name) { // shows figure `name`; false for another name
+    const auto names = figure_names();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+      return false;
+    figure_ = int(it - names.begin());
+    return true;
+  }
+  // The zoom of figure `name` (the pretraining figures share the screen's one), else nullptr.
+  const PlotView* zoom(const std::string& name) const {
+    return name.starts_with("pretraining") ? &view_ : nullptr;
+  }
   // Saves the shown run as an HDF5 record (a copy of the file the run wrote or was read from,
   // written to a temporary name and renamed). BadInput while the run is still going.
   void save_record(const std::string& file) const;
@@ -65,7 +79,7 @@ private:
   struct Snapshot { // what the job publishes, a few times per second and at its end
     std::vector<io::PretrainStepRow> rows;
     std::string config;
-    io::RecordIdentity identity;
+    RecordIdentity identity;
     double tokens_per_s = 0;
   };
   void apply_preset(bool quick);
@@ -80,7 +94,7 @@ private:
   // What is shown: a run of this panel (live) or a record read from a file.
   std::shared_ptr<const Snapshot> snapshot_;
   mutable std::shared_ptr<const Snapshot> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
+  mutable std::shared_ptr<const RunRecord> record_;
   std::string source_; // the record file shown (the run's own, or the opened one)
   bool live_ = false;  // source_ is being written by this panel's job
   int steps_ = 0, total_steps_ = 0;
@@ -94,7 +108,7 @@ private:
   PlotView view_;
   mutable std::string cached_name_;
   mutable int cached_layer_ = -2;
-  mutable std::shared_ptr<const io::RunRecord> cached_record_;
+  mutable std::shared_ptr<const RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
   JobSlot<Snapshot> slot_; // last: its job is cancelled and joined first

@@ -4,6 +4,7 @@
 #include "core/error.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -26,6 +27,12 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"start-step", {1, "start-step N (the script goes on while it runs)"}},
       {"play", {1, "play FRAMES"}},
       {"export", {2, "export FIGURE FILE"}},
+      {"export-confirm", {1, "export-confirm replace|cancel"}},
+      {"zoom", {-1, "zoom X0 X1 [Y0 Y1]"}},
+      {"show", {1, "show FIGURE"}},
+      {"export-browse", {1, "export-browse FOLDER"}},
+      {"export-browse-open", {1, "export-browse-open NAME"}},
+      {"export-browse-choose", {1, "export-browse-choose NAME"}},
       {"view", {1, "view model|expert|mpi|pretrain|series"}},
       {"theme", {1, "theme light|dark"}},
       {"size", {2, "size W H"}},
@@ -87,11 +94,15 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
       throw_input_error(
           where + "unknown action '" + a.verb +
           "' (expected open, select, step, play, train, pretrain, export, view, theme, size, "
-          "metric, browse, browse-hub, browse-hidden, browse-open, key, drop, follow, "
+          "metric, smooth, log-y, color-range, zoom, show, export-confirm, export-browse, "
+          "export-browse-open, export-browse-choose, browse, browse-hub, browse-hidden, "
+          "browse-open, key, drop, follow, "
           "wait-steps, state, test-pattern, open-series, start-series, wait-checkpoints, "
           "series-cursor, series-select, series-figure, set, clear-previous)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
-        a.verb == "browse-open" || a.verb == "follow" || a.verb == "state") {
+        a.verb == "export-browse" || a.verb == "export-browse-open" ||
+        a.verb == "export-browse-choose" || a.verb == "browse-open" || a.verb == "follow" ||
+        a.verb == "state") {
       // The last argument (a path) may contain spaces: it is the rest of the line.
       std::string first, rest;
       if (a.verb == "export")
@@ -146,6 +157,20 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
     }
     if (a.verb == "color-range")
       one_of({"figure", "auto", "robust", "unit"});
+    if (a.verb == "export-confirm")
+      one_of({"replace", "cancel"});
+    if (a.verb == "zoom") {
+      bool ok = a.args.size() == 2 || a.args.size() == 4;
+      std::vector<double> v;
+      for (const auto& w : a.args) {
+        char* end = nullptr;
+        v.push_back(std::strtod(w.c_str(), &end));
+        ok = ok && end == w.c_str() + w.size() && std::isfinite(v.back());
+      }
+      if (!ok || !(v[0] < v[1]) || (v.size() == 4 && !(v[2] < v[3])))
+        throw_input_error(where + "expected '" + it->second.form +
+                          "' with X0 < X1 and Y0 < Y1, found '" + line + "'");
+    }
     if (a.verb == "test-pattern")
       one_of({"zigzag"});
     if (a.verb == "browse-hidden")

@@ -1,6 +1,13 @@
 #pragma once
 // Scripted actions for screenshot mode, one per line; '#' starts a comment:
-//   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE |
+//   open PATH | select LAYER EXPERT | step N | play FRAMES | export FIGURE FILE (as the screen
+//   shows it, zoom included; to a file that exists, the next line must answer the "Replace FILE?"
+//   question: export-confirm replace|cancel) | zoom X0 X1 [Y0 Y1] (the figure on screen shows
+//   steps X0..X1, and y Y0..Y1 on every panel, as wheel and drag zoom do) | export-browse FOLDER
+//   (File > Export's Browse…, the file browser in save mode, at FOLDER) | export-browse-open NAME
+//   (its entry NAME, as a double-click: enters a folder or takes a file's name) |
+//   export-browse-choose NAME (types NAME and presses Choose: the dialog's file becomes it) |
+//   show FIGURE (the view, mode and page that show Export's figure FIGURE) |
 //   view model|expert|mpi|pretrain|series | theme light|dark | size W H | metric cos|lambda |
 //   train STEPS (router training of the selected layer; waits until it finishes) |
 //   browse FOLDER (shows File > Open at FOLDER) | browse-hub (File > Open at the Hugging Face

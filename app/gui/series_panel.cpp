@@ -88,6 +88,8 @@ int series_figure_view(const Figure& figure, const std::vector<double>& steps, i
   f.width = layout.width;
   f.height = layout.height;
   const std::vector<PanelFrame> frames = draw_figure(f, canvas, layout);
+  screen_figure_text().push_back(
+      {"series", ImRect(pos, ImVec2(pos.x + size.x, pos.y + size.y)), canvas.text_boxes()});
   const ImVec2 mouse = ImGui::GetIO().MousePos;
   int hover = -1;
   for (std::size_t i = 0; i < frames.size() && i < f.panels.size(); ++i) {
@@ -151,6 +153,7 @@ void SeriesPanel::start(std::vector<std::string> paths) {
   record_.reset();
   data_ = io::SeriesData{};
   heatmap_dirty_ = true;
+  ++data_generation_;
   slot_.publish(std::shared_ptr<const Snapshot>());
   auto backend = backend_; // the job keeps it alive even if the user switches device
   slot_.start("series",
@@ -179,8 +182,7 @@ void SeriesPanel::stop() {
   slot_.cancel();
 }
 
-void SeriesPanel::set_record(std::shared_ptr<const io::RunRecord> record,
-                             const std::string& origin) {
+void SeriesPanel::set_record(std::shared_ptr<const RunRecord> record, const std::string& origin) {
   data_ = io::series_data(*record, origin);
   record_ = std::move(record);
   const int c = checkpoints();
@@ -189,10 +191,10 @@ void SeriesPanel::set_record(std::shared_ptr<const io::RunRecord> record,
   cursor_ = std::clamp(cursor_, 0, std::max(0, c - 1));
   row_ = std::clamp(row_, 0, std::max(0, int(data_.layers.size()) - 1));
   heatmap_dirty_ = true;
+  ++data_generation_;
 }
 
-void SeriesPanel::show_record(std::shared_ptr<const io::RunRecord> record,
-                              const std::string& path) {
+void SeriesPanel::show_record(std::shared_ptr<const RunRecord> record, const std::string& path) {
   const io::SeriesData d = io::series_data(*record, path); // BadInput naming the file
   if (d.steps.empty() || d.layers.empty())
     throw_input_error(path + ": the series record holds no checkpoint yet");
@@ -233,7 +235,7 @@ std::string SeriesPanel::poll() {
     if (auto s = slot_.latest(); s && s != snapshot_) {
       snapshot_ = s;
       total_ = s->total;
-      set_record(std::make_shared<const io::RunRecord>(
+      set_record(std::make_shared<const RunRecord>(
                      io::series_record(s->steps, s->points, s->config, s->identity)),
                  source_);
     }
@@ -338,6 +340,8 @@ nlohmann::json SeriesPanel::state() const {
   j["expert"] = expert_;
   j["metric"] = lambda_ ? "lambda" : "cos";
   j["figure"] = kFigures[figure_];
+  const auto [lo, hi] = colour_limits();
+  j["heatmap_colour_limits"] = {lo, hi};
   nlohmann::json v;
   for (const char* name :
        {"cos", "lambda", "sigma1", "sigma_ratio", "router_norm", "weight_norm", "load", "maxvio"})
@@ -407,7 +411,8 @@ void SeriesPanel::draw_heatmap(float height) {
   const float cell = std::max(2.0f, std::min({avail / cols, (height - em * 1.6f) / rows, em * 3}));
   const float hw = cell * cols, hh = cell * rows;
   const ImVec2 origin = ImGui::GetCursorScreenPos(), p0(origin.x + label_w, origin.y);
-  const unsigned tex = heatmap_->render(int(hw), int(hh), 0.0f, 1.0f, true);
+  const auto [lo, hi] = colour_limits();
+  const unsigned tex = heatmap_->render(int(hw), int(hh), float(lo), float(hi), true);
   ImGui::SetCursorScreenPos(p0);
   ImGui::Image(ImTextureID(std::uintptr_t(tex)), ImVec2(hw, hh), ImVec2(0, 1), ImVec2(1, 0));
   const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked();
@@ -439,7 +444,34 @@ void SeriesPanel::draw_heatmap(float height) {
     }
   }
   ImGui::SetCursorScreenPos(ImVec2(origin.x, p0.y + hh + em * 0.3f));
-  ImGui::TextDisabled("experts 0–%d; colour %s from 0 to 1", cols - 1, lambda_ ? "λ" : "|cos|");
+  const ColorRange range = screen_view_options().color_range.value_or(ColorRange::Data);
+  ImGui::PushTextWrapPos(0.0f); // the column may be narrow: wraps instead of running off
+  ImGui::TextDisabled("experts 0–%d; %s colours %.4g to %.4g (%s, all checkpoints)", cols - 1,
+                      lambda_ ? "λ" : "|cos|", lo, hi,
+                      range == ColorRange::Data     ? "data range"
+                      : range == ColorRange::Robust ? "2nd–98th percentile"
+                                                    : "fixed 0–1");
+  ImGui::PopTextWrapPos();
+}
+
+std::pair<double, double> SeriesPanel::colour_limits() const {
+  const ColorRange range = screen_view_options().color_range.value_or(ColorRange::Data);
+  const std::tuple key{data_generation_, lambda_, int(range)};
+  if (key == limits_key_)
+    return limits_;
+  Heatmap all; // the metric of every layer and expert at every checkpoint
+  for (const auto& l : data_.layers)
+    if (const char* name = lambda_ ? "lambda" : "cos"; l.has(name)) {
+      const MatrixD& m = l.at(name);
+      for (Eigen::Index r = 0; r < std::min<Eigen::Index>(m.rows(), checkpoints()); ++r)
+        for (Eigen::Index c = 0; c < m.cols(); ++c)
+          all.values.push_back(m(r, c));
+    }
+  limits_ = color_limits(all, range).value_or(std::pair{0.0, 1.0});
+  if (!(limits_.second > limits_.first)) // one value: a range around it
+    limits_ = {limits_.first - 0.5, limits_.first + 0.5};
+  limits_key_ = key;
+  return limits_;
 }
 
 void SeriesPanel::draw_expert_values() {

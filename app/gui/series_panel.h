@@ -25,6 +25,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace routerscope::gui {
@@ -47,7 +49,7 @@ public:
   bool running() const { return slot_.running(); }
   // Shows a series record read from `path`. BadInput naming the file when it holds no checkpoint
   // or does not read as a series record.
-  void show_record(std::shared_ptr<const io::RunRecord> record, const std::string& path);
+  void show_record(std::shared_ptr<const RunRecord> record, const std::string& path);
 
   // Once per frame on the UI thread: picks up finished checkpoints and the job's end. Returns the
   // error text when the run failed or could not start (once), else empty.
@@ -60,6 +62,7 @@ public:
   // Figure `name` (one of figure_names()) of the shown series, every layer, as `plot` draws it.
   Figure figure(const std::string& name) const;
   static std::vector<std::string> figure_names();
+  std::string shown_figure() const { return figure_names()[std::size_t(figure_)]; }
   // Saves the shown series as its HDF5 record (a copy of the file the run wrote or was read from).
   // BadInput while the run is still going.
   void save_record(const std::string& file) const;
@@ -80,10 +83,10 @@ private:
     std::vector<std::int64_t> steps;
     std::vector<std::vector<SeriesLayerPoint>> points;
     std::string config;
-    io::RecordIdentity identity;
+    RecordIdentity identity;
     int total = 0;
   };
-  void set_record(std::shared_ptr<const io::RunRecord> record, const std::string& origin);
+  void set_record(std::shared_ptr<const RunRecord> record, const std::string& origin);
   void draw_heatmap(float height);
   void draw_expert_values();
   double value(const char* name, int row, int expert) const; // NaN when absent
@@ -96,7 +99,7 @@ private:
 
   // What is shown: a run of this panel (live) or a record read from a file.
   std::shared_ptr<const Snapshot> snapshot_;
-  std::shared_ptr<const io::RunRecord> record_;
+  std::shared_ptr<const RunRecord> record_;
   io::SeriesData data_;
   std::string source_;
   bool live_ = false;
@@ -107,8 +110,15 @@ private:
   bool follow_ = true, lambda_ = false;
   std::unique_ptr<HeatmapRenderer> heatmap_; // created on first draw (needs the GL context)
   bool heatmap_dirty_ = true;
+  // The heatmap's colour limits: View ▸ Heatmap colours (default: the data's min–max) over the
+  // metric at every checkpoint, so the scale stays put while the timeline scrubs. Cached by
+  // (data shown, metric, range).
+  std::pair<double, double> colour_limits() const;
+  int data_generation_ = 0; // counts the data shown (a new series or more checkpoints)
+  mutable std::tuple<int, bool, int> limits_key_{-1, false, -1};
+  mutable std::pair<double, double> limits_{0.0, 1.0};
   mutable std::string cached_name_;
-  mutable std::shared_ptr<const io::RunRecord> cached_record_;
+  mutable std::shared_ptr<const RunRecord> cached_record_;
   mutable std::shared_ptr<const Figure> cached_figure_;
 
   JobSlot<Snapshot> slot_; // last: its job is cancelled and joined before anything else dies

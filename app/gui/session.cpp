@@ -224,7 +224,7 @@ ConvergenceSession convergence_session(const OpenedModel& model, const MpiRunSet
                                 {"probe_tokens", settings.probe_tokens},
                                 {"seed", settings.seed}};
   ConvergenceSession out;
-  out.config = io::mpi_config(settings.mpi, extra.dump());
+  out.config = mpi_config(settings.mpi, extra.dump());
   LayerConvergence& layer = out.layer;
   layer.layer = settings.layer;
   // σ₁, σ₂ of the opened model's alignment, which are those of the run's matrix only when the
@@ -276,13 +276,13 @@ ConvergenceSession convergence_session(const OpenedModel& model, const MpiRunSet
 
 } // namespace
 
-io::RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
-                                 const std::vector<MpiStepRecord>& records) {
+RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
+                             const std::vector<MpiStepRecord>& records) {
   ConvergenceSession s = convergence_session(model, settings, records);
-  io::RunRecord rec =
-      io::convergence_record(s.layer, s.config, io::checkpoint_identity(model.path, model.info));
+  RunRecord rec =
+      convergence_record(s.layer, s.config, io::checkpoint_identity(model.path, model.info));
   if (!records.empty()) {
-    io::ConvergenceRecord& c = rec.layers.front();
+    ConvergenceRecord& c = rec.layers.front();
     MatrixD load(Eigen::Index(s.load.size()), Eigen::Index(s.load.front().size()));
     for (std::size_t t = 0; t < s.load.size(); ++t)
       load.row(Eigen::Index(t)) = Eigen::Map<const VectorD>(s.load[t].data(), load.cols());
@@ -318,7 +318,7 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
 }
 
 Replay read_replay(const std::string& path) {
-  io::RunRecord rec = io::read_run_record(path);
+  RunRecord rec = io::read_run_record(path);
   if (rec.kind == "pretraining") {
     Replay out;
     out.config = rec.config;
@@ -328,7 +328,7 @@ Replay read_replay(const std::string& path) {
                                   : std::min(out.pretraining_steps, int(s.steps()));
     if (out.pretraining_steps == 0)
       throw_input_error(path + ": the pretraining record holds no complete step");
-    out.pretraining = std::make_shared<const io::RunRecord>(std::move(rec));
+    out.pretraining = std::make_shared<const RunRecord>(std::move(rec));
     return out;
   }
   if (rec.kind == "series") { // replays in the Series view; no checkpoint to open
@@ -336,14 +336,14 @@ Replay read_replay(const std::string& path) {
     out.config = rec.config;
     if (io::series_data(rec, path).steps.empty())
       throw_input_error(path + ": the series record holds no checkpoint yet");
-    out.series = std::make_shared<const io::RunRecord>(std::move(rec));
+    out.series = std::make_shared<const RunRecord>(std::move(rec));
     return out;
   }
   if (rec.kind == "training") {
     Replay out;
     out.checkpoint = rec.identity.path;
     out.config = rec.config;
-    out.training = io::training_steps(rec, path, &out.layer);
+    out.training = training_steps(rec, path, &out.layer);
     if (out.training.empty())
       throw_input_error(path + ": the training record holds no complete step");
     return out;
@@ -353,7 +353,7 @@ Replay read_replay(const std::string& path) {
         path +
         ": expected a convergence, training, pretraining or series run record, found kind '" +
         rec.kind + "' with " + std::to_string(rec.layers.size()) + " layers");
-  const io::ConvergenceRecord& layer = rec.layers.front();
+  const ConvergenceRecord& layer = rec.layers.front();
   auto series = [&](const char* name) -> const MatrixD& {
     auto it = layer.series.find(name);
     if (it == layer.series.end())

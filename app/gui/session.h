@@ -106,12 +106,12 @@ void save_convergence_record(const std::string& path, const OpenedModel& model,
 
 // The record save_convergence_record writes followed by io::read_run_record, built in memory (the
 // GUI draws the named record figures of the run on screen from it, as `plot` does from the file).
-io::RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
-                                 const std::vector<MpiStepRecord>& records);
+RunRecord convergence_record(const OpenedModel& model, const MpiRunSettings& settings,
+                             const std::vector<MpiStepRecord>& records);
 
 // Writes a router-training session as an HDF5 run record (kind "training", exactly the layout of
 // `routerscope train --record`), from the per-step records of every variant.
-// `config` is the run's settings as JSON (io::training_config).
+// `config` is the run's settings as JSON (training_config).
 void save_training_record(const std::string& path, const OpenedModel& model, int layer,
                           const std::string& config, const std::vector<TrainStepRecord>& records);
 
@@ -124,10 +124,10 @@ struct Replay {
   std::vector<TrainStepRecord> training;
   // A pretraining record (no checkpoint: it replays in the Pretraining view) and its complete
   // steps.
-  std::shared_ptr<const io::RunRecord> pretraining;
+  std::shared_ptr<const RunRecord> pretraining;
   int pretraining_steps = 0;
   // A series record (`routerscope series --record`; replays in the Series view).
-  std::shared_ptr<const io::RunRecord> series;
+  std::shared_ptr<const RunRecord> series;
   bool is_training() const { return !training.empty(); }
 };
 // Reads a convergence, training, pretraining or series record; BadInput naming the file when it is

@@ -94,12 +94,11 @@ void TrainingPanel::start(const ModelContext& ctx, const MpiSettings& mpi, int s
   const bool embeddings = tokens_ == 1;
   auto model = ctx.model;
   layer_ = t.layer;
-  config_ =
-      io::training_config(t, nlohmann::json{{"source", "routerscope gui"},
-                                            {"tokens", embeddings ? "embeddings" : "synthetic"},
-                                            {"pool", 4096},
-                                            {"held_out", 1024}}
-                                 .dump());
+  config_ = training_config(t, nlohmann::json{{"source", "routerscope gui"},
+                                              {"tokens", embeddings ? "embeddings" : "synthetic"},
+                                              {"pool", 4096},
+                                              {"held_out", 1024}}
+                                   .dump());
   follow_ = true;
   view_ = PlotView{};
   slot_.publish(std::make_shared<const Records>());
@@ -218,34 +217,51 @@ void TrainingPanel::draw_settings(float width) {
   help_tip("batch");
 }
 
+std::string TrainingPanel::shown_figure() const {
+  return kFigures[figure_][0];
+}
+
+bool TrainingPanel::show(const std::string& name) {
+  for (int i = 0; i < int(std::size(kFigures)); ++i)
+    if (name == kFigures[i][0]) {
+      figure_ = i;
+      return true;
+    }
+  return false;
+}
+
+const PlotView* TrainingPanel::zoom(const std::string& name) const {
+  return name.starts_with("training") ? &view_ : nullptr;
+}
+
 Figure TrainingPanel::figure(const std::string& name) const {
   if (!has_steps())
     throw_input_error("figure " + name + ": no router training steps yet (press Train)");
   if (record_source_ != records_) {
-    record_ =
-        std::make_shared<const io::RunRecord>(io::training_record(*records_, layer_, config_));
+    record_ = std::make_shared<const RunRecord>(training_record(*records_, layer_, config_));
     record_source_ = records_;
-    figure_cache_.reset();
+    figure_cache_.clear();
   }
-  if (!figure_cache_ || figure_name_ != name) {
+  auto& cached = figure_cache_[name];
+  if (!cached) {
     const auto it = std::find_if(std::begin(kFigures), std::end(kFigures),
                                  [&](const auto& f) { return name == f[0]; });
-    if (it == std::end(kFigures))
+    if (it == std::end(kFigures)) {
+      figure_cache_.erase(name);
       throw_input_error("unknown training figure '" + name + "'");
-    figure_cache_ = std::make_shared<const Figure>(io::record_figure(*record_, (*it)[1], layer_));
-    figure_name_ = name;
+    }
+    cached = std::make_shared<const Figure>(io::record_figure(*record_, (*it)[1], layer_));
   }
   if (!previous_ || previous_->layer != layer_ || previous_->records->empty())
-    return *figure_cache_;
+    return *cached;
   auto it = previous_->figures.find(name);
   if (it == previous_->figures.end()) {
     const auto source = std::find_if(std::begin(kFigures), std::end(kFigures),
                                      [&](const auto& f) { return name == f[0]; });
-    const io::RunRecord rec =
-        io::training_record(*previous_->records, previous_->layer, previous_->config);
+    const RunRecord rec = training_record(*previous_->records, previous_->layer, previous_->config);
     it = previous_->figures.emplace(name, io::record_figure(rec, (*source)[1], layer_)).first;
   }
-  Figure f = *figure_cache_;
+  Figure f = *cached;
   const std::string differs = describe(previous_->config, &config_);
   overlay_previous_run(f, it->second,
                        "previous run" + (differs.empty() ? "" : " (" + differs + ")"),
@@ -291,14 +307,26 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
                        fs::path(replaying).filename().string().c_str());
   }
-  ImGui::SetNextItemWidth(-em * 7);
-  if (ImGui::SliderInt("##ttimeline", &timeline_, 0, std::max(0, steps - 1), "step %d"))
+  if (timeline("##ttimeline", &timeline_, steps, "step %d", "no steps yet", -em * 7))
     follow_ = timeline_ == steps - 1;
   ImGui::SameLine();
   ImGui::Text("%d steps", steps);
   dc.textures.begin_frame();
-  const int hover = figure_view("train", figure(kFigures[figure_][0]), steps, timeline_, view_,
-                                ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
+  // The losses with the load over steps beside them when the window is wide enough (one zoom,
+  // one timeline); otherwise the load is the next figure of the list.
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const bool beside = figure_ == 0 && avail.x >= em * 70;
+  if (beside)
+    avail.x = (avail.x - ImGui::GetStyle().ItemSpacing.x) * 0.58f;
+  int hover = figure_view("train", figure(kFigures[figure_][0]), steps, timeline_, view_, avail,
+                          dc.dark, dc.textures);
+  if (beside) {
+    ImGui::SameLine();
+    if (const int h = figure_view("train-load", figure("training-load"), steps, timeline_, view_,
+                                  ImGui::GetContentRegionAvail(), dc.dark, dc.textures);
+        h >= 0)
+      hover = h;
+  }
   if (hover >= 0) {
     ImGui::BeginTooltip();
     ImGui::Text("step %d", hover);

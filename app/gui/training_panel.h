@@ -53,6 +53,10 @@ public:
 
   // Figure `name` (training | training-load | training-norms), as exported.
   Figure figure(const std::string& name) const;
+  std::string shown_figure() const;   // the figure on screen
+  bool show(const std::string& name); // shows figure `name`; false for another name
+  // The zoom of figure `name` (every training figure shares the screen's one), nullptr for another.
+  const PlotView* zoom(const std::string& name) const;
   bool has_steps() const { return records_ && !records_->empty(); }
   int steps() const { return has_steps() ? records_->back().step + 1 : 0; }
   // The work of saving the run shown as an HDF5 record to `file` (a job's body); BadInput when
@@ -79,9 +83,8 @@ private:
   // The run as an in-memory record and the last figure drawn from it, rebuilt only when the
   // records or the figure change (not every frame on the UI thread).
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> record_source_;
-  mutable std::shared_ptr<const io::RunRecord> record_;
-  mutable std::string figure_name_;
-  mutable std::shared_ptr<const Figure> figure_cache_;
+  mutable std::shared_ptr<const RunRecord> record_;
+  mutable std::map<std::string, std::shared_ptr<const Figure>> figure_cache_; // by name
 
   // The run before the last Train, kept to compare with: its settings (config JSON), steps and
   // figures as drawn.

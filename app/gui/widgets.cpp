@@ -5,6 +5,7 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -57,6 +58,21 @@ bool popup_open(const char* name) {
     if (p.Window && std::strcmp(p.Window->Name, name) == 0)
       return true;
   return false;
+}
+
+bool timeline(const char* id, int* index, int count, const char* format, const char* empty,
+              float width) {
+  if (count <= 0) {
+    ImGui::PushID(id);
+    ImGui::ProgressBar(0.0f, ImVec2(width, 0), empty);
+    ImGui::PopID();
+    return false;
+  }
+  ImGui::SetNextItemWidth(width);
+  int t = std::clamp(*index, 0, count - 1);
+  const bool moved = ImGui::SliderInt(id, &t, 0, count - 1, format, ImGuiSliderFlags_AlwaysClamp);
+  *index = t;
+  return moved;
 }
 
 } // namespace routerscope::gui

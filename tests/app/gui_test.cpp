@@ -460,6 +460,29 @@ TEST_F(GuiSmoke, SteepZigZagLinesRenderWithoutGaps) {
   }
 }
 
+// Issue 14: before the first MPI step the timeline is an empty bar saying so, not a slider whose
+// one-value handle fills the whole bar; the sidebar's stepped values follow the cursor.
+TEST_F(GuiSmoke, EmptyTimelineIsAnEmptyBar) {
+  ASSERT_EQ(run("view mpi\n", "", 1024, 640), 0) << output();
+  const io::RgbaImage img = io::read_png(png());
+  const auto s = state();
+  ASSERT_EQ(s["steps_recorded"].get<int>(), 0);
+  const auto r = s["timeline_rect"];
+  const int x0 = int(std::ceil(r[0].get<double>())), y0 = int(std::ceil(r[1].get<double>())),
+            x1 = int(r[2].get<double>()), y1 = int(r[3].get<double>());
+  ASSERT_GT(x1 - x0, 200);
+  ASSERT_GT(y1 - y0, 10);
+  // A handle or a filled bar is the accent blue (translucent over the dark frame): blue well above
+  // red, where the frame and the text are grey.
+  int blue = 0, all = 0;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x, ++all) {
+      const std::uint8_t* p = &img.pixels[(std::size_t(y) * std::size_t(img.width) + x) * 4];
+      blue += p[2] > 100 && p[2] > p[0] + 40;
+    }
+  EXPECT_LT(blue, all / 20) << blue << " of " << all << " timeline pixels are the accent blue";
+}
+
 // A Hub cache holding the demo as routerscope/demo-moe; the GUI process sees only that cache.
 fs::path demo_in_hub_cache(const fs::path& cache, std::string& env) {
   const fs::path snapshot = test::add_hub_snapshot(
@@ -1140,6 +1163,264 @@ TEST_F(GuiSmoke, ShownNumbersHaveFourSignificantDigitsAndBinaryUnits) {
   const auto expert = state()["shown_values"];
   for (const char* k : {"|cos(Rᵢ, u₁)|", "λ", "σ₁"})
     EXPECT_EQ(expert[k], want[k]) << k;
+}
+
+// Issue 14, export follows the screen: the zoomed training figure exports only its x range —
+// the GUI's CSV equals `plot --x-range` of the session the GUI saves, byte for byte, and h5py
+// finds in it exactly the record's rows of the zoomed steps — and its PNG has plot's page size.
+TEST_F(GuiSmoke, ZoomedExportIsPlotsXRangeOfTheRecordAtPlotsPageSize) {
+  const fs::path h5 = dir_ / "s.h5", gui_csv = dir_ / "gui.csv", gui_png = dir_ / "gui.png";
+  ASSERT_EQ(run("select 1 3\ntrain 40\nzoom 10 25.5\nexport training " + gui_csv.string() +
+                "\nexport training " + gui_png.string() + "\nexport session " + h5.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["screen_figure"], "training");
+  EXPECT_EQ(s["zoom"]["x"], nlohmann::json({10.0, 25.5}));
+  const fs::path cli_png = dir_ / "cli.png";
+  const auto plot = test::run_routerscope({"plot", h5.string(), "--figure", "training", "--x-range",
+                                           "10:25.5", "--out", cli_png.string()});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  // (not EXPECT_EQ: a mismatch would print both CSVs whole)
+  EXPECT_TRUE(read_text(gui_csv) == read_text(dir_ / "cli.csv")) << "the CSVs differ";
+  const io::RgbaImage gui_image = io::read_png(gui_png), cli_image = io::read_png(cli_png);
+  EXPECT_EQ(gui_image.width, cli_image.width);
+  EXPECT_EQ(gui_image.height, cli_image.height);
+  EXPECT_GT(gui_image.width, 0);
+  // The record's own rows: every line point of the CSV lies in [10, 25.5], and each variant's
+  // task-loss line is the record's task_loss at steps 10..25.
+  const std::string py =
+      "import csv,sys,h5py,numpy as np\n"
+      "rows=list(csv.DictReader(open(sys.argv[1])))\n"
+      "f=h5py.File(sys.argv[2],'r')\n"
+      "xs=[float(r['x']) for r in rows if r['kind'] in ('line','band','bar')]\n"
+      "assert xs and min(xs)>=10 and max(xs)<=25.5, (min(xs),max(xs))\n"
+      "checked=0\n"
+      "for v in f['variants']:\n"
+      "  want=f['variants/'+v+'/task_loss'][10:26]\n"
+      "  got=[r for r in rows if r['kind']=='line' and r['series']==v and\n"
+      "       'task' in r['panel_title'].lower()]\n"
+      "  assert [float(r['x']) for r in got]==list(range(10,26)), [r['x'] for r in got]\n"
+      "  assert np.allclose([float(r['y']) for r in got], want, rtol=1e-6), v\n"
+      "  checked+=1\n"
+      "assert checked>=1\n"
+      "print('ok')\n";
+  std::ofstream(dir_ / "cmp.py") << py;
+  const auto r = test::run_shell("/usr/bin/python3 " + quote((dir_ / "cmp.py").string()) + " " +
+                                 quote(gui_csv.string()) + " " + quote(h5.string()) + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+// The y zoom too: a convergence figure zoomed on both axes exports what `plot --x-range
+// --y-range` draws of the saved session, pixel for pixel; the unzoomed export differs.
+TEST_F(GuiSmoke, ZoomOnBothAxesExportsWhatPlotDrawsWithBothRanges) {
+  const fs::path h5 = dir_ / "s.h5", zoomed = dir_ / "zoomed.png", whole = dir_ / "whole.png";
+  ASSERT_EQ(run("view mpi\nselect 2 1\nstep 8\nexport convergence " + whole.string() +
+                "\nzoom 2 6 0.001 0.5\nexport convergence " + zoomed.string() +
+                "\nexport session " + h5.string() + "\n"),
+            0)
+      << output();
+  EXPECT_EQ(state()["zoom"]["y"], nlohmann::json({0.001, 0.5}));
+  const fs::path cli_png = dir_ / "cli.png";
+  const auto plot =
+      test::run_routerscope({"plot", h5.string(), "--figure", "convergence", "--x-range", "2:6",
+                             "--y-range", "0.001:0.5", "--out", cli_png.string()});
+  ASSERT_EQ(plot.exit_code, 0) << plot.err;
+  const io::RgbaImage gui = io::read_png(zoomed), cli = io::read_png(cli_png),
+                      unzoomed = io::read_png(whole);
+  EXPECT_EQ(gui.width, cli.width);
+  EXPECT_EQ(gui.height, cli.height);
+  EXPECT_TRUE(gui.pixels == cli.pixels);
+  EXPECT_FALSE(unzoomed.pixels == cli.pixels);
+  // A zoom where the figure on screen does not zoom (the model heatmap) cannot be done.
+  EXPECT_EQ(run("view model\nzoom 1 2\n"), 2) << output();
+  EXPECT_NE(output().find("script.txt:2: "), std::string::npos) << output();
+}
+
+// Browse… in the Export dialog opens the file browser in save mode: it lists folders and the
+// figures already there (not the checkpoint files), enters a folder, takes an existing file's
+// name and extension (its format), and a typed name becomes the dialog's file.
+TEST_F(GuiSmoke, ExportBrowseChoosesAFolderAndAName) {
+  const fs::path out = dir_ / "out";
+  fs::create_directories(out / "figs");
+  std::ofstream(out / "figs" / "old.svg") << "<svg/>";
+  std::ofstream(out / "model.safetensors") << "x";
+  std::ofstream(out / "notes.txt") << "x";
+  ASSERT_EQ(run("view mpi\nstep 2\nexport-browse " + out.string() + "\nstate " +
+                (dir_ / "listed.json").string() + "\nexport-browse-open figs\nexport-browse-open " +
+                "old.svg\nexport-browse-choose old.svg\nstate " + (dir_ / "took.json").string() +
+                "\nexport-browse " + out.string() + "\nexport-browse-choose fresh\n"),
+            0)
+      << output();
+  const auto listed = nlohmann::json::parse(read_text(dir_ / "listed.json"));
+  EXPECT_TRUE(listed["export_dialog_open"].get<bool>());
+  EXPECT_EQ(listed["export_browser"]["mode"], "save");
+  EXPECT_EQ(listed["export_browser"]["folder"], out.string());
+  EXPECT_EQ(listed["export_browser"]["entries"], nlohmann::json({"figs"}));
+  const auto took = nlohmann::json::parse(read_text(dir_ / "took.json"));
+  EXPECT_EQ(took["export_browser"]["folder"], (out / "figs").string());
+  EXPECT_EQ(took["export_browser"]["entries"], nlohmann::json({"old.svg"}));
+  // The dialog offers the figure on screen; the chosen file keeps its format (svg).
+  EXPECT_EQ(took["export_figure"], "convergence");
+  EXPECT_EQ(took["export_file"], (out / "figs" / "old.svg").string());
+  // A name without an extension keeps the dialog's format.
+  EXPECT_EQ(state()["export_file"], (out / "fresh.svg").string());
+  EXPECT_TRUE(state()["export_dialog_open"].get<bool>());
+  // A name with a folder in it is not a name.
+  EXPECT_EQ(run("export-browse " + out.string() + "\nexport-browse-choose a/b\n"), 2);
+  EXPECT_NE(output().find("script.txt:2: "), std::string::npos) << output();
+}
+
+// The Series view's heatmap colours follow View ▸ Heatmap colours like the model heatmap — by
+// default the data's min–max, over every checkpoint so the scale stays put while the timeline
+// scrubs. Oracle: h5py reads |cos| of every layer at every checkpoint of the record, NumPy takes
+// min, max and the 2nd/98th percentiles.
+TEST_F(GuiSmoke, SeriesHeatmapColourRangeFollowsTheViewSetting) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--method", "exact"});
+  const auto py = test::run_shell(
+      "/usr/bin/python3 -c \"import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r'); "
+      "v=np.concatenate([f['layers/'+k+'/cos'][:].ravel() for k in f['layers']]); "
+      "v=v[np.isfinite(v)]; print(repr(float(v.min())), repr(float(v.max())), "
+      "*[repr(float(p)) for p in np.percentile(v, [2, 98])])\" " +
+      quote(rec.string()) + " 2>&1");
+  ASSERT_EQ(py.exit_code, 0) << py.out;
+  double lo = 0, hi = 0, p2 = 0, p98 = 0;
+  std::istringstream(py.out) >> lo >> hi >> p2 >> p98;
+  ASSERT_LT(lo, hi);
+  ASSERT_TRUE(lo > 0.01 || hi < 0.99) << "the planted |cos| span 0–1: the test could not fail";
+  auto limits = [&](const std::string& script) {
+    EXPECT_EQ(run(script + "series-cursor 1\n", rec.string()), 0) << output();
+    return state()["series"]["heatmap_colour_limits"];
+  };
+  auto lim = limits("");
+  EXPECT_NEAR(lim[0].get<double>(), lo, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), hi, 1e-6);
+  lim = limits("color-range robust\n");
+  EXPECT_NEAR(lim[0].get<double>(), p2, 1e-6);
+  EXPECT_NEAR(lim[1].get<double>(), p98, 1e-6);
+  lim = limits("color-range unit\n");
+  EXPECT_EQ(lim[0].get<double>(), 0.0);
+  EXPECT_EQ(lim[1].get<double>(), 1.0);
+}
+
+// Overwrite question: an export to a file that exists asks "Replace FILE?"; Replace writes it,
+// Cancel leaves it byte for byte, and a script that does not answer exits 2 naming the line.
+TEST_F(GuiSmoke, ExportToAnExistingFileAsksBeforeReplacingIt) {
+  const fs::path csv = dir_ / "fig.csv";
+  const std::string old = "not a figure\n";
+  std::ofstream(csv) << old;
+  const std::string export_line = "export convergence " + csv.string() + "\n";
+  // Asked and shown (the question is in the state written while it is open).
+  ASSERT_EQ(run("view mpi\nstep 3\n" + export_line + "export-confirm cancel\n"), 0) << output();
+  EXPECT_EQ(read_text(csv), old);
+  EXPECT_EQ(state()["export_question"], "");
+  ASSERT_EQ(
+      run("view mpi\nstep 3\n" + export_line + "state " + (dir_ / "asked.json").string() + "\n"),
+      2);
+  EXPECT_NE(output().find("script.txt:3: "), std::string::npos) << output();
+  EXPECT_NE(output().find("export-confirm"), std::string::npos) << output();
+  EXPECT_FALSE(fs::exists(dir_ / "asked.json")); // the script stopped at the unanswered line
+  EXPECT_EQ(state()["export_question"], "Replace " + csv.string() + "?");
+  EXPECT_EQ(read_text(csv), old);
+  // Unanswered at the end of the script: the same.
+  ASSERT_EQ(run("view mpi\nstep 3\n" + export_line), 2);
+  EXPECT_NE(output().find("script.txt:3: "), std::string::npos) << output();
+  EXPECT_EQ(read_text(csv), old);
+  // Replace: the file becomes the figure's CSV (what a fresh export writes).
+  const fs::path fresh = dir_ / "fresh.csv";
+  ASSERT_EQ(run("view mpi\nstep 3\n" + export_line + "export-confirm replace\nexport convergence " +
+                fresh.string() + "\n"),
+            0)
+      << output();
+  EXPECT_NE(read_text(csv), old);
+  EXPECT_EQ(read_text(csv), read_text(fresh));
+  // An answer with no question open cannot be done.
+  EXPECT_EQ(run("export-confirm replace\n"), 2) << output();
+  EXPECT_NE(output().find("script.txt:1: "), std::string::npos) << output();
+}
+
+// The faults of the figures' text as the screen drew it (ImGui's font metrics, from the state
+// JSON's figure_text): boxes of one figure that overlap by more than half a pixel, and boxes
+// that leave their figure's rectangle.
+std::string screen_text_faults(const nlohmann::json& state, const std::string& where) {
+  std::ostringstream out;
+  for (const auto& f : state["figure_text"]) {
+    const auto& r = f["rect"];
+    const auto& b = f["boxes"];
+    auto v = [](const nlohmann::json& box, int i) { return box[std::size_t(i)].get<double>(); };
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      const std::string text = b[i][0].get<std::string>();
+      if (v(b[i], 1) < v(r, 0) - 0.5 || v(b[i], 2) < v(r, 1) - 0.5 || v(b[i], 3) > v(r, 2) + 0.5 ||
+          v(b[i], 4) > v(r, 3) + 0.5)
+        out << where << " " << f["id"] << ": '" << text << "' leaves the figure\n";
+      for (std::size_t j = i + 1; j < b.size(); ++j)
+        if (v(b[i], 1) + 0.5 < v(b[j], 3) && v(b[j], 1) + 0.5 < v(b[i], 3) &&
+            v(b[i], 2) + 0.5 < v(b[j], 4) && v(b[j], 2) + 0.5 < v(b[i], 4))
+          out << where << " " << f["id"] << ": '" << text << "' overlaps '"
+              << b[j][0].get<std::string>() << "'\n";
+    }
+  }
+  return out.str();
+}
+
+// Issue 14, layout holds at 1024×640 and 1920×1080: in every view with figures (MPI convergence
+// after some steps and its |cos|, norms and load page; router training's three figures after a
+// short run, with the load over steps beside the losses where the window is wide; pretraining's
+// four; the series' three) no two text boxes of a figure overlap and none leaves the figure, as
+// the screen draws them.
+TEST_F(GuiSmoke, FigureTextNeitherOverlapsNorLeavesItsFigureOnScreen) {
+  ASSERT_NO_FATAL_FAILURE(plant_series());
+  const fs::path rec = dir_ / "series.h5";
+  cli_series(rec, {"--tokens", tokens_.string()});
+  const std::vector<std::vector<std::string>> steps = {
+      {"view mpi", "step 8", "show convergence"},
+      {"show alignment"},
+      {"train 12", "show training"},
+      {"show training-load"},
+      {"show training-norms"},
+      {"pretrain 8", "show pretraining"},
+      {"show pretraining-load"},
+      {"show pretraining-alignment"},
+      {"show pretraining-norms"},
+      {"open " + rec.string(), "show series-alignment"},
+      {"show series-norms"},
+      {"show series-load"}};
+  for (const auto& [w, h] : {std::pair{1024, 640}, std::pair{1920, 1080}}) {
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    std::string script;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      for (const auto& line : steps[i])
+        script += line + "\n";
+      script += "state " + (dir_ / (size + "-" + std::to_string(i) + ".json")).string() + "\n";
+    }
+    ASSERT_EQ(run(script, "", w, h), 0) << output();
+    int figures = 0;
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const auto s =
+          nlohmann::json::parse(read_text(dir_ / (size + "-" + std::to_string(i) + ".json")));
+      const std::string where = size + " " + steps[i].back();
+      EXPECT_EQ(s["error"], "") << where;
+      EXPECT_GE(s["figure_text"].size(), 1u) << where;
+      for (const auto& f : s["figure_text"])
+        EXPECT_GE(f["boxes"].size(), 6u) << where; // titles, tick labels, axis titles
+      figures += int(s["figure_text"].size());
+      EXPECT_EQ(screen_text_faults(s, where), "");
+    }
+    // The |cos|, norms and load page shows three figures; at 1920×1080 the training losses have
+    // the load over steps beside them.
+    EXPECT_EQ(figures, w == 1920 ? 15 : 14) << size;
+    std::vector<std::string> training;
+    const auto trained = nlohmann::json::parse(read_text(dir_ / (size + "-2.json")));
+    for (const auto& f : trained["figure_text"])
+      training.push_back(f["id"].get<std::string>());
+    const std::vector<std::string> want = w == 1920
+                                              ? std::vector<std::string>{"train", "train-load"}
+                                              : std::vector<std::string>{"train"};
+    EXPECT_EQ(training, want) << size;
+  }
 }
 
 } // namespace

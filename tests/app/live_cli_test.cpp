@@ -26,7 +26,7 @@ std::string expected_csv(int steps) {
     for (int v = 0; v < 2; ++v)
       records.push_back(test::live_training_step(v, s, kExperts));
   return io::figure_csv(io::record_figure(
-      io::training_record(records, kLayer, R"({"variants":["vanilla","mpi"]})"), "training"));
+      training_record(records, kLayer, R"({"variants":["vanilla","mpi"]})"), "training"));
 }
 
 TEST(LiveCli, PlotDrawsARecordWhileItsWriterRuns) {
@@ -44,7 +44,7 @@ TEST(LiveCli, PlotDrawsARecordWhileItsWriterRuns) {
   // Until the writer has committed its first kPause steps (it pauses there).
   auto committed_steps = [&] {
     try {
-      return int(io::training_steps(io::read_run_record(spec.path), "run.h5").size()) / 2;
+      return int(training_steps(io::read_run_record(spec.path), "run.h5").size()) / 2;
     } catch (const Error&) {
       return 0; // not started yet
     }

@@ -30,7 +30,7 @@ TEST(MpiCommand, RecordRowZeroMatchesExactSvdOfCheckpoint) {
   auto r = test::run_routerscope(
       {"mpi", ckpt.string(), "--layers", "0", "--steps", "4", "--record", rec.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  io::RunRecord record = io::read_run_record(rec);
+  RunRecord record = io::read_run_record(rec);
   EXPECT_EQ(record.kind, "convergence");
   ASSERT_EQ(record.layers.size(), 1u);
   const MatrixD& cos = record.layers[0].series.at("cos");
@@ -61,7 +61,7 @@ TEST(TrainCommand, WritesEveryVariantAndStep) {
                                   "16", "--pool", "64", "--held-out", "16", "--variants",
                                   "vanilla,mpi", "--record", rec.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  io::RunRecord record = io::read_run_record(rec);
+  RunRecord record = io::read_run_record(rec);
   ASSERT_EQ(record.variants.size(), 2u);
   auto model = io::open_checkpoint(ckpt);
   const int n = model->info().layer(1).experts;

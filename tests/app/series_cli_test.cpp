@@ -89,7 +89,7 @@ TEST_F(SeriesCommand, RecordMatchesPlantedClosedFormAndNumpyOracle) {
   }
   EXPECT_EQ(steps, (std::vector<int>{50, 300, 600, 900}));
 
-  const io::RunRecord record = io::read_run_record(rec);
+  const RunRecord record = io::read_run_record(rec);
   const io::SeriesData d = io::series_data(record, rec.string());
   ASSERT_EQ(d.steps.size(), 4u);
   ASSERT_EQ(d.layers.size(), 2u);

@@ -1,6 +1,7 @@
-// ViewOptions (core/figure_options.h): smoothing, log y and heatmap colour ranges. Oracles: the
-// moving average written as its defining sum (not the recursion the code uses), percentiles of an
-// evenly spaced sample (known in closed form), and the Okabe–Ito hex codes of the variant table.
+// ViewOptions (core/figure_options.h): smoothing, log y, heatmap colour ranges and zoom ranges.
+// Oracles: the moving average written as its defining sum (not the recursion the code uses),
+// percentiles of an evenly spaced sample (known in closed form), and the Okabe–Ito hex codes of the
+// variant table.
 #include "core/error.h"
 #include "core/figure_options.h"
 
@@ -152,6 +153,61 @@ TEST(ViewOptions, ColourRangesOfAHeatmap) {
   EXPECT_NE(f.panels[0].heatmap->colorbar_label.find("percentile"), std::string::npos);
   EXPECT_EQ(parse_color_range("robust"), ColorRange::Robust);
   EXPECT_THROW(parse_color_range("percentile"), Error);
+}
+
+// The zoom: the x range cuts every kind of data to the points inside [lo, hi] (inclusive) and
+// fixes the limits; the y range fixes the limits only. Oracle: the points chosen by hand.
+TEST(ViewOptions, XRangeCutsTheDataToItAndYRangeSetsTheLimits) {
+  Figure f = one_panel({line("a", {0, 10, 20, 30, 40, 50})});
+  Panel& p = f.panels[0];
+  Band b;
+  b.x = {0, 1, 2, 3, 4, 5};
+  b.lower = {0, -1, -2, -3, -4, -5};
+  b.upper = {0, 1, 2, 3, 4, 5};
+  p.bands.push_back(b);
+  BarSeries bars;
+  bars.x = {0.5, 1.5, 4.5};
+  bars.height = {7, 8, 9};
+  p.bars.push_back(bars);
+  Heatmap h; // 2 rows × 6 columns, columns centred at 0..5
+  h.rows = 2;
+  h.cols = 6;
+  h.values = {0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15};
+  Panel hp;
+  hp.heatmap = h;
+  f.panels.push_back(hp);
+  ViewOptions zoom;
+  zoom.x_range = std::pair{1.0, 3.5};
+  zoom.y_range = std::pair{-2.0, 25.0};
+  apply_view_options(f, zoom);
+  const Panel& q = f.panels[0];
+  EXPECT_EQ(q.lines[0].x, (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(q.lines[0].y, (std::vector<double>{10, 20, 30}));
+  EXPECT_EQ(q.bands[0].x, (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(q.bands[0].lower, (std::vector<double>{-1, -2, -3}));
+  EXPECT_EQ(q.bands[0].upper, (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(q.bars[0].x, (std::vector<double>{1.5}));
+  EXPECT_EQ(q.bars[0].height, (std::vector<double>{8}));
+  EXPECT_EQ(*q.x.min, 1.0);
+  EXPECT_EQ(*q.x.max, 3.5);
+  EXPECT_EQ(*q.y.min, -2.0);
+  EXPECT_EQ(*q.y.max, 25.0);
+  const Heatmap& g = *f.panels[1].heatmap;
+  EXPECT_EQ(g.cols, 3); // the columns centred at 1, 2 and 3
+  EXPECT_EQ(g.rows, 2);
+  EXPECT_EQ(g.values, (std::vector<double>{1, 2, 3, 11, 12, 13}));
+  EXPECT_DOUBLE_EQ(g.x0, 0.5);
+  EXPECT_EQ(*f.panels[1].x.min, 1.0);
+
+  // The CLI's form, and ranges that are not ranges.
+  EXPECT_EQ(parse_range("10:40", "x"), (std::pair{10.0, 40.0}));
+  EXPECT_EQ(parse_range("-1e-3:0.5", "y"), (std::pair{-1e-3, 0.5}));
+  for (const char* bad : {"10", "40:10", "5:5", "a:b", "1:inf", ":3", "1:"})
+    EXPECT_THROW(parse_range(bad, "x"), Error) << bad;
+  Figure g2 = one_panel({line("a", {1, 2})});
+  ViewOptions empty;
+  empty.x_range = std::pair{3.0, 3.0};
+  EXPECT_THROW(apply_view_options(g2, empty), Error);
 }
 
 TEST(VariantColors, EachVariantHasOneColourWhateverItsPosition) {

@@ -690,5 +690,45 @@ TEST(FigureLayoutTitle, LongTitlesShrinkThenCutAtAWord) {
   }
 }
 
+// A panel title wider than its plot area is set smaller, then cut after a whole word with "…",
+// centred over the plot (a long title no longer runs into the next panel or off the figure).
+TEST(FigureLayoutTitle, LongPanelTitlesFitTheirPlotArea) {
+  Figure f;
+  Panel p;
+  p.title = "layer 0: expert weight norm of the gate matrix over training steps";
+  LineSeries line;
+  line.x = line.y = {0, 1};
+  p.lines.push_back(line);
+  f.panels = {p, p};
+  f.columns = 2;
+  for (double w : {1400.0, 300.0}) {
+    RecordingCanvas c;
+    LayoutOptions opt;
+    opt.width = w;
+    opt.height = 200;
+    const std::vector<PanelFrame> frames = draw_figure(f, c, opt);
+    ASSERT_EQ(frames.size(), 2u);
+    std::vector<const RecordingCanvas::TextCmd*> titles;
+    for (const auto& cmd : c.cmds)
+      if (auto* t = std::get_if<RecordingCanvas::TextCmd>(&cmd); t && t->style.bold)
+        titles.push_back(t);
+    ASSERT_EQ(titles.size(), 2u) << w;
+    for (std::size_t i = 0; i < 2; ++i) {
+      const Rect& plot = frames[i].plot;
+      const RecordingCanvas::TextCmd& t = *titles[i];
+      const double width = c.measure(t.text, t.style).width;
+      EXPECT_LE(width, plot.w + 1e-9) << w;
+      EXPECT_GE(t.origin.x, plot.x - 1e-9) << w;
+      EXPECT_LE(t.origin.x + width, plot.right() + 1e-9) << w;
+      if (w == 1400.0) {
+        EXPECT_EQ(t.text, p.title);
+      } else {
+        EXPECT_EQ(t.text.substr(t.text.size() - 3), "…");
+        EXPECT_EQ(p.title.rfind(t.text.substr(0, t.text.size() - 3), 0), 0u);
+      }
+    }
+  }
+}
+
 } // namespace
 } // namespace routerscope

@@ -96,13 +96,13 @@ TEST(PretrainRecord, RoundTripKeepsEverySeriesInConfigOrder) {
 TEST(PretrainRecord, InMemoryRecordDrawsTheSameFiguresAsTheFile) {
   test::TempDir dir("premem");
   write_run(dir / "run.h5", 7);
-  const io::RunRecord file = io::read_run_record(dir / "run.h5");
+  const RunRecord file = io::read_run_record(dir / "run.h5");
   std::vector<io::PretrainStepRow> rows;
   for (int s = 0; s < 7; ++s) {
     rows.push_back(row("vanilla", 0, s));
     rows.push_back(row("mpi", 1, s));
   }
-  const io::RunRecord mem = io::pretrain_record(rows, file.config, file.identity);
+  const RunRecord mem = io::pretrain_record(rows, file.config, file.identity);
   ASSERT_EQ(mem.variants.size(), file.variants.size());
   for (std::size_t v = 0; v < mem.variants.size(); ++v) {
     EXPECT_EQ(mem.variants[v].name, file.variants[v].name);
@@ -183,7 +183,7 @@ TEST(PretrainRecord, RejectsOtherRecordsNamingThem) {
 TEST(PretrainFigures, DrawTheRecordedSeries) {
   test::TempDir dir("fig");
   write_run(dir / "run.h5", 5);
-  const io::RunRecord rec = io::read_run_record(dir / "run.h5");
+  const RunRecord rec = io::read_run_record(dir / "run.h5");
   EXPECT_EQ(io::record_figure_names(rec), io::pretrain_figure_names());
 
   const Figure f = io::record_figure(rec, "pretraining");

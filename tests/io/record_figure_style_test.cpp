@@ -34,13 +34,13 @@ TrainStepRecord step(const std::string& name, int s, double vio_scale) {
 }
 
 // A training record of layer 5 whose variants are listed mpi first, then vanilla.
-io::RunRecord record() {
+RunRecord record() {
   std::vector<TrainStepRecord> steps;
   for (int s = 0; s < 12; ++s) {
     steps.push_back(step("mpi", s, 0.3));
     steps.push_back(step("vanilla", s, 0.9));
   }
-  return io::training_record(steps, 5, R"({"lb_alpha": 0.01, "variants": ["mpi", "vanilla"]})");
+  return training_record(steps, 5, R"({"lb_alpha": 0.01, "variants": ["mpi", "vanilla"]})");
 }
 
 const Panel& panel_titled(const Figure& f, const std::string& start) {
@@ -52,7 +52,7 @@ const Panel& panel_titled(const Figure& f, const std::string& start) {
 }
 
 TEST(TrainingFigureStyle, VariantsKeepTheirColourOnEveryPage) {
-  const io::RunRecord r = record();
+  const RunRecord r = record();
   ASSERT_EQ(r.variants.front().name, "mpi");
   const Color blue = color_from_hex(0x0072B2), vermillion = color_from_hex(0xD55E00);
   int checked = 0;
@@ -84,7 +84,7 @@ TEST(TrainingFigureStyle, VariantsKeepTheirColourOnEveryPage) {
 }
 
 TEST(TrainingFigureStyle, TaskLossAndLbLossArePanelsOfTheirOwnWithAlphaStated) {
-  const io::RunRecord r = record();
+  const RunRecord r = record();
   const Figure f = io::record_figure(r, "training");
   EXPECT_NE(f.title.find("layer 5"), std::string::npos) << f.title;
   const Panel& task = panel_titled(f, "task loss");
@@ -106,7 +106,7 @@ TEST(TrainingFigureStyle, TaskLossAndLbLossArePanelsOfTheirOwnWithAlphaStated) {
 }
 
 TEST(TrainingFigureStyle, MaxVioPanelsOfTheVariantsShareOneRange) {
-  const io::RunRecord r = record();
+  const RunRecord r = record();
   const Figure f = io::record_figure(r, "load");
   EXPECT_NE(f.title.find("layer 5"), std::string::npos) << f.title;
   double want = 0;

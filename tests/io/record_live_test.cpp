@@ -61,7 +61,7 @@ TEST(RecordLive, ReadersSeeTheStepCountGrowWithEverySeriesOfEqualLength) {
   std::vector<std::string> problems;
   while (problems.size() < 10) {
     const bool finished = fs::exists(marks / "writer_done");
-    io::RunRecord r;
+    RunRecord r;
     try {
       r = io::read_run_record(path);
     } catch (const Error& e) {

@@ -38,7 +38,7 @@ TrainStepRecord step(int s, int n = 4) {
   return r;
 }
 
-io::RecordIdentity identity() {
+RecordIdentity identity() {
   return {"/models/demo", "olmoe", {{"model.safetensors", 1}}};
 }
 
@@ -92,7 +92,7 @@ TEST(RecordReliability, WriterKilledMidStepLeavesEveryCompleteStepAndNoPartOfThe
   ::close(fds[0]);
   ASSERT_TRUE(WIFSIGNALED(status));
 
-  io::RunRecord r = io::read_run_record(path);
+  RunRecord r = io::read_run_record(path);
   ASSERT_EQ(r.variants.size(), 1u);
   EXPECT_EQ(r.variants[0].scalars.at("loss").size(), 5);
   EXPECT_EQ(r.variants[0].scalars.at("task_loss").size(), 5);
@@ -160,7 +160,7 @@ TEST(RecordReliability, ReadsAttributesRewrittenByH5pyAndNamesAMissingKind) {
                                  "f.attrs[\"checkpoint_family\"] = \"mixtral\"\n"
                                  "print(\"done\")\n");
   ASSERT_NE(out.find("done"), std::string::npos) << out;
-  io::RunRecord r = io::read_run_record(path);
+  RunRecord r = io::read_run_record(path);
   EXPECT_EQ(r.kind, "training");
   EXPECT_EQ(r.identity.family, "mixtral");
 
@@ -182,7 +182,7 @@ TEST(RecordReliability, ConvergenceRecordWithoutLayersSaysSo) {
   test::TempDir dir("nolayers");
   const auto path = dir / "empty.h5";
   { io::RunRecordWriter w(path, "convergence", "{}", identity()); }
-  io::RunRecord r = io::read_run_record(path);
+  RunRecord r = io::read_run_record(path);
   const std::string e = error_of([&] { io::record_figure(r, "convergence", std::nullopt); });
   EXPECT_NE(e.find("holds no layer"), std::string::npos) << e;
   EXPECT_EQ(e.find("-1"), std::string::npos) << e;
@@ -238,7 +238,7 @@ TEST(RecordReliability, MaxvioGlobalLongerThanItsStepsStillPlots) {
                    "print(\"done\")\n")
                 .find("done"),
             std::string::npos);
-  const io::RunRecord r = io::read_run_record(path);
+  const RunRecord r = io::read_run_record(path);
   const Figure f = io::record_figure(r, "load", std::nullopt);
   EXPECT_FALSE(f.panels.empty());
 }
@@ -259,7 +259,7 @@ TEST(RecordReliability, RecordHolding1e308PlotsToAPng) {
       w.add_training_step(0, r);
     }
   }
-  const io::RunRecord r = io::read_run_record(path);
+  const RunRecord r = io::read_run_record(path);
   for (const char* name : {"training", "load", "norms"}) {
     const auto png = dir / (std::string(name) + ".png");
     ASSERT_NO_THROW(io::export_figure(io::record_figure(r, name, std::nullopt), png)) << name;

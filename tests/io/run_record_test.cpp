@@ -37,7 +37,7 @@ TrainStepRecord step_record(const std::string& name, int step, int n, bool mpi) 
   return r;
 }
 
-io::RecordIdentity identity() {
+RecordIdentity identity() {
   return {"/models/demo", "olmoe", {{"model.safetensors", 1234}}};
 }
 
@@ -52,7 +52,7 @@ TEST(RunRecord, TrainingRoundTrip) {
       w.add_training_step(3, step_record("mpi", s, 5, true));
     }
   }
-  io::RunRecord r = io::read_run_record(dir / "run.h5");
+  RunRecord r = io::read_run_record(dir / "run.h5");
   EXPECT_EQ(r.kind, "training");
   EXPECT_EQ(nlohmann::json::parse(r.config)["steps"], 4);
   EXPECT_EQ(r.identity.family, "olmoe");
@@ -121,7 +121,7 @@ TEST(RunRecord, TrainingStepsInvertTheWriterInTheConfigsVariantOrder) {
       w.add_training_step(4, r);
   }
   int layer = -1;
-  const auto got = io::training_steps(io::read_run_record(dir / "run.h5"), "run.h5", &layer);
+  const auto got = training_steps(io::read_run_record(dir / "run.h5"), "run.h5", &layer);
   EXPECT_EQ(layer, 4);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
@@ -139,8 +139,8 @@ TEST(RunRecord, InMemoryTrainingRecordEqualsTheOneWrittenAndReadBack) {
     for (const auto& r : steps)
       w.add_training_step(2, r);
   }
-  const io::RunRecord disk = io::read_run_record(dir / "run.h5");
-  const io::RunRecord mem = io::training_record(steps, 2);
+  const RunRecord disk = io::read_run_record(dir / "run.h5");
+  const RunRecord mem = training_record(steps, 2);
   EXPECT_EQ(mem.kind, disk.kind);
   ASSERT_EQ(mem.variants.size(), disk.variants.size());
   for (size_t v = 0; v < disk.variants.size(); ++v) {
@@ -198,8 +198,8 @@ TEST(RunRecord, InMemoryConvergenceRecordEqualsTheOneWrittenAndReadBack) {
     for (const auto& r : layer.rows)
       w.add_convergence_row(layer, r);
   }
-  const io::RunRecord disk = io::read_run_record(dir / "run.h5");
-  const io::RunRecord mem = io::convergence_record(layer, R"({"power_steps":1})", identity());
+  const RunRecord disk = io::read_run_record(dir / "run.h5");
+  const RunRecord mem = convergence_record(layer, R"({"power_steps":1})", identity());
   EXPECT_EQ(mem.kind, disk.kind);
   EXPECT_EQ(mem.config, disk.config);
   EXPECT_EQ(mem.identity.path, disk.identity.path);
@@ -235,7 +235,7 @@ TEST(RunRecord, TrainingStepsOfACutRecordKeepOnlyCompleteSteps) {
     H5Dclose(d);
     H5Fclose(f);
   }
-  const auto got = io::training_steps(io::read_run_record(path), "run.h5");
+  const auto got = training_steps(io::read_run_record(path), "run.h5");
   int mpi = 0, vanilla = 0;
   for (const auto& r : got)
     (r.name == "mpi" ? mpi : vanilla)++;
@@ -254,7 +254,7 @@ TEST(RunRecord, TrainingStepsRejectAConvergenceRecordNamingTheFile) {
     w.add_convergence_row(layer, row);
   }
   try {
-    io::training_steps(io::read_run_record(dir / "c.h5"), "c.h5");
+    training_steps(io::read_run_record(dir / "c.h5"), "c.h5");
     FAIL() << "expected BadInput";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::BadInput);
@@ -295,7 +295,7 @@ TEST(RunRecord, ConvergenceRoundTripKeepsRowZero) {
     for (int t = 0; t <= 5; ++t)
       w.add_convergence_row(c, convergence_row(t, 3));
   }
-  io::RunRecord r = io::read_run_record(dir / "conv.h5");
+  RunRecord r = io::read_run_record(dir / "conv.h5");
   ASSERT_EQ(r.layers.size(), 1u);
   EXPECT_EQ(r.layers[0].layer, 1);
   const MatrixD& cos = r.layers[0].series.at("cos");
@@ -342,7 +342,7 @@ TEST(RunRecord, SurvivesKillMinusNineAfterFlush) {
   waitpid(pid, &status, 0);
   ::close(fds[0]);
   ASSERT_TRUE(WIFSIGNALED(status));
-  io::RunRecord r = io::read_run_record(path);
+  RunRecord r = io::read_run_record(path);
   ASSERT_EQ(r.variants.size(), 1u);
   const auto& loss = r.variants[0].scalars.at("loss");
   const auto& load = r.variants[0].layers.at(0).at("load");
@@ -424,12 +424,12 @@ TEST(RunRecord, Format1RecordsStillReadWithTheirCommittedRows) {
       "        d.attrs[\"committed_rows\"] = np.int64(4)\n"
       "print(\"done\")\n");
   ASSERT_NE(out.find("done"), std::string::npos) << out;
-  const io::RunRecord r = io::read_run_record(path);
+  const RunRecord r = io::read_run_record(path);
   ASSERT_EQ(r.variants.size(), 1u);
   EXPECT_EQ(r.variants[0].scalars.at("loss"), (VectorD(3) << 1, 2, 3).finished());
   EXPECT_EQ(r.variants[0].layers.at(0).at("load").rows(), 4);
   EXPECT_EQ(r.variants[0].layers.at(0).at("cos").rows(), 5); // no attribute: every row
-  const auto steps = io::training_steps(r, "v1.h5");
+  const auto steps = training_steps(r, "v1.h5");
   ASSERT_EQ(steps.size(), 3u); // the steps every series holds
   EXPECT_EQ(steps[2].load, (VectorD(2) << 2, 2).finished());
 }

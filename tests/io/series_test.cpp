@@ -238,7 +238,7 @@ TEST(SeriesRecord, WritesReadsAndDrawsEveryFigure) {
     }
     w.close();
   }
-  const io::RunRecord rec = io::read_run_record(path);
+  const RunRecord rec = io::read_run_record(path);
   EXPECT_EQ(rec.kind, "series");
   const io::SeriesData d = io::series_data(rec, "test");
   ASSERT_EQ(d.steps.size(), std::size_t(C));
@@ -295,7 +295,7 @@ TEST(SeriesRecord, InMemoryRecordIsTheRecordTheFileReadsBackAs) {
   std::vector<std::vector<SeriesLayerPoint>> points;
   std::vector<std::int64_t> steps;
   const std::string config = "{\"command\": \"series\"}";
-  const io::RecordIdentity identity{"ckpt", "mixtral", {{"model.safetensors", 12}}};
+  const RecordIdentity identity{"ckpt", "mixtral", {{"model.safetensors", 12}}};
   io::RunRecordWriter w(path, "series", config, identity);
   for (int l : {2, 0})
     io::declare_series_layer(w, l, 3, true);
@@ -322,8 +322,8 @@ TEST(SeriesRecord, InMemoryRecordIsTheRecordTheFileReadsBackAs) {
     io::add_series_point(w, steps.back(), layers);
   }
   w.close();
-  const io::RunRecord file = io::read_run_record(path);
-  const io::RunRecord memory = io::series_record(steps, points, config, identity);
+  const RunRecord file = io::read_run_record(path);
+  const RunRecord memory = io::series_record(steps, points, config, identity);
   EXPECT_EQ(memory.kind, file.kind);
   EXPECT_EQ(memory.config, file.config);
   EXPECT_EQ(memory.identity.path, file.identity.path);

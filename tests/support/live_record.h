@@ -18,7 +18,7 @@ TrainStepRecord live_training_step(int variant, int step, int experts);
 
 struct LiveWriterSpec {
   std::filesystem::path path;
-  io::RecordIdentity identity;
+  RecordIdentity identity;
   int layer = 0, experts = 4, steps = 10;
   // After waits[i].first steps (both variants committed and flushed) the writer waits until
   // every file of waits[i].second exists.
