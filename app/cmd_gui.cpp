@@ -22,7 +22,8 @@ int run_gui_command(const Argv& argv) {
       "  metric cos|lambda | browse FOLDER | browse-hub | browse-hidden on|off |\n"
       "  browse-open NAME | follow RUN.h5 | wait-steps N|+N | state FILE |\n"
       "  open-series PATH... | start-series PATH... | wait-checkpoints N | series-cursor K |\n"
-      "  series-select LAYER EXPERT | series-figure NAME\n"
+      "  series-select LAYER EXPERT | series-figure NAME | set NAME VALUE (c-prime,\n"
+      "  power-steps, matrix, ablation, gating, lr, batch, tokens, variants) | clear-previous\n"
       "Figures: alignment norms load maxvio heatmap training training-load training-norms\n"
       "  pretraining pretraining-load pretraining-alignment pretraining-norms series-alignment\n"
       "  series-norms series-load session");
@@ -32,8 +33,12 @@ int run_gui_command(const Argv& argv) {
   app.add_option("PATH", path,
                  "checkpoint (folder, .safetensors, .index.json, Hub repo id ORG/NAME[@REVISION] "
                  "or models--ORG--NAME cache folder) or .h5 record (default: the bundled demo)");
-  app.add_option("--size", size, "window size WxH (default 1440x900)");
-  app.add_option("--theme", o.theme, "colour theme")->check(one_of({"dark", "light"}));
+  app.add_option("--size", size, "window size WxH (default: the last one used, else 1440x900)");
+  app.add_option("--theme", o.theme, "colour theme (default: the last one used, else dark)")
+      ->check(one_of({"dark", "light"}));
+  app.add_flag("--remember", o.remember,
+               "screenshot mode: read and write the remembered theme and window size too "
+               "($XDG_CONFIG_HOME/routerscope/gui.json), as an interactive session does");
   cl.add_device(o.device);
   app.add_option("--screenshot", o.screenshot, "render offscreen, write FILE.png and exit");
   app.add_option("--frames", o.frames, "frames rendered before the screenshot")
@@ -47,6 +52,7 @@ int run_gui_command(const Argv& argv) {
   if (auto rc = cl.parse(argv))
     return *rc;
   if (!size.empty()) {
+    o.size_given = true;
     const auto x = size.find('x');
     try {
       if (x == std::string::npos)

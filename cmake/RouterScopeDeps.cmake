@@ -54,6 +54,12 @@ if(NOT ROUTERSCOPE_GUI STREQUAL "OFF")
     target_link_libraries(routerscope_imgui INTERFACE ${IMGUI_LIBRARY} ${STB_LIBRARY}
                           PkgConfig::GLFW OpenGL::GL ${CMAKE_DL_LIBS})
     set(ROUTERSCOPE_HAVE_GUI ON)
+    # The UI font is found through fontconfig (Cairo's dependency) when it is there.
+    pkg_check_modules(FONTCONFIG IMPORTED_TARGET fontconfig)
+    if(FONTCONFIG_FOUND)
+      target_link_libraries(routerscope_imgui INTERFACE PkgConfig::FONTCONFIG)
+      target_compile_definitions(routerscope_imgui INTERFACE ROUTERSCOPE_HAVE_FONTCONFIG=1)
+    endif()
   elseif(ROUTERSCOPE_GUI STREQUAL "ON")
     message(FATAL_ERROR "ROUTERSCOPE_GUI=ON but libimgui-dev, libglfw3-dev or OpenGL was not found")
   endif()

@@ -258,4 +258,30 @@ void apply_view_options(Figure& figure, const ViewOptions& options) {
   }
 }
 
+void overlay_previous_run(Figure& figure, const Figure& previous, const std::string& label,
+                          const std::function<bool(const LineSeries&)>& keep) {
+  for (std::size_t i = 0; i < figure.panels.size(); ++i) {
+    Panel& p = figure.panels[i];
+    const auto same_title = std::find_if(previous.panels.begin(), previous.panels.end(),
+                                         [&](const Panel& q) { return q.title == p.title; });
+    const Panel* from = same_title != previous.panels.end() ? &*same_title
+                        : i < previous.panels.size()        ? &previous.panels[i]
+                                                            : nullptr;
+    if (!from)
+      continue;
+    for (std::size_t j = 0; j < from->lines.size(); ++j) {
+      const LineSeries& l = from->lines[j];
+      if (!keep(l))
+        continue;
+      LineSeries copy = l;
+      const Color c = l.color.value_or(categorical_color(static_cast<int>(j)));
+      copy.color = c.with_alpha(0.45 * c.a);
+      copy.dash = Dash::DashDot;
+      copy.marker = Marker::None;
+      copy.name = l.name + " — " + label;
+      p.lines.push_back(std::move(copy));
+    }
+  }
+}
+
 } // namespace routerscope

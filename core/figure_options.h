@@ -4,6 +4,7 @@
 // colour range of heatmaps and the x/y ranges a figure is zoomed to.
 #include "core/figure.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -52,5 +53,13 @@ void apply_view_options(Figure& figure, const ViewOptions& options);
 // The colour limits `range` gives a heatmap's values (NaN cells ignored); nullopt when it has no
 // finite value. Robust uses linear interpolation between order statistics (NumPy's default).
 std::optional<std::pair<double, double>> color_limits(const Heatmap& heatmap, ColorRange range);
+
+// A run kept to compare with (the GUI's "previous run" after a settings change): draws the lines of
+// `previous` that `keep` accepts into the panel of `figure` with the same title (else the same
+// index), after its own lines: in their colour at 45% opacity, dash-dot (so smoothing leaves them
+// raw, as references, and they differ from dashed bounds), named "<name> — <label>". The x and y
+// data are copied as they are; `figure`'s own lines are untouched.
+void overlay_previous_run(Figure& figure, const Figure& previous, const std::string& label,
+                          const std::function<bool(const LineSeries&)>& keep);
 
 } // namespace routerscope

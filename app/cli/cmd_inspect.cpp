@@ -1,5 +1,6 @@
 // routerscope inspect PATH [--json]: the structure of a checkpoint, from headers and config only.
 #include "app/cli/command_line.h"
+#include "core/number_format.h"
 #include "io/checkpoint.h"
 
 #include <cstdio>
@@ -8,19 +9,6 @@
 namespace routerscope::cli {
 
 namespace {
-
-std::string human_bytes(std::uint64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return buf;
-}
 
 int run_inspect(const Argv& argv) {
   CommandLine cl("inspect", "Family, layout, dtypes and per-layer MoE structure of a checkpoint, "
@@ -63,7 +51,8 @@ int run_inspect(const Argv& argv) {
   std::printf("%s\n  family    %s\n  layout    %s\n  dtypes    %s\n  d_model   %d\n"
               "  layers    %zu (%zu MoE)\n  on disk   %s%s\n\n",
               info.path.c_str(), info.family.c_str(), info.layout.c_str(), dtypes.c_str(),
-              info.d_model, info.layers.size(), moe.size(), human_bytes(info.bytes_on_disk).c_str(),
+              info.d_model, info.layers.size(), moe.size(),
+              binary_bytes(info.bytes_on_disk).c_str(),
               info.has_config ? "" : "\n  config    none (structure inferred from tensor names)");
   std::printf("  %5s  %-5s  %7s  %5s  %8s  %6s\n", "layer", "kind", "experts", "top-k", "d_expert",
               "shared");

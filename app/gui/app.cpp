@@ -1,9 +1,12 @@
 #include "app/gui/app.h"
 
 #include "app/common/demo.h"
+#include "app/gui/help_text.h"
+#include "app/gui/ui_font.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/number_format.h"
 #include "core/training.h"
 #include "io/figure_export.h"
 #include "io/record_figures.h"
@@ -47,6 +50,8 @@ App::App(GLFWwindow* window, const GuiOptions& options)
   }
   recent_.load();
   set_theme(value_of(kThemeNames, options.theme).value_or(Theme::Dark));
+  if (!options.settings_warning.empty())
+    status_ = options.settings_warning;
 }
 
 App::~App() {
@@ -133,7 +138,28 @@ void App::start_detail_job() {
 
 void App::reset_mpi() {
   convergence_.reset();
+  convergence_.clear_previous(); // a previous run belongs to the layer and model it ran on
   replaying_.clear();
+}
+
+void App::mpi_settings_changed() {
+  // A convergence record on screen is a replay (a training replay leaves convergence empty).
+  const bool replay = convergence_.has_steps() && !replaying_.empty();
+  convergence_.keep_as_previous(replay ? replaying_ : "");
+  if (replay)
+    replaying_.clear();
+}
+
+void App::set_setting(const std::string& name, const std::string& value) {
+  if (TrainingPanel::is_setting(name))
+    training_.set_setting(name, value); // used by the next Train
+  else if (convergence_.set_setting(name, value))
+    mpi_settings_changed();
+}
+
+void App::clear_previous_runs() {
+  convergence_.clear_previous();
+  training_.clear_previous();
 }
 
 void App::launch_mpi_job(int steps) {
@@ -308,6 +334,8 @@ void App::show_opened(const ModelPanel::Opened& o) {
 void App::frame() {
   poll_jobs();
   ImGui::NewFrame();
+  begin_help_frame();
+  begin_shown_values_frame();
   screen_figure_text().clear();
   handle_shortcuts();
   const ImGuiViewport* vp = ImGui::GetMainViewport();
@@ -532,9 +560,7 @@ void App::draw_menu() {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Help")) {
-    ImGui::TextDisabled("Space play/pause, → step (queued while one runs), ← back on the "
-                        "timeline, Home/End first/last step; Series view: ←/→ checkpoints");
-    ImGui::TextDisabled("Ctrl+O open, Ctrl+E export, Ctrl+Q quit");
+    draw_help_menu(); // metrics and parameters (the tooltips' texts), keys, documentation
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -587,16 +613,16 @@ void App::draw_sidebar() {
     const std::size_t e = std::size_t(model_panel_.selected_expert());
     section(("Expert " + std::to_string(e) + " at MPI step " + std::to_string(r->step)).c_str());
     if (e < r->cos.size() && ImGui::BeginTable("##stepped", 2, ImGuiTableFlags_SizingFixedFit)) {
-      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", r->cos[e]));
-      label_value("λ", fmt("%.4f", r->lambda[e]));
-      label_value("‖Rᵢ‖", fmt("%.4g", r->norm[e]));
+      label_value("|cos(Rᵢ, u₁)|", sig4(r->cos[e]));
+      label_value("λ", sig4(r->lambda[e]));
+      label_value("‖Rᵢ‖", sig4(r->norm[e]));
       ImGui::EndTable();
     }
   }
   section("MPI settings");
   const float sw = ImGui::GetContentRegionAvail().x * 0.55f;
   if (convergence_.draw_settings(sw))
-    reset_mpi();
+    mpi_settings_changed();
   if (mpi_mode_ == 1) {
     section("Training");
     training_.draw_settings(sw);
@@ -644,8 +670,10 @@ void App::draw_mpi_view() {
   }
   const auto action =
       convergence_.draw({theme_ == Theme::Dark, figure_textures_}, model_context(), replaying_);
-  if (action.reset)
-    reset_mpi();
+  if (action.reset) { // the run on screen; a previous run stays until it is cleared
+    convergence_.reset();
+    replaying_.clear();
+  }
   if (action.step > 0)
     step(action.step);
 }
@@ -840,6 +868,17 @@ std::string App::state_json() const {
                        {"log_y", vo.log_y},
                        {"color_range", vo.color_range ? to_string(*vo.color_range) : "figure"}};
   j["theme"] = name_of(kThemeNames, theme_);
+  const ImVec2 display = ImGui::GetIO().DisplaySize;
+  j["window_size"] = {int(display.x), int(display.y)};
+  j["settings_file"] = options_.settings_file; // empty: none read or written
+  j["settings_warning"] = options_.settings_warning;
+  nlohmann::json glyphs = nlohmann::json::object(); // in the atlas, not ImGui's fallback glyph
+  const ImFont* ui_font =
+      ImGui::GetIO().Fonts->Fonts.empty() ? nullptr : ImGui::GetIO().Fonts->Fonts[0];
+  for (std::size_t i = 0; i < std::size(kUiFontGlyphs); ++i)
+    glyphs[std::string(kUiFontGlyphs[i])] =
+        ui_font && ui_font->FindGlyphNoFallback(ImWchar(kUiFontCodepoints[i])) != nullptr;
+  j["font"] = {{"file", options_.font_file}, {"source", options_.font_source}, {"glyphs", glyphs}};
   j["error"] = error_;
   convergence_.state(j);
   training_.state(j);
@@ -866,6 +905,16 @@ std::string App::state_json() const {
   j["browser_open"] = popup_open("Open checkpoint or record");
   j["browser"] = browser_.state();
   j["mpi_mode"] = mpi_mode_ == 0 ? "convergence" : "training";
+  nlohmann::json labels = nlohmann::json::array(); // every help_tip label of the last frame
+  for (const auto& [name, has] : help_labels())
+    labels.push_back(
+        {{"name", name}, {"tooltip", has}, {"text", has ? find_help(name)->text : ""}});
+  j["help_labels"] = labels;
+  nlohmann::json shown = nlohmann::json::object(); // the sidebar's label: value rows as drawn
+  for (const auto& [label, value] : shown_values())
+    if (!shown.contains(label))
+      shown[label] = value;
+  j["shown_values"] = shown;
   j["replaying"] = replaying_;
   expert_.state(j);
   j["following"] = follower_ ? follower_->path() : "";

@@ -55,6 +55,11 @@ public:
   void set_view(View v);
   void set_theme(Theme t);
   void set_metric(Metric m) { model_panel_.set_metric(m); }
+  // Sets a setting of the sidebar by its script name: an MPI setting (ConvergencePanel::
+  // set_setting; a change keeps the convergence run on screen as the previous run to compare
+  // with, as the sidebar does) or a training one (TrainingPanel::set_setting).
+  void set_setting(const std::string& name, const std::string& value);
+  void clear_previous_runs(); // Clear previous run, in both modes
   // Exports `figure` (convergence|alignment|norms|load|maxvio|heatmap for convergence stepping,
   // training|training-load|training-norms for router training) to `file` (.png/.svg/.pdf/.csv
   // through io/figure_export.h), or the session (figure "session": the current MPI mode's run) to a
@@ -102,6 +107,7 @@ public:
   void set_device(Device device);
 
   std::string state_json() const; // opened path, view, selection, step index, error text, ...
+  Theme theme() const { return theme_; }
   // Complete steps shown of the record being followed (0 before it is shown or when none is).
   int followed_steps() const;
   const std::string& error() const { return error_; }
@@ -121,7 +127,8 @@ private:
   void handle_shortcuts();
   void show_error(const std::string& message);
   void start_detail_job();
-  void reset_mpi();
+  void reset_mpi();            // forgets the convergence run and the previous one
+  void mpi_settings_changed(); // the run on screen becomes the previous run
   void launch_mpi_job(int steps);
   void show_opened(const ModelPanel::Opened& opened); // routes what an open produced
   const std::shared_ptr<const OpenedModel>& model() const { return model_panel_.model(); }

@@ -1,14 +1,17 @@
 #include "app/gui/convergence_panel.h"
 
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
-
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/number_format.h"
 #include "io/record_figures.h"
 
 #include <imgui.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <utility>
@@ -24,6 +27,62 @@ using Records = std::vector<MpiStepRecord>;
 // The pages: tan θ (the record figure "convergence", as `plot` draws it), then |cos|, norms and
 // load.
 constexpr const char* kPages[] = {"tan θ (convergence)", "|cos|, norms and load"};
+
+constexpr const char* kMatrices[] = {"gate", "up", "down"};
+constexpr const char* kAblations[] = {"none", "no-power", "no-retract"};
+constexpr const char* kAblationLabels[] = {"none", "no power step", "no retraction"};
+constexpr const char* kGatings[] = {"softmax-topk", "topk-softmax"};
+constexpr const char* kGatingLabels[] = {"softmax, top-k", "top-k, softmax"};
+
+// The settings as the previous run's label shows them; with `other`, only those that differ from
+// it (the legend names what changed).
+std::string describe(const MpiSettings& m, const MpiSettings* other = nullptr) {
+  std::vector<std::string> parts;
+  auto add = [&](bool same, std::string text) {
+    if (!other || !same)
+      parts.push_back(std::move(text));
+  };
+  add(other && m.c_prime == other->c_prime, "C′ " + sig4(m.c_prime));
+  add(other && m.power_steps == other->power_steps, "k " + std::to_string(m.power_steps));
+  add(other && m.matrix == other->matrix, std::string(kMatrices[int(m.matrix)]));
+  add(other && m.ablation == other->ablation,
+      std::string("ablation ") + kAblationLabels[int(m.ablation)]);
+  add(other && m.order == other->order, kGatingLabels[int(m.order)]);
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty())
+      out += ", ";
+    out += p;
+  }
+  return out;
+}
+
+nlohmann::json settings_json(const MpiSettings& m) {
+  return {{"c_prime", m.c_prime},
+          {"power_steps", m.power_steps},
+          {"matrix", kMatrices[int(m.matrix)]},
+          {"ablation", kAblations[int(m.ablation)]},
+          {"gating", kGatings[int(m.order)]}};
+}
+
+// The index of `value` in `names`, else BadInput naming the setting and the choices.
+template <std::size_t N>
+int choice(const char* const (&names)[N], const std::string& setting, const std::string& value) {
+  std::string all;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (value == names[i])
+      return int(i);
+    if (i)
+      all += '|';
+    all += names[i];
+  }
+  throw_input_error("MPI setting " + setting + ": expected " + all + ", found '" + value + "'");
+}
+
+// The lines of a previous run drawn beside the current one: the means (and MaxVio).
+bool previous_line(const LineSeries& l) {
+  return l.name.starts_with("mean") || l.name == "MaxVio";
+}
 
 } // namespace
 
@@ -143,20 +202,64 @@ int ConvergencePanel::play_due() {
 
 bool ConvergencePanel::draw_settings(float width) {
   bool changed = false;
-  const char* matrices[] = {"gate", "up", "down"};
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("matrix", &matrix_, matrices, 3);
+  changed |= ImGui::Combo("matrix", &matrix_, kMatrices, 3);
+  help_tip("matrix");
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::SliderFloat("C'", &c_prime_, 0.5f, 16.0f, "%.2f");
+  changed |= ImGui::SliderFloat("C′", &c_prime_, 0.5f, 16.0f, "%.2f");
+  help_tip("C′");
   ImGui::SetNextItemWidth(width);
   changed |= ImGui::SliderInt("power steps k", &power_steps_, 1, 10);
-  const char* ablations[] = {"none", "no power step", "no retraction"};
+  help_tip("power steps k");
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("ablation", &ablation_, ablations, 3);
-  const char* orders[] = {"softmax, top-k", "top-k, softmax"};
+  changed |= ImGui::Combo("ablation", &ablation_, kAblationLabels, 3);
+  help_tip("ablation");
   ImGui::SetNextItemWidth(width);
-  changed |= ImGui::Combo("gating", &order_, orders, 2);
+  changed |= ImGui::Combo("gating", &order_, kGatingLabels, 2);
+  help_tip("gating");
   return changed;
+}
+
+bool ConvergencePanel::set_setting(const std::string& name, const std::string& value) {
+  const MpiSettings before = settings();
+  if (name == "c-prime" || name == "power-steps") {
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    const bool k = name == "power-steps";
+    if (end != value.c_str() + value.size() ||
+        !(k ? v >= 1 && v <= 10 && v == std::floor(v) : v >= 0.5 && v <= 16))
+      throw_input_error("MPI setting " + name + ": expected " +
+                        (k ? "a whole number from 1 to 10" : "a number from 0.5 to 16") +
+                        ", found '" + value + "'");
+    if (k)
+      power_steps_ = int(v);
+    else
+      c_prime_ = float(v);
+  } else if (name == "matrix") {
+    matrix_ = choice(kMatrices, name, value);
+  } else if (name == "ablation") {
+    ablation_ = choice(kAblations, name, value);
+  } else if (name == "gating") {
+    order_ = choice(kGatings, name, value);
+  } else {
+    throw_input_error("unknown MPI setting '" + name +
+                      "' (expected c-prime, power-steps, matrix, ablation or gating)");
+  }
+  const MpiSettings after = settings();
+  return !describe(after, &before).empty(); // the settings that differ
+}
+
+void ConvergencePanel::keep_as_previous(const std::string& replaying) {
+  if (has_steps()) {
+    PreviousRun p;
+    p.replay = !replaying.empty();
+    p.settings = run_settings_;
+    p.label = p.replay ? "replay of " + fs::path(replaying).filename().string()
+                       : describe(run_settings_.mpi);
+    p.records = records_;
+    previous_ = std::move(p);
+  }
+  reset();
 }
 
 ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const ModelContext& ctx,
@@ -182,6 +285,7 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
   ImGui::SameLine();
   ImGui::SetNextItemWidth(em * 9);
   ImGui::SliderFloat("steps/s", &speed_, 1.0f, 120.0f, "%.0f", ImGuiSliderFlags_Logarithmic);
+  help_tip("steps/s");
   ImGui::SameLine();
   ImGui::TextDisabled("layer L%d, expert %d", ctx.layer, ctx.expert);
   if (!replaying.empty()) {
@@ -199,6 +303,13 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
                     ImGui::GetItemRectMax().y};
   ImGui::SameLine();
   ImGui::Text("%d recorded", count);
+  if (previous_) {
+    ImGui::TextDisabled("Previous run, dash-dot: %s, %d steps", previous_->label.c_str(),
+                        int(previous_->records->size()) - 1);
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Clear previous run"))
+      previous_.reset();
+  }
   if (!has_steps()) {
     ImGui::Spacing();
     ImGui::TextDisabled(
@@ -212,6 +323,11 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     v->growing = playing_ || running();
   ImGui::SetNextItemWidth(em * 14);
   ImGui::Combo("##mpipage", &page_, kPages, int(std::size(kPages)));
+  ImGui::SameLine();
+  if (page_ == 0)
+    metric_names({"tan θ", "bound", "|cos|"});
+  else
+    metric_names({"|cos|", "λ", "‖Rᵢ‖", "load", "MaxVio"});
   int hover = -1;
   if (page_ == 0) {
     dc.textures.begin_frame();
@@ -224,9 +340,10 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
       ImGui::BeginTooltip();
       ImGui::Text("step %d", hover);
       ImGui::Separator();
-      ImGui::Text("expert %d: tan θ %.4g   bound %.4g   |cos| %.6f", int(e),
-                  c.series.at("tan_theta")(hover, e), c.series.at("tan_bound")(hover, e),
-                  c.series.at("cos")(hover, e));
+      ImGui::Text("expert %d: tan θ %s   bound %s   |cos| %s", int(e),
+                  sig4(c.series.at("tan_theta")(hover, e)).c_str(),
+                  sig4(c.series.at("tan_bound")(hover, e)).c_str(),
+                  sig4(c.series.at("cos")(hover, e)).c_str());
       ImGui::EndTooltip();
       if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
         timeline_ = hover;
@@ -267,10 +384,11 @@ ConvergencePanel::Action ConvergencePanel::draw(const DrawContext& dc, const Mod
     ImGui::BeginTooltip();
     ImGui::Text("step %d", r.step);
     ImGui::Separator();
-    ImGui::Text("mean |cos| %.4f   mean λ %.4f", r.mean_cos, r.mean_lambda);
-    ImGui::Text("expert %d: |cos| %.4f   λ %.4f   ‖Rᵢ‖ %.4g", e, r.cos[e], r.lambda[e], r.norm[e]);
-    ImGui::Text("mean ‖Rᵢ‖ %.4g   MaxVio %.4f   load of expert %d: %.4f", r.mean_norm, r.max_vio, e,
-                r.load[e]);
+    ImGui::Text("mean |cos| %s   mean λ %s", sig4(r.mean_cos).c_str(), sig4(r.mean_lambda).c_str());
+    ImGui::Text("expert %d: |cos| %s   λ %s   ‖Rᵢ‖ %s", e, sig4(r.cos[e]).c_str(),
+                sig4(r.lambda[e]).c_str(), sig4(r.norm[e]).c_str());
+    ImGui::Text("mean ‖Rᵢ‖ %s   MaxVio %s   load of expert %d: %s", sig4(r.mean_norm).c_str(),
+                sig4(r.max_vio).c_str(), e, sig4(r.load[e]).c_str());
     ImGui::EndTooltip();
   }
   // Clicking a plot moves the timeline there.
@@ -303,15 +421,38 @@ const PlotView* ConvergencePanel::zoom(const std::string& name) const {
 Figure ConvergencePanel::figure(const std::string& figure, const ModelContext& ctx) const {
   if (!has_steps())
     throw_input_error("export " + figure + ": no MPI steps recorded yet (press Step or Play)");
-  if (figure == "convergence") { // the record figure of the run, as `plot` draws it from the file
+  Figure f = [&] {
+    if (figure != "convergence")
+      return step_figure(figure, *records_, ctx);
+    // The record figure of the run, as `plot` draws it from the file.
     const auto rec = record(ctx.model.get());
     if (!figure_ || figure_source_ != rec) {
       figure_ = std::make_shared<const Figure>(io::record_figure(*rec, figure));
       figure_source_ = rec;
     }
     return *figure_;
+  }();
+  if (previous_ && ctx.model) { // its figure as drawn when it was the run on screen
+    auto it = previous_->figures.find(figure);
+    if (it == previous_->figures.end()) {
+      const Figure p = figure == "convergence"
+                           ? io::record_figure(convergence_record(*ctx.model, previous_->settings,
+                                                                  *previous_->records),
+                                               figure)
+                           : step_figure(figure, *previous_->records, ctx);
+      it = previous_->figures.emplace(figure, p).first;
+    }
+    const MpiSettings now = settings();
+    const std::string differs = previous_->replay ? "" : describe(previous_->settings.mpi, &now);
+    overlay_previous_run(f, it->second,
+                         "previous run" + (differs.empty() ? "" : " (" + differs + ")"),
+                         previous_line);
   }
-  const auto& recs = *records_;
+  return f;
+}
+
+Figure ConvergencePanel::step_figure(const std::string& figure, const Records& recs,
+                                     const ModelContext& ctx) {
   const int n = int(recs.front().cos.size());
   const int layer = ctx.layer, expert = ctx.expert;
   std::vector<double> steps;
@@ -398,8 +539,23 @@ void ConvergencePanel::state(nlohmann::json& j) const {
   if (const MpiStepRecord* r = current()) {
     j["mean_cos"] = r->mean_cos;
     j["mean_lambda"] = r->mean_lambda;
+    j["mean_norm"] = r->mean_norm;
     j["step_cos"] = r->cos; // per expert, as the sidebar shows the selected one's
     j["step_lambda"] = r->lambda;
+  }
+  j["mpi_settings"] = settings_json(settings());
+  j["previous_run"] = nullptr;
+  if (previous_) {
+    const MpiStepRecord& last = previous_->records->back();
+    j["previous_run"] = {{"label", previous_->label},
+                         {"replay", previous_->replay},
+                         {"steps_recorded", int(previous_->records->size())},
+                         {"last_step", last.step},
+                         {"mean_cos", last.mean_cos},
+                         {"mean_lambda", last.mean_lambda},
+                         {"mean_norm", last.mean_norm}};
+    if (!previous_->replay)
+      j["previous_run"]["settings"] = settings_json(previous_->settings.mpi);
   }
 }
 

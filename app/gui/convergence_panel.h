@@ -18,7 +18,9 @@
 #include <array>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,8 +56,18 @@ public:
   // Steps due now while playing (at `speed_` per second, one job at a time); 0 otherwise.
   int play_due();
 
-  // The sidebar's MPI settings; true when one changed (the caller resets the run).
+  // The sidebar's MPI settings; true when one changed (the caller calls keep_as_previous).
   bool draw_settings(float width);
+  // Sets one of the sidebar's MPI settings by its script name: c-prime X (0.5–16), power-steps K
+  // (1–10), matrix gate|up|down, ablation none|no-power|no-retract, gating softmax-topk|
+  // topk-softmax. True when the value changed; BadInput naming the setting and what it takes.
+  bool set_setting(const std::string& name, const std::string& value);
+  // The settings changed: the run on screen, when it has steps, becomes the previous run (drawn
+  // dash-dot in the same figures to compare with, its settings in its label; `replaying` names
+  // the record replayed, empty for a live run) and stepping starts a fresh run. Nothing is lost.
+  void keep_as_previous(const std::string& replaying);
+  void clear_previous() { previous_.reset(); }
+  bool has_previous() const { return previous_.has_value(); }
   int probe_tokens() const { return defaults_.probe_tokens; }
   struct Action {       // what the transport controls asked for
     int step = 0;       // steps to run
@@ -88,14 +100,19 @@ public:
   }
   std::function<void(const Progress&)> save_work(const std::string& file,
                                                  std::shared_ptr<const OpenedModel> model) const;
-  // playing, step_index, steps_recorded, timeline_rect, mean_cos, mean_lambda, step_cos and
-  // step_lambda (per expert) at the cursor
+  // playing, step_index, steps_recorded, timeline_rect, mean_cos, mean_lambda, mean_norm, step_cos
+  // and step_lambda (per expert) at the cursor, mpi_settings (the sidebar's), previous_run (null,
+  // or its label, settings, steps and last step's means)
   void state(nlohmann::json& j) const;
 
 private:
   // The run on screen as its session record (session.h convergence_record), rebuilt only when
   // its steps change. BadInput when no step is recorded.
   std::shared_ptr<const RunRecord> record(const OpenedModel* model) const;
+
+  // Figure `name` of `recs` (alignment | norms | load | maxvio), stepped on ctx's selection.
+  static Figure step_figure(const std::string& name, const std::vector<MpiStepRecord>& recs,
+                            const ModelContext& ctx);
 
   // Settings: the defaults, the sidebar's, the current run's.
   MpiRunSettings defaults_, run_settings_;
@@ -114,6 +131,15 @@ private:
   float speed_ = 10.0f; // steps per second while playing
   int step_n_ = 10;
   int queued_ = 0; // steps asked for while a step job ran
+  // The run before the last settings change, kept to compare with, and its figures as drawn.
+  struct PreviousRun {
+    std::string label; // its settings ("C′ 4, k 1, gate, ablation none, softmax, top-k")
+    MpiRunSettings settings;
+    std::shared_ptr<const std::vector<MpiStepRecord>> records;
+    bool replay = false;
+    mutable std::map<std::string, Figure> figures;
+  };
+  std::optional<PreviousRun> previous_;
   double play_credit_ = 0;
   std::chrono::steady_clock::time_point last_frame_;
   PlotView conv_view_, align_view_, norm_view_, load_view_;

@@ -1,4 +1,5 @@
 #include "app/gui/expert_panel.h"
+#include "core/number_format.h"
 
 #include "app/gui/widgets.h"
 
@@ -74,11 +75,11 @@ void ExpertPanel::draw(const ModelContext& ctx, const LayerAlignment& layer) {
         ImGui::TableNextColumn();
         ImGui::Text("%zu", j + 1);
         ImGui::TableNextColumn();
-        ImGui::Text("%.4f", d.sigma[j]);
+        ImGui::TextUnformatted(sig4(d.sigma[j]).c_str());
         ImGui::TableNextColumn();
-        ImGui::Text("%.4f", d.sigma[j] / d.sigma[0]);
+        ImGui::TextUnformatted(sig4(d.sigma[j] / d.sigma[0]).c_str());
         ImGui::TableNextColumn();
-        ImGui::Text("%+.4f", d.projection[j]);
+        ImGui::Text("%s%s", d.projection[j] >= 0 ? "+" : "", sig4(d.projection[j]).c_str());
       }
       ImGui::EndTable();
     }
@@ -87,20 +88,20 @@ void ExpertPanel::draw(const ModelContext& ctx, const LayerAlignment& layer) {
       char shape[48];
       std::snprintf(shape, sizeof shape, "[%d, %d]", d.d, d.d_model);
       label_value("G shape", shape);
-      label_value("σ₁", fmt("%.5g", x.sigma1));
-      label_value("σ₂/σ₁", fmt("%.4f", x.gap_ratio));
-      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", x.cos));
-      label_value("λ", fmt("%.4f", x.lambda));
-      label_value("‖Rᵢ‖", fmt("%.5g", d.router_norm));
+      label_value("σ₁", sig4(x.sigma1));
+      label_value("σ₂/σ₁", sig4(x.gap_ratio));
+      label_value("|cos(Rᵢ, u₁)|", sig4(x.cos));
+      label_value("λ", sig4(x.lambda));
+      label_value("‖Rᵢ‖", sig4(d.router_norm));
       double rest = 1.0;
       for (double p : d.projection)
         rest -= p * p;
-      label_value("‖r‖² share outside v₁..v₈", fmt("%.4f", std::max(0.0, rest)));
+      label_value("‖r‖² share outside v₁..v₈", sig4(std::max(0.0, rest)));
       ImGui::EndTable();
     }
     ImGui::TableNextColumn();
     // Bars: σ_j/σ_1 and the squared projections of the router row.
-    auto bars = [&](const char* title, const std::vector<double>& v, ImU32 color, const char* f) {
+    auto bars = [&](const char* title, const std::vector<double>& v, ImU32 color) {
       section(title);
       ImDrawList* dl = ImGui::GetWindowDrawList();
       const float w = ImGui::GetContentRegionAvail().x, h = em * 1.35f;
@@ -113,7 +114,7 @@ void ExpertPanel::draw(const ModelContext& ctx, const LayerAlignment& layer) {
         const float bw = float(std::clamp(v[j], 0.0, 1.0)) * (w - lw - em * 4.5f);
         dl->AddRectFilled(ImVec2(p.x + lw, p.y + 2), ImVec2(p.x + lw + bw, p.y + h - 3), color, 2);
         dl->AddText(ImVec2(p.x + lw + bw + em * 0.4f, p.y), ImGui::GetColorU32(ImGuiCol_Text),
-                    fmt(f, v[j]).c_str());
+                    sig4(v[j]).c_str());
         ImGui::Dummy(ImVec2(w, h));
       }
     };
@@ -122,10 +123,9 @@ void ExpertPanel::draw(const ModelContext& ctx, const LayerAlignment& layer) {
       ratio.push_back(d.sigma[j] / d.sigma[0]);
       energy.push_back(d.projection[j] * d.projection[j]);
     }
-    bars("σⱼ / σ₁", ratio, ImGui::ColorConvertFloat4ToU32(ImVec4(0.0f, 0.45f, 0.70f, 1.0f)),
-         "%.3f");
+    bars("σⱼ / σ₁", ratio, ImGui::ColorConvertFloat4ToU32(ImVec4(0.0f, 0.45f, 0.70f, 1.0f)));
     bars("share of ‖r‖² along vⱼ", energy,
-         ImGui::ColorConvertFloat4ToU32(ImVec4(0.84f, 0.37f, 0.0f, 1.0f)), "%.3f");
+         ImGui::ColorConvertFloat4ToU32(ImVec4(0.84f, 0.37f, 0.0f, 1.0f)));
     ImGui::EndTable();
   }
 }

@@ -2,15 +2,9 @@
 
 #include <imgui.h>
 
-#include <filesystem>
-
 namespace routerscope::gui {
 
-namespace {
-constexpr const char* kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-} // namespace
-
-std::string load_fonts(ImGuiIO& io, float scale) {
+UiFont load_fonts(ImGuiIO& io, float scale) {
   // Latin, Greek, sub/superscripts, punctuation, arrows and maths symbols (σ₂/σ₁, λ, ‖R‖, ×).
   static const ImWchar kRanges[] = {0x0020, 0x00FF, 0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000,
                                     0x206F, 0x2070, 0x209F, 0x2190, 0x21FF, 0x2200, 0x22FF,
@@ -19,12 +13,12 @@ std::string load_fonts(ImGuiIO& io, float scale) {
   // bilinear filtering, so lines are anti-aliased by geometry instead (App's style sets
   // AntiAliasedLinesUseTex off).
   io.Fonts->Flags |= ImFontAtlasFlags_NoBakedLines;
-  std::error_code ec;
-  if (std::filesystem::exists(kFont, ec) &&
-      io.Fonts->AddFontFromFileTTF(kFont, 15.0f * scale, nullptr, kRanges))
-    return kFont;
+  const UiFont font = find_ui_font();
+  if (!font.file.empty() &&
+      io.Fonts->AddFontFromFileTTF(font.file.c_str(), 15.0f * scale, nullptr, kRanges))
+    return font;
   io.Fonts->AddFontDefault();
-  return "";
+  return {"", "imgui default"};
 }
 
 } // namespace routerscope::gui

@@ -13,7 +13,13 @@ struct GuiOptions {
   std::string state_json;   // view state dumped at exit (screenshot mode)
   bool frame_stats = false; // print p50/p99 frame time at exit
   int width = 1440, height = 900;
-  std::string theme = "dark";
+  bool size_given = false; // --size: wins over the remembered size
+  std::string theme;       // --theme light|dark; empty: the remembered one, else dark
+  // Screenshot mode reads and writes the remembered settings (gui_settings.h) only with
+  // --remember; an interactive session always does.
+  bool remember = false;
+  std::string settings_file, settings_warning; // set by run_gui: the file used, what was wrong
+  std::string font_file, font_source;          // set by run_gui (ui_font.h)
   std::string device = "auto"; // compute backend: auto | cpu | cuda (core/compute_backend.h)
   float ui_scale = 1.0f;       // HiDPI factor (set by run_gui from the monitor's content scale)
 };

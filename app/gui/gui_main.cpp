@@ -2,7 +2,9 @@
 #include "app/gui/app.h"
 #include "app/gui/fonts.h"
 #include "app/gui/gui.h"
+#include "app/gui/gui_settings.h"
 #include "app/gui/script.h"
+#include "app/gui/ui_font.h"
 #include "core/error.h"
 #include "io/app_icon.h"
 #include "io/png_image.h"
@@ -66,8 +68,24 @@ double percentile(std::vector<double> v, double q) {
 
 } // namespace
 
-int run_gui(const GuiOptions& options) {
-  const bool offscreen = !options.screenshot.empty();
+int run_gui(const GuiOptions& given) {
+  const bool offscreen = !given.screenshot.empty();
+  // The remembered theme and window (never in screenshot mode unless --remember): the command
+  // line's --theme and --size win over them.
+  GuiOptions options = given;
+  GuiSettings saved;
+  if (!offscreen || given.remember) {
+    options.settings_file = gui_settings_path().string();
+    saved = load_gui_settings(options.settings_file, options.settings_warning);
+    if (!options.settings_warning.empty())
+      std::fprintf(stderr, "routerscope gui: warning: %s\n", options.settings_warning.c_str());
+    if (!given.size_given && saved.width && saved.height) {
+      options.width = *saved.width;
+      options.height = *saved.height;
+    }
+  }
+  if (options.theme.empty())
+    options.theme = saved.theme.value_or("dark");
   std::vector<ScriptAction> script;
   if (!options.script.empty())
     script = load_script(options.script);
@@ -83,6 +101,8 @@ int run_gui(const GuiOptions& options) {
       glfwCreateWindow(options.width, options.height, "RouterScope", nullptr, nullptr);
   if (!window)
     throw_input_error("cannot start the GUI: no OpenGL 3.3 core context could be created");
+  if (!offscreen && saved.x && saved.y)
+    glfwSetWindowPos(window, *saved.x, *saved.y);
   glfwMakeContextCurrent(window);
   glfwSwapInterval(offscreen ? 0 : 1);
   {
@@ -112,7 +132,7 @@ int run_gui(const GuiOptions& options) {
     ini = (config_dir() / "imgui.ini").string();
     io.IniFilename = ini.c_str();
   }
-  load_fonts(io, scale);
+  const UiFont font = load_fonts(io, scale); // fontconfig's, else DejaVu Sans, else ImGui's
   // The atlas is sampled with nearest filtering: glyphs sit on whole pixels, so text looks the
   // same, and software GL (llvmpipe) fills ~40% faster (load_fonts leaves out the baked lines).
   ImTextureID nearest_atlas = nullptr;
@@ -121,6 +141,8 @@ int run_gui(const GuiOptions& options) {
   int fb_w = options.width, fb_h = options.height;
   GuiOptions scaled = options;
   scaled.ui_scale = scale;
+  scaled.font_file = font.file;
+  scaled.font_source = font.source;
   auto app = std::make_unique<App>(window, scaled);
   if (options.follow)
     app->follow(options.path);
@@ -289,6 +311,10 @@ int run_gui(const GuiOptions& options) {
           app->set_view(parse_name(kViewNames, a.args[0], "view"));
         } else if (v == "theme") {
           app->set_theme(parse_name(kThemeNames, a.args[0], "theme"));
+        } else if (v == "set") {
+          app->set_setting(a.args[0], a.args[1]);
+        } else if (v == "clear-previous") {
+          app->clear_previous_runs();
         } else if (v == "metric") {
           app->set_metric(parse_name(kMetricNames, a.args[0], "metric"));
         } else if (v == "smooth") {
@@ -424,6 +450,28 @@ int run_gui(const GuiOptions& options) {
     report("frame time, all frames", frame_ms);
     report("frame time while a background job ran", busy_ms);
     report("UI thread build time (no rendering), all frames", ui_ms);
+  }
+  if (!options.settings_file.empty()) { // what this session ends with, for the next one
+    GuiSettings out = saved;
+    out.theme = std::string(name_of(kThemeNames, app->theme()));
+    out.width = fb_w;
+    out.height = fb_h;
+    if (!offscreen) {
+      int w = 0, h = 0, x = 0, y = 0;
+      glfwGetWindowSize(window, &w, &h);
+      glfwGetWindowPos(window, &x, &y);
+      if (w >= 320 && h >= 240) {
+        out.width = w;
+        out.height = h;
+      }
+      out.x = x;
+      out.y = y;
+    }
+    try {
+      save_gui_settings(options.settings_file, out);
+    } catch (const Error& e) { // not worth failing the session for
+      std::fprintf(stderr, "routerscope gui: warning: %s\n", e.what());
+    }
   }
   app.reset();
   glfwDestroyWindow(window);

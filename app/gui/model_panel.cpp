@@ -1,10 +1,12 @@
 #include "app/gui/model_panel.h"
 
 #include "app/gui/figure_view.h"
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
 #include "core/figure_layout.h"
+#include "core/number_format.h"
 
 #include <imgui.h>
 
@@ -160,7 +162,7 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
     for (const auto& d : info.dtypes)
       dtypes += (dtypes.empty() ? "" : ", ") + d;
     label_value("dtypes", dtypes);
-    label_value("size", human_bytes(info.bytes_on_disk));
+    label_value("size", binary_bytes(info.bytes_on_disk));
     label_value("matrix", std::string(to_string(model_->matrix)));
     ImGui::EndTable();
   }
@@ -174,17 +176,19 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
   if (ImGui::SliderInt("layer", &layer_index, 0, int(model_->alignment.size()) - 1, layer_label))
     pick = Pick{model_->alignment[layer_index].layer,
                 std::min(sel_expert_, int(model_->alignment[layer_index].experts.size()) - 1)};
+  help_tip("layer");
   int e = sel_expert_;
   ImGui::SetNextItemWidth(w);
   if (ImGui::SliderInt("expert", &e, 0, int(la->experts.size()) - 1))
     pick = Pick{la->layer, e};
+  help_tip("expert");
   if (sel_expert_ < int(la->experts.size())) {
     const ExpertAlignment& x = la->experts[sel_expert_];
     if (ImGui::BeginTable("##sel", 2, ImGuiTableFlags_SizingFixedFit)) {
-      label_value("|cos(Rᵢ, u₁)|", fmt("%.4f", x.cos));
-      label_value("λ", fmt("%.4f", x.lambda));
-      label_value("σ₂/σ₁", fmt("%.4f", x.gap_ratio));
-      label_value("‖Rᵢ‖", fmt("%.4g", x.router_norm));
+      label_value("|cos(Rᵢ, u₁)|", sig4(x.cos));
+      label_value("λ", sig4(x.lambda));
+      label_value("σ₂/σ₁", sig4(x.gap_ratio));
+      label_value("‖Rᵢ‖", sig4(x.router_norm));
       label_value("status", std::string(to_string(x.status)));
       ImGui::EndTable();
     }
@@ -201,10 +205,11 @@ std::optional<ModelPanel::Pick> ModelPanel::draw_sidebar(bool summary) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
       ImGui::TextDisabled("%s", name);
+      help_tip(name);
       ImGui::TableNextColumn();
-      ImGui::Text("%.3f", s.mean);
+      ImGui::TextUnformatted(sig4(s.mean).c_str());
       ImGui::TableNextColumn();
-      ImGui::Text("%.3f", s.p95);
+      ImGui::TextUnformatted(sig4(s.p95).c_str());
     };
     row("|cos|", la->cos);
     row("λ", la->lambda);
@@ -227,8 +232,10 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
   ImGui::SameLine();
   ImGui::SetCursorPosX(ImGui::GetCursorPosX() + em);
   ImGui::RadioButton("|cos(Rᵢ, u₁)|", &m, 0);
+  help_tip("|cos(Rᵢ, u₁)|");
   ImGui::SameLine();
   ImGui::RadioButton("λ (Eq. 11)", &m, 1);
+  help_tip("λ (Eq. 11)");
   if (m != int(metric_))
     set_metric(Metric(m));
   if (heatmap_dirty_) {
@@ -325,8 +332,8 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
     ImGui::Text("layer %d, expert %d", la.layer, c);
     if (c < int(la.experts.size())) {
       const ExpertAlignment& x = la.experts[c];
-      ImGui::Text("|cos| %.4f   λ %.4f", x.cos, x.lambda);
-      ImGui::Text("σ₂/σ₁ %.4f   ‖Rᵢ‖ %.4g", x.gap_ratio, x.router_norm);
+      ImGui::Text("|cos| %s   λ %s", sig4(x.cos).c_str(), sig4(x.lambda).c_str());
+      ImGui::Text("σ₂/σ₁ %s   ‖Rᵢ‖ %s", sig4(x.gap_ratio).c_str(), sig4(x.router_norm).c_str());
       if (x.status != DirectionStatus::Ok)
         ImGui::TextDisabled("direction: %s", std::string(to_string(x.status)).c_str());
     }
@@ -357,7 +364,7 @@ std::optional<ModelPanel::Pick> ModelPanel::draw() {
       for (double v : {la.cos.mean, la.cos.p95, la.cos.max, la.lambda.mean, la.gap_ratio.mean,
                        la.router_norm.mean}) {
         ImGui::TableNextColumn();
-        ImGui::Text("%.4f", v);
+        ImGui::TextUnformatted(sig4(v).c_str());
       }
       ImGui::TableNextColumn();
       ImGui::Text("%d", int(la.experts.size()) - la.cos.count);

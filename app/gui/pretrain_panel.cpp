@@ -1,8 +1,10 @@
 #include "app/gui/pretrain_panel.h"
 
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
 
 #include "core/error.h"
+#include "core/number_format.h"
 #include "io/atomic_file.h"
 #include "io/lm_corpus.h"
 #include "io/pretrain_figures.h"
@@ -49,6 +51,7 @@ int complete_steps(const RunRecord& record, const std::string& origin) {
 void number(const char* label, int& value, int lo, int hi, float width) {
   ImGui::SetNextItemWidth(width);
   ImGui::InputInt(label, &value, 0);
+  help_tip(label);
   value = std::clamp(value, lo, hi);
 }
 
@@ -277,6 +280,7 @@ void PretrainPanel::draw_settings() {
     if (i % 2)
       ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     ImGui::Checkbox(kVariants[i], &variants_[i]);
+    help_tip(kVariants[i]);
   }
   ImGui::Spacing();
   ImGui::TextUnformatted("Model");
@@ -295,17 +299,16 @@ void PretrainPanel::draw_settings() {
   number("ctx", c.ctx, 2, 8192, w);
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("lr", &lr_, 0, 0, "%.1e");
+  help_tip("lr");
   lr_ = std::clamp(lr_, 1e-6f, 1.0f);
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("LB α", &lb_alpha_, 0, 0, "%.3f");
   lb_alpha_ = std::clamp(lb_alpha_, 0.0f, 10.0f);
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("weight of the Switch load-balancing loss N·Σ fᵢPᵢ (per layer, averaged)");
+  help_tip("LB α");
   ImGui::SetNextItemWidth(w);
   ImGui::InputFloat("C′", &c_prime_, 0, 0, "%.2f");
   c_prime_ = std::clamp(c_prime_, 0.01f, 1000.0f);
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("MPI routers route with rows of norm C′/√N (paper Eq. 7)");
+  help_tip("C′");
   number("seed", seed_, 0, 1 << 30, w);
   number("eval every", plan_.eval_every, 1, 1 << 30, w);
   number("align every", plan_.align_every, 1, 1 << 30, w);
@@ -314,8 +317,10 @@ void PretrainPanel::draw_settings() {
   ImGui::TextUnformatted("Data");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##corpus", "corpus: the fortunes (default)", &corpus_);
+  help_tip("corpus");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##record", "record to: a temporary .h5 (default)", &record_to_);
+  help_tip("record to");
 }
 
 void PretrainPanel::draw(bool dark, TexturePool& textures) {
@@ -373,8 +378,8 @@ void PretrainPanel::draw(bool dark, TexturePool& textures) {
     ImGui::Text("step %d", hover);
     for (const auto& r : snapshot_->rows)
       if (r.step == hover)
-        ImGui::Text("%-10s loss %.4f  LM %.4f  LB %.4f", r.variant.c_str(), r.loss, r.lm_loss,
-                    r.lb_loss);
+        ImGui::Text("%-10s loss %s  LM %s  LB %s", r.variant.c_str(), sig4(r.loss).c_str(),
+                    sig4(r.lm_loss).c_str(), sig4(r.lb_loss).c_str());
     ImGui::EndTooltip();
   }
   if (hover >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {

@@ -61,6 +61,8 @@ const std::map<std::string, VerbSpec>& verbs() {
       {"series-cursor", {1, "series-cursor K"}},
       {"series-select", {2, "series-select LAYER EXPERT"}},
       {"series-figure", {1, "series-figure series-alignment|series-norms|series-load"}},
+      {"set", {2, "set c-prime|power-steps|matrix|ablation|gating|lr|batch|tokens|variants VALUE"}},
+      {"clear-previous", {0, "clear-previous"}},
   };
   return kVerbs;
 }
@@ -96,7 +98,7 @@ std::vector<ScriptAction> parse_script(const std::string& text, const std::strin
           "export-browse-open, export-browse-choose, browse, browse-hub, browse-hidden, "
           "browse-open, key, drop, follow, "
           "wait-steps, state, test-pattern, open-series, start-series, wait-checkpoints, "
-          "series-cursor, series-select, series-figure)");
+          "series-cursor, series-select, series-figure, set, clear-previous)");
     if (a.verb == "open" || a.verb == "export" || a.verb == "browse" || a.verb == "drop" ||
         a.verb == "export-browse" || a.verb == "export-browse-open" ||
         a.verb == "export-browse-choose" || a.verb == "browse-open" || a.verb == "follow" ||

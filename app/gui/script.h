@@ -23,7 +23,11 @@
 //   start-series PATH... (the same, the script goes on while it runs) | wait-checkpoints N
 //   (renders frames until the Series view shows N checkpoints) | series-cursor K (the timeline at
 //   checkpoint K) | series-select LAYER EXPERT (the expert whose values the Series view shows) |
-//   series-figure series-alignment|series-norms|series-load (the figure the Series view shows)
+//   series-figure series-alignment|series-norms|series-load (the figure the Series view shows) |
+//   set NAME VALUE (a sidebar setting, as the widget sets it: c-prime X, power-steps K, matrix
+//   gate|up|down, ablation none|no-power|no-retract, gating softmax-topk|topk-softmax — a change
+//   keeps the convergence run as the previous run —; lr X, batch N, tokens synthetic|embeddings,
+//   variants A,B... for the next Train) | clear-previous (Clear previous run, both modes)
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -1,10 +1,12 @@
 #include "app/gui/series_panel.h"
 
 #include "app/gui/figure_view.h"
+#include "app/gui/help_text.h"
 
 #include "app/common/index_list.h"
 #include "core/error.h"
 #include "core/figure_layout.h"
+#include "core/number_format.h"
 #include "core/spectral.h"
 #include "io/atomic_file.h"
 #include "io/record_figures.h"
@@ -356,19 +358,26 @@ void SeriesPanel::draw_settings() {
   ImGui::TextDisabled("per line: folders, a glob such as");
   ImGui::TextDisabled("run/checkpoint-*, or a parent folder.");
   ImGui::InputTextMultiline("##spaths", &paths_, ImVec2(-1, em * 5));
+  help_tip("checkpoints");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##slayers", "layers: every MoE layer (or 0-3,7)", &layers_);
+  help_tip("series layers");
   const float w = ImGui::GetContentRegionAvail().x * 0.5f;
   ImGui::SetNextItemWidth(w);
   ImGui::Combo("matrix", &matrix_, kMatrices, int(std::size(kMatrices)));
+  help_tip("matrix");
   ImGui::SetNextItemWidth(w);
   ImGui::Combo("method", &method_, kMethods, int(std::size(kMethods)));
+  help_tip("method");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##stokens", "tokens: none (hidden states .h5 for load)", &tokens_);
+  help_tip("load tokens");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##scache", "cache folder: none", &cache_);
+  help_tip("cache");
   ImGui::SetNextItemWidth(-1);
   ImGui::InputTextWithHint("##srecord", "record to: a temporary .h5 (default)", &record_to_);
+  help_tip("record to");
   if (ImGui::Button(slot_.running() ? "Stop" : "Start", ImVec2(em * 5, 0))) {
     if (slot_.running())
       stop();
@@ -428,7 +437,8 @@ void SeriesPanel::draw_heatmap(float height) {
     const int r = std::clamp(int((mp.y - p0.y) / cell), 0, rows - 1);
     ImGui::BeginTooltip();
     ImGui::Text("layer %d, expert %d", data_.layers[std::size_t(r)].layer, c);
-    ImGui::Text("|cos| %.4f   λ %.4f", value("cos", r, c), value("lambda", r, c));
+    ImGui::Text("|cos| %s   λ %s", sig4(value("cos", r, c)).c_str(),
+                sig4(value("lambda", r, c)).c_str());
     ImGui::EndTooltip();
     if (clicked) {
       row_ = r;
@@ -474,28 +484,29 @@ void SeriesPanel::draw_expert_values() {
               data_.steps[std::size_t(cursor_)]);
   if (!ImGui::BeginTable("##sexpert", 2, ImGuiTableFlags_SizingFixedFit))
     return;
-  auto row = [](const char* label, double v, const char* f) {
+  auto row = [](const char* label, double v, bool count = false) { // 4 digits, or a whole count
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::TextDisabled("%s", label);
+    help_tip(label);
     ImGui::TableNextColumn();
     if (std::isfinite(v))
-      ImGui::Text(f, v);
+      ImGui::TextUnformatted(count ? std::to_string(std::llround(v)).c_str() : sig4(v).c_str());
     else
       ImGui::TextDisabled("undefined");
   };
-  row("|cos(Rᵢ, u₁)|", value("cos", row_, expert_), "%.4f");
-  row("λ", value("lambda", row_, expert_), "%.4f");
-  row("σ₁", value("sigma1", row_, expert_), "%.5g");
-  row("σ₂/σ₁", value("sigma_ratio", row_, expert_), "%.4f");
-  row("‖Rᵢ‖", value("router_norm", row_, expert_), "%.5g");
-  row("‖G‖_F", value("weight_norm", row_, expert_), "%.5g");
+  row("|cos(Rᵢ, u₁)|", value("cos", row_, expert_));
+  row("λ", value("lambda", row_, expert_));
+  row("σ₁", value("sigma1", row_, expert_));
+  row("σ₂/σ₁", value("sigma_ratio", row_, expert_));
+  row("‖Rᵢ‖", value("router_norm", row_, expert_));
+  row("‖G‖_F", value("weight_norm", row_, expert_));
   if (data_.layers[std::size_t(row_)].has("load")) {
     const MatrixD& load = data_.layers[std::size_t(row_)].at("load");
     const double total = cursor_ < load.rows() ? load.row(cursor_).sum() : 0.0;
-    row("load (slots)", value("load", row_, expert_), "%.0f");
-    row("load share", total > 0 ? value("load", row_, expert_) / total : NAN, "%.4f");
-    row("MaxVio (layer)", value("maxvio", row_, expert_), "%.4f");
+    row("load (slots)", value("load", row_, expert_), true);
+    row("load share", total > 0 ? value("load", row_, expert_) / total : NAN);
+    row("MaxVio (layer)", value("maxvio", row_, expert_));
   }
   ImGui::EndTable();
 }
@@ -537,8 +548,10 @@ void SeriesPanel::draw(bool dark, TexturePool& textures) {
   ImGui::TableNextColumn();
   int m = lambda_ ? 1 : 0;
   ImGui::RadioButton("|cos|", &m, 0);
+  help_tip("|cos|");
   ImGui::SameLine();
   ImGui::RadioButton("λ", &m, 1);
+  help_tip("λ");
   if ((m == 1) != lambda_) {
     lambda_ = m == 1;
     heatmap_dirty_ = true;

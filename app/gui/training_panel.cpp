@@ -1,14 +1,16 @@
 #include "app/gui/training_panel.h"
 
+#include "app/gui/help_text.h"
 #include "app/gui/widgets.h"
-
 #include "core/error.h"
+#include "core/number_format.h"
 #include "io/record_figures.h"
 
 #include <imgui.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 
@@ -27,6 +29,44 @@ constexpr const char* kVariants[] = {"vanilla", "mpi", "no-power", "no-retract"}
 
 using Records = std::vector<TrainStepRecord>;
 
+// A run's settings from its config JSON (io::training_config), as its label shows them; with
+// `other`, only those that differ from it's (the legend names what changed).
+std::string describe(const std::string& config, const std::string* other = nullptr) {
+  const auto parse = [](const std::string& c) {
+    return c.empty() ? nlohmann::json::object() : nlohmann::json::parse(c, nullptr, false);
+  };
+  const nlohmann::json j = parse(config), o = other ? parse(*other) : nlohmann::json::object();
+  const struct {
+    const char* key;
+    const char* label;
+  } kShown[] = {{"variants", ""},      {"tokens", ""},      {"lr", "lr "},
+                {"batch", "batch "},   {"steps", "steps "}, {"c_prime", "C′ "},
+                {"power_steps", "k "}, {"matrix", ""},      {"gate_order", ""}};
+  std::string out;
+  for (const auto& k : kShown) {
+    if (!j.is_object() || !j.contains(k.key) ||
+        (other && o.is_object() && o.contains(k.key) && o[k.key] == j[k.key]))
+      continue;
+    const nlohmann::json& v = j[k.key];
+    std::string text;
+    if (v.is_array())
+      for (const auto& e : v) {
+        if (!text.empty())
+          text += '+';
+        text += e.get<std::string>();
+      }
+    else if (v.is_number_float())
+      text = sig4(v.get<double>());
+    else
+      text = v.is_string() ? v.get<std::string>() : v.dump();
+    if (!out.empty())
+      out += ", ";
+    out += k.label;
+    out += text;
+  }
+  return out;
+}
+
 } // namespace
 
 void TrainingPanel::start(const ModelContext& ctx, const MpiSettings& mpi, int steps) {
@@ -41,6 +81,8 @@ void TrainingPanel::start(const ModelContext& ctx, const MpiSettings& mpi, int s
       t.variants.push_back(kVariants[i]);
   if (t.variants.empty())
     throw_input_error("train: choose at least one variant");
+  if (has_steps()) // kept to compare with, not thrown away
+    previous_ = PreviousRun{config_, layer_, records_, {}};
   t.steps = std::max(steps, 1);
   t.batch = batch_;
   t.adamw.lr = lr_;
@@ -81,6 +123,53 @@ void TrainingPanel::clear() {
   slot_.stop(); // a training run belongs to the model it was started on
   slot_.publish(std::make_shared<const Records>());
   config_.clear();
+  previous_.reset();
+}
+
+bool TrainingPanel::is_setting(const std::string& name) {
+  return name == "lr" || name == "batch" || name == "tokens" || name == "variants";
+}
+
+void TrainingPanel::set_setting(const std::string& name, const std::string& value) {
+  const auto bad = [&](const char* expected) {
+    throw_input_error("training setting " + name + ": expected " + expected + ", found '" + value +
+                      "'");
+  };
+  if (name == "lr" || name == "batch") {
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() + value.size() || !std::isfinite(v))
+      bad(name == "lr" ? "a number from 1e-05 to 0.1" : "a whole number from 1 to 65536");
+    if (name == "lr") {
+      if (!(v >= 1e-5 && v <= 0.1))
+        bad("a number from 1e-05 to 0.1");
+      lr_ = float(v);
+    } else {
+      if (!(v >= 1 && v <= 65536 && v == std::floor(v)))
+        bad("a whole number from 1 to 65536");
+      batch_ = int(v);
+    }
+  } else if (name == "tokens") {
+    if (value != "synthetic" && value != "embeddings")
+      bad("synthetic|embeddings");
+    tokens_ = value == "embeddings" ? 1 : 0;
+  } else if (name == "variants") {
+    bool chosen[4] = {};
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      const std::size_t comma = std::min(value.find(',', start), value.size());
+      const std::string v = value.substr(start, comma - start);
+      const auto it = std::find(std::begin(kVariants), std::end(kVariants), v);
+      if (it == std::end(kVariants))
+        bad("a comma-separated list of vanilla, mpi, no-power, no-retract");
+      chosen[it - std::begin(kVariants)] = true;
+      start = comma + 1;
+    }
+    std::copy(std::begin(chosen), std::end(chosen), variants_);
+  } else {
+    throw_input_error("unknown training setting '" + name +
+                      "' (expected lr, batch, tokens or variants)");
+  }
 }
 
 void TrainingPanel::show_replay(int layer, const std::string& config, Records records) {
@@ -111,16 +200,21 @@ void TrainingPanel::draw_settings(float width) {
     if (i % 2)
       ImGui::SameLine(ImGui::GetContentRegionAvail().x * 0.5f);
     ImGui::Checkbox(kVariants[i], &variants_[i]);
+    help_tip(kVariants[i]);
   }
   const char* sources[] = {"synthetic mixture", "checkpoint embeddings"};
   ImGui::SetNextItemWidth(width);
   ImGui::Combo("tokens", &tokens_, sources, 2);
+  help_tip("tokens");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderFloat("lr", &lr_, 1e-5f, 1e-1f, "%.1e", ImGuiSliderFlags_Logarithmic);
+  help_tip("lr");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderInt("steps", &steps_, 10, 2000, "%d", ImGuiSliderFlags_Logarithmic);
+  help_tip("steps");
   ImGui::SetNextItemWidth(width);
   ImGui::SliderInt("batch", &batch_, 32, 2048, "%d", ImGuiSliderFlags_Logarithmic);
+  help_tip("batch");
 }
 
 std::string TrainingPanel::shown_figure() const {
@@ -158,7 +252,21 @@ Figure TrainingPanel::figure(const std::string& name) const {
     }
     cached = std::make_shared<const Figure>(io::record_figure(*record_, (*it)[1], layer_));
   }
-  return *cached;
+  if (!previous_ || previous_->layer != layer_ || previous_->records->empty())
+    return *cached;
+  auto it = previous_->figures.find(name);
+  if (it == previous_->figures.end()) {
+    const auto source = std::find_if(std::begin(kFigures), std::end(kFigures),
+                                     [&](const auto& f) { return name == f[0]; });
+    const RunRecord rec = training_record(*previous_->records, previous_->layer, previous_->config);
+    it = previous_->figures.emplace(name, io::record_figure(rec, (*source)[1], layer_)).first;
+  }
+  Figure f = *cached;
+  const std::string differs = describe(previous_->config, &config_);
+  overlay_previous_run(f, it->second,
+                       "previous run" + (differs.empty() ? "" : " (" + differs + ")"),
+                       [](const LineSeries& l) { return l.dash == Dash::Solid; });
+  return f;
 }
 
 bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
@@ -173,6 +281,15 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
   ImGui::SameLine();
   ImGui::TextDisabled("AdamW on the layer's own MoE output (experts frozen); same batches for "
                       "every variant");
+  if (previous_) {
+    ImGui::TextDisabled("Previous run, dash-dot%s: %s, %d steps",
+                        previous_->layer == layer_ ? "" : " (another layer: not drawn)",
+                        describe(previous_->config).c_str(),
+                        previous_->records->empty() ? 0 : previous_->records->back().step + 1);
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Clear previous run"))
+      previous_.reset();
+  }
   const int count = records_ ? int(records_->size()) : 0;
   if (count == 0) {
     ImGui::TextDisabled("Choose variants and settings in the sidebar, then press Train.");
@@ -183,6 +300,8 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     steps = std::max(steps, r.step + 1);
   ImGui::SetNextItemWidth(em * 16);
   ImGui::Combo("##tfigure", &figure_, kFigureLabels, int(std::size(kFigureLabels)));
+  ImGui::SameLine();
+  metric_names({"task loss", "LB loss", "MaxVio", "λ", "load"});
   if (!replaying.empty()) {
     ImGui::SameLine();
     ImGui::TextColored(ImVec4(0.9f, 0.55f, 0.1f, 1), "replay of %s",
@@ -214,8 +333,9 @@ bool TrainingPanel::draw(const DrawContext& dc, const std::string& replaying) {
     ImGui::Text("step %d", hover);
     for (const auto& r : *records_)
       if (r.step == hover)
-        ImGui::Text("%-10s loss %.5g  LB %.4g  MaxVio %.3f  mean λ %.3f", r.name.c_str(), r.loss,
-                    r.lb_loss, r.maxvio_batch, r.lambda.size() ? r.lambda.mean() : NAN);
+        ImGui::Text("%-10s loss %s  LB %s  MaxVio %s  mean λ %s", r.name.c_str(),
+                    sig4(r.loss).c_str(), sig4(r.lb_loss).c_str(), sig4(r.maxvio_batch).c_str(),
+                    sig4(r.lambda.size() ? r.lambda.mean() : NAN).c_str());
     ImGui::EndTooltip();
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
       timeline_ = hover;
@@ -245,6 +365,13 @@ TrainingPanel::save_work(const std::string& file, std::shared_ptr<const OpenedMo
 void TrainingPanel::state(nlohmann::json& j) const {
   j["training_steps"] = steps();
   j["training_layer"] = layer_;
+  j["training_label"] = describe(config_);
+  j["training_previous"] = nullptr;
+  if (previous_)
+    j["training_previous"] = {
+        {"label", describe(previous_->config)},
+        {"layer", previous_->layer},
+        {"steps", previous_->records->empty() ? 0 : previous_->records->back().step + 1}};
 }
 
 } // namespace routerscope::gui

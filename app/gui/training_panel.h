@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,16 @@ namespace routerscope::gui {
 class TrainingPanel {
 public:
   // Trains ctx's selected layer for `steps` steps with the sidebar's variants and `mpi` (the
-  // MPI settings). BadInput without a model or variant.
+  // MPI settings). BadInput without a model or variant. The run on screen, when it has steps,
+  // becomes the previous run: drawn dash-dot in the same figures (while the layer is the same),
+  // its settings in its label, until clear_previous() or another model.
   void start(const ModelContext& ctx, const MpiSettings& mpi, int steps);
+  void clear_previous() { previous_.reset(); }
+  // Whether `name` is a setting of the sidebar's Training section: lr X, batch N (1–65536),
+  // tokens synthetic|embeddings, variants NAME,NAME... (of vanilla, mpi, no-power, no-retract).
+  static bool is_setting(const std::string& name);
+  // Sets it (the next Train uses it); BadInput naming the setting and what it takes.
+  void set_setting(const std::string& name, const std::string& value);
   int steps_setting() const { return steps_; } // the sidebar's steps
   // Forgets the run shown (a new model opened): stops its job and clears its steps.
   void clear();
@@ -54,7 +63,9 @@ public:
   // there is nothing to save or the run is still going.
   std::function<void(const Progress&)> save_work(const std::string& file,
                                                  std::shared_ptr<const OpenedModel> model) const;
-  void state(nlohmann::json& j) const; // training_steps, training_layer
+  // training_steps, training_layer, training_label (the run's settings), training_previous (null,
+  // or its label, steps and layer)
+  void state(nlohmann::json& j) const;
 
 private:
   // Settings (the sidebar).
@@ -74,6 +85,16 @@ private:
   mutable std::shared_ptr<const std::vector<TrainStepRecord>> record_source_;
   mutable std::shared_ptr<const RunRecord> record_;
   mutable std::map<std::string, std::shared_ptr<const Figure>> figure_cache_; // by name
+
+  // The run before the last Train, kept to compare with: its settings (config JSON), steps and
+  // figures as drawn.
+  struct PreviousRun {
+    std::string config;
+    int layer = 0;
+    std::shared_ptr<const std::vector<TrainStepRecord>> records;
+    mutable std::map<std::string, Figure> figures;
+  };
+  std::optional<PreviousRun> previous_;
 
   JobSlot<std::vector<TrainStepRecord>> slot_; // last: its job is cancelled and joined first
 };

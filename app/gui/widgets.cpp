@@ -1,11 +1,15 @@
 #include "app/gui/widgets.h"
 
+#include "app/gui/help_text.h"
+
 #include <imgui.h>
 #include <imgui_internal.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace routerscope::gui {
 
@@ -17,10 +21,25 @@ void section(const char* title) {
   ImGui::Separator();
 }
 
+namespace {
+std::vector<std::pair<std::string, std::string>> current_values, last_values;
+} // namespace
+
+void begin_shown_values_frame() {
+  last_values.swap(current_values);
+  current_values.clear();
+}
+
+std::vector<std::pair<std::string, std::string>> shown_values() {
+  return last_values;
+}
+
 void label_value(const char* label, const std::string& value) {
+  current_values.emplace_back(label, value);
   ImGui::TableNextRow();
   ImGui::TableNextColumn();
   ImGui::TextDisabled("%s", label);
+  help_tip(label);
   ImGui::TableNextColumn();
   ImGui::TextUnformatted(value.c_str());
 }
@@ -28,17 +47,6 @@ void label_value(const char* label, const std::string& value) {
 std::string fmt(const char* format, double value) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, value);
-  return buf;
-}
-
-std::string human_bytes(std::uint64_t b) {
-  char buf[32];
-  if (b >= (1ull << 30))
-    std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
-  else if (b >= (1ull << 20))
-    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1ull << 20));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
   return buf;
 }
 

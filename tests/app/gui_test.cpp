@@ -44,7 +44,7 @@ protected:
     if (help.exit_code != 0)
       GTEST_SKIP() << "this build has no GUI (configure with -DROUTERSCOPE_GUI=ON)";
   }
-  // Runs the GUI in screenshot mode with `script`; returns the exit code.
+  // Runs the GUI in screenshot mode with `script`; returns the exit code. w = 0: no --size.
   int run(const std::string& script, const std::string& path = "", int w = 1024, int h = 700,
           const std::string& options = "") {
     std::ofstream(dir_ / "script.txt") << script;
@@ -59,10 +59,11 @@ protected:
     if (!path.empty())
       cmd += quote(path) + " ";
     cmd += options;
-    cmd += "--screenshot " + quote(png().string()) + " --frames 2 --size " + std::to_string(w) +
-           "x" + std::to_string(h) + " --script " + quote((dir_ / "script.txt").string()) +
-           " --state-json " + quote(state_path().string()) + " >" +
-           quote((dir_ / "out.txt").string()) + " 2>&1";
+    if (w > 0)
+      cmd += "--size " + std::to_string(w) + "x" + std::to_string(h) + " ";
+    cmd += "--screenshot " + quote(png().string()) + " --frames 2 --script " +
+           quote((dir_ / "script.txt").string()) + " --state-json " + quote(state_path().string()) +
+           " >" + quote((dir_ / "out.txt").string()) + " 2>&1";
     // xvfb-run exits 5 instead of the program's status when it cannot remove its temporary
     // folder after the program ended (a race on a loaded machine): run again, at most twice.
     for (int attempt = 0;; ++attempt) {
@@ -896,6 +897,273 @@ TEST_F(GuiSmoke, ArrowKeysQueueStepsAndScrubTheTimeline) {
 
 namespace routerscope {
 namespace {
+
+// Issue 14: changing an MPI setting while the run has steps keeps that run as the previous run,
+// labelled with its settings and drawn in the same figures, instead of throwing it away. Oracle:
+// `routerscope mpi --record` with each run's settings, read with h5py (the means over experts of
+// the last step's |cos|, λ and ‖Rᵢ‖).
+TEST_F(GuiSmoke, SettingsChangeKeepsTheRunAsAPreviousRunToCompare) {
+  const fs::path csv = dir_ / "norms.csv";
+  ASSERT_EQ(run("view mpi\nselect 1 2\nstep 4\nset c-prime 2\nset power-steps 2\nstep 3\n"
+                "export norms " +
+                csv.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  ASSERT_TRUE(s["previous_run"].is_object()) << s.dump(2);
+  const auto& prev = s["previous_run"];
+  EXPECT_EQ(prev["label"], "C′ 4, k 1, gate, ablation none, softmax, top-k");
+  EXPECT_EQ(prev["steps_recorded"].get<int>(), 5);
+  EXPECT_EQ(prev["last_step"].get<int>(), 4);
+  EXPECT_EQ(prev["settings"]["c_prime"].get<double>(), 4.0);
+  EXPECT_EQ(prev["settings"]["power_steps"].get<int>(), 1);
+  EXPECT_EQ(s["steps_recorded"].get<int>(), 4);
+  EXPECT_EQ(s["mpi_settings"]["c_prime"].get<double>(), 2.0);
+  EXPECT_EQ(s["mpi_settings"]["power_steps"].get<int>(), 2);
+  // The figure on screen and its export draw the previous run's mean, named by what differs.
+  EXPECT_NE(read_text(csv).find("mean ‖Rᵢ‖ — previous run (C′ 4, k 1)"), std::string::npos)
+      << read_text(csv).substr(0, 400);
+  // Each run's numbers are what the CLI computes with its settings.
+  auto cli_means = [&](const std::string& name, const std::vector<std::string>& settings) {
+    const fs::path h5 = dir_ / (name + ".h5");
+    std::vector<std::string> a = {"mpi",   "--layers", "1",        "--method",
+                                  "exact", "--record", h5.string()};
+    a.insert(a.end(), settings.begin(), settings.end());
+    const auto r = test::run_routerscope(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto py = test::run_shell(
+        "/usr/bin/python3 -c \"import h5py,sys,numpy as np; f=h5py.File(sys.argv[1],'r'); "
+        "g=f['layers/1']; print(np.nanmean(g['cos'][-1]), np.nanmean(g['lambda'][-1]), "
+        "np.mean(g['router_norm'][-1]), g['cos'].shape[0])\" " +
+        quote(h5.string()) + " 2>&1");
+    EXPECT_EQ(py.exit_code, 0) << py.out;
+    std::vector<double> v(4, NAN);
+    std::istringstream(py.out) >> v[0] >> v[1] >> v[2] >> v[3];
+    return v;
+  };
+  const auto a = cli_means("prev", {"--steps", "4", "--c-prime", "4", "--power-steps", "1"});
+  const auto b = cli_means("now", {"--steps", "3", "--c-prime", "2", "--power-steps", "2"});
+  EXPECT_EQ(a[3], 5);
+  EXPECT_EQ(b[3], 4);
+  EXPECT_NEAR(prev["mean_cos"].get<double>(), a[0], 2e-4);
+  EXPECT_NEAR(prev["mean_lambda"].get<double>(), a[1], 2e-4);
+  EXPECT_NEAR(prev["mean_norm"].get<double>(), a[2], 2e-4 * a[2]);
+  EXPECT_NEAR(s["mean_cos"].get<double>(), b[0], 2e-4);
+  EXPECT_NEAR(s["mean_lambda"].get<double>(), b[1], 2e-4);
+  EXPECT_NEAR(s["mean_norm"].get<double>(), b[2], 2e-4 * b[2]);
+  EXPECT_NE(a[2], b[2]); // C′ 4 and C′ 2 retract to different radii
+
+  // Clearing the previous run, and a setting the sidebar has no value for.
+  ASSERT_EQ(run("view mpi\nselect 1 2\nstep 2\nset gating topk-softmax\nclear-previous\n"), 0)
+      << output();
+  EXPECT_TRUE(state()["previous_run"].is_null());
+  EXPECT_EQ(state()["mpi_settings"]["gating"], "topk-softmax");
+  EXPECT_EQ(run("set c-prime 99\n"), 2) << output();
+  EXPECT_NE(output().find("script.txt:1"), std::string::npos) << output();
+  EXPECT_EQ(run("set ablation no-powr\n"), 2) << output();
+  EXPECT_NE(output().find("none|no-power|no-retract"), std::string::npos) << output();
+}
+
+// Issue 14: Train with the sidebar's settings changed keeps the run on screen as the previous run:
+// its lines are drawn dash-dot in the same figures, named after the settings that differ, and are
+// the very data the run showed (oracle: the CSV the first run exported on its own).
+TEST_F(GuiSmoke, TrainingAgainKeepsTheRunOnScreenAsAPreviousRun) {
+  const fs::path a = dir_ / "a.csv", b = dir_ / "b.csv";
+  ASSERT_EQ(run("select 1 3\ntrain 12\nexport training " + a.string() +
+                "\nset lr 0.01\nset variants vanilla,mpi,no-power\ntrain 8\nexport training " +
+                b.string() + "\n"),
+            0)
+      << output();
+  const auto s = state();
+  EXPECT_EQ(s["error"], "");
+  ASSERT_TRUE(s["training_previous"].is_object()) << s.dump(2);
+  EXPECT_EQ(s["training_previous"]["steps"].get<int>(), 12);
+  EXPECT_EQ(s["training_previous"]["layer"].get<int>(), 1);
+  EXPECT_EQ(s["training_previous"]["label"],
+            "vanilla+mpi, synthetic, lr 0.001, batch 256, steps 12, C′ 4, k 1, gate, softmax-topk");
+  EXPECT_EQ(s["training_steps"].get<int>(), 8);
+  EXPECT_NE(s["training_label"].get<std::string>().find("vanilla+mpi+no-power"), std::string::npos);
+  // CSV rows: panel,panel_title,kind,series,index,x,y,...; the previous run's rows of b are a's.
+  auto rows = [](const fs::path& f, const std::string& suffix) {
+    std::map<std::string, std::string> out; // "panel|series|index" -> "x,y"
+    std::istringstream in(read_text(f));
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> c(1); // cells; a quoted one may hold commas
+      bool quoted = false;
+      for (char ch : line)
+        if (ch == '"')
+          quoted = !quoted;
+        else if (ch == ',' && !quoted)
+          c.emplace_back();
+        else
+          c.back() += ch;
+      if (c.size() < 7 || c[2] != "line" || !c[3].ends_with(suffix))
+        continue;
+      out[c[0] + "|" + c[3].substr(0, c[3].size() - suffix.size()) + "|" + c[4]] =
+          c[5] + "," + c[6];
+    }
+    return out;
+  };
+  const auto first = rows(a, "");
+  const auto kept = rows(b, " — previous run (vanilla+mpi, lr 0.001, steps 12)");
+  EXPECT_GE(first.size(), 4u * 2 * 12); // four panels, two variants, twelve steps
+  EXPECT_EQ(kept, first);
+  // Clear previous run forgets it.
+  ASSERT_EQ(run("select 1 3\ntrain 5\ntrain 5\nclear-previous\n"), 0) << output();
+  EXPECT_TRUE(state()["training_previous"].is_null());
+  EXPECT_EQ(run("set batch 0\n"), 2) << output();
+}
+
+// Issue 14: every parameter widget and metric label a frame draws has a help text (its tooltip),
+// in every view; λ's text writes out Eq. 11 and MaxVio's its definition (oracle: mpi.md's
+// formulas, typed here).
+TEST_F(GuiSmoke, EveryParameterAndMetricLabelHasATooltip) {
+  const std::vector<std::string> views = {"model", "expert", "mpi", "train", "pretrain", "series"};
+  std::string script;
+  for (const auto& v : views) {
+    if (v == "train")
+      script += "train 3\n";
+    else
+      script += "view " + v + "\n" + (v == "mpi" ? "select 0 1\nstep 2\n" : "");
+    script += "state " + (dir_ / (v + ".json")).string() + "\n";
+  }
+  ASSERT_EQ(run(script), 0) << output();
+  std::map<std::string, std::string> texts;
+  for (const auto& v : views) {
+    const auto j = nlohmann::json::parse(read_text(dir_ / (v + ".json")));
+    ASSERT_TRUE(j["help_labels"].is_array()) << v;
+    EXPECT_GE(j["help_labels"].size(), 5u) << v;
+    for (const auto& l : j["help_labels"]) {
+      EXPECT_TRUE(l["tooltip"].get<bool>()) << "no help text for '" << l["name"] << "' in " << v;
+      texts[l["name"].get<std::string>()] = l["text"].get<std::string>();
+    }
+  }
+  for (const char* name :
+       {"|cos(Rᵢ, u₁)|", "λ",       "λ (Eq. 11)", "σ₁",      "σ₂/σ₁", "‖Rᵢ‖",  "C′",
+        "power steps k", "matrix",  "ablation",   "gating",  "tan θ", "bound", "MaxVio",
+        "task loss",     "LB loss", "lr",         "batch",   "steps", "top-k", "LB α",
+        "experts",       "layer",   "expert",     "vanilla", "mpi",   "method"})
+    EXPECT_TRUE(texts.count(name)) << name << " was not drawn with a tooltip";
+  EXPECT_NE(texts["λ"].find("‖R′ᵢ W_g‖₂ / (‖R′ᵢ‖₂ · σ_max(W_g))"), std::string::npos);
+  EXPECT_NE(texts["λ"].find("Eq. 11"), std::string::npos);
+  EXPECT_NE(texts["MaxVio"].find("(maxᵢ Loadᵢ − L̄) / L̄"), std::string::npos);
+  EXPECT_NE(texts["MaxVio"].find("L̄ = T·k/N"), std::string::npos);
+  EXPECT_NE(texts["C′"].find("C = C′/√N"), std::string::npos);
+}
+
+// Issue 14: the theme and the window size are remembered in $XDG_CONFIG_HOME/routerscope/gui.json
+// (the fixture points XDG_CONFIG_HOME into its temporary folder); --theme and --size win over
+// them; screenshot mode leaves the file alone without --remember; a broken file is a warning
+// naming it, and the defaults.
+TEST_F(GuiSmoke, ThemeAndWindowSizeAreRememberedBetweenSessions) {
+  const fs::path file = dir_ / "config" / "routerscope" / "gui.json";
+  ASSERT_EQ(run("theme light\nsize 1100 700\n", "", 1024, 700, "--remember "), 0) << output();
+  ASSERT_TRUE(fs::exists(file)) << output();
+  const auto saved = nlohmann::json::parse(read_text(file));
+  EXPECT_EQ(saved["theme"], "light");
+  EXPECT_EQ(saved["width"].get<int>(), 1100);
+  EXPECT_EQ(saved["height"].get<int>(), 700);
+  // The next session starts with them.
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_EQ(state()["theme"], "light");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1100, 700}));
+  EXPECT_EQ(state()["settings_file"], file.string());
+  EXPECT_EQ(state()["settings_warning"], "");
+  // Screenshot mode without --remember neither reads nor writes it.
+  const std::string before = read_text(file);
+  ASSERT_EQ(run("theme dark\n", "", 0, 0), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1440, 900})); // the defaults
+  EXPECT_EQ(state()["settings_file"], "");
+  EXPECT_EQ(read_text(file), before);
+  // The command line wins over the file.
+  ASSERT_EQ(run("", "", 800, 600, "--remember --theme dark "), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({800, 600}));
+  // A file that is not what it should be: a warning naming it and what was wrong, the defaults.
+  std::ofstream(file) << "{\"theme\": \"pink\", \"width\": 1000, \"height\": 700}\n";
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_EQ(state()["theme"], "dark");
+  EXPECT_EQ(state()["window_size"], nlohmann::json::array({1440, 900}));
+  const std::string warning = state()["settings_warning"];
+  EXPECT_NE(warning.find(file.string()), std::string::npos) << warning;
+  EXPECT_NE(warning.find("\"pink\""), std::string::npos) << warning;
+  EXPECT_NE(output().find("warning: ignoring the GUI settings file " + file.string()),
+            std::string::npos)
+      << output();
+  std::ofstream(file) << "[1440, 900"; // not JSON
+  ASSERT_EQ(run("", "", 0, 0, "--remember "), 0) << output();
+  EXPECT_NE(state()["settings_warning"].get<std::string>().find("not JSON"), std::string::npos);
+}
+
+// Issue 14: the UI font comes from fontconfig, asked for a sans-serif font with σ λ θ ‖ ₁ ₂ ′
+// (oracle: `fc-match` asked the same), and every one of those glyphs is in ImGui's atlas; with
+// fontconfig knowing no font, the DejaVu Sans file is the fallback.
+TEST_F(GuiSmoke, UiFontComesFromFontconfigAndHasTheGreekAndMathGlyphs) {
+  auto check_glyphs = [](const nlohmann::json& font) {
+    for (const char* g : {"σ", "λ", "θ", "‖", "₁", "₂", "′"})
+      EXPECT_TRUE(font["glyphs"][g].get<bool>()) << g << " is not in the atlas: " << font.dump();
+    EXPECT_TRUE(fs::exists(font["file"].get<std::string>())) << font.dump();
+  };
+  ASSERT_EQ(run(""), 0) << output();
+  const auto font = state()["font"];
+  check_glyphs(font);
+  if (std::system("command -v fc-match >/dev/null 2>&1") == 0) {
+    const auto fc = test::run_shell("fc-match -f '%{file}' "
+                                    "'sans-serif:scalable=true:charset=3c3 3bb 3b8 2016 2081 "
+                                    "2082 2032'");
+    ASSERT_EQ(fc.exit_code, 0);
+    EXPECT_EQ(font["source"], "fontconfig");
+    EXPECT_EQ(font["file"].get<std::string>(), fc.out);
+  }
+  // A fontconfig that knows no font: the fallback file.
+  fs::create_directories(dir_ / "fc");
+  std::ofstream(dir_ / "fc" / "fonts.conf")
+      << "<?xml version=\"1.0\"?>\n<fontconfig><cachedir>" << (dir_ / "fc" / "cache").string()
+      << "</cachedir></fontconfig>\n";
+  env_ = "FONTCONFIG_FILE=" + quote((dir_ / "fc" / "fonts.conf").string());
+  ASSERT_EQ(run(""), 0) << output();
+  EXPECT_EQ(state()["font"]["source"], "fallback path");
+  check_glyphs(state()["font"]);
+}
+
+// Issue 14: numbers shown to people have 4 significant digits and byte counts binary units (one
+// helper, core/number_format.h): the sidebar's values of a selected expert and the checkpoint's
+// size are what Python's '%.4g' writes of `align --csv`'s values and the binary-unit form of
+// `inspect --json`'s bytes_on_disk (expert 8 of layer 2 has |cos| < 0.1, where '%.4f' differs).
+TEST_F(GuiSmoke, ShownNumbersHaveFourSignificantDigitsAndBinaryUnits) {
+  const fs::path csv = dir_ / "align.csv", info = dir_ / "inspect.json";
+  ASSERT_EQ(test::run_routerscope({"align", "--csv", csv.string()}).exit_code, 0);
+  const auto inspect = test::run_routerscope({"inspect", "--json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  std::ofstream(info) << inspect.out;
+  const std::string py =
+      "import csv, json, sys\n"
+      "r = [x for x in csv.DictReader(open(sys.argv[1])) if x['layer'] == '2' and "
+      "x['expert'] == '8'][0]\n"
+      "n = json.load(open(sys.argv[2]))['bytes_on_disk']\n"
+      "u = max(k for k in range(5) if k == 0 or n >= 1024 ** k)\n"
+      "size = '%d B' % n if u == 0 else '%.4g %s' % (n / 1024 ** u, ['', 'KiB', 'MiB', 'GiB', "
+      "'TiB'][u])\n"
+      "print(json.dumps({'|cos(Rᵢ, u₁)|': '%.4g' % float(r['cos']), 'λ': '%.4g' % "
+      "float(r['lambda']), 'σ₂/σ₁': '%.4g' % float(r['gap_ratio']), '‖Rᵢ‖': '%.4g' % "
+      "float(r['router_norm']), 'σ₁': '%.4g' % float(r['sigma1']), 'size': size}))\n";
+  std::ofstream(dir_ / "fmt.py") << py;
+  const auto oracle = test::run_shell("/usr/bin/python3 " + quote((dir_ / "fmt.py").string()) +
+                                      " " + quote(csv.string()) + " " + quote(info.string()));
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.out;
+  const auto want = nlohmann::json::parse(oracle.out);
+  ASSERT_EQ(run("select 2 8\nstate " + (dir_ / "model.json").string() + "\nview expert\n"), 0)
+      << output();
+  const auto model = nlohmann::json::parse(read_text(dir_ / "model.json"))["shown_values"];
+  for (const char* k : {"|cos(Rᵢ, u₁)|", "λ", "σ₂/σ₁", "‖Rᵢ‖", "size"})
+    EXPECT_EQ(model[k], want[k]) << k;
+  EXPECT_LT(std::stod(model["|cos(Rᵢ, u₁)|"].get<std::string>()), 0.1);
+  const auto expert = state()["shown_values"];
+  for (const char* k : {"|cos(Rᵢ, u₁)|", "λ", "σ₁"})
+    EXPECT_EQ(expert[k], want[k]) << k;
+}
 
 // Issue 14, export follows the screen: the zoomed training figure exports only its x range —
 // the GUI's CSV equals `plot --x-range` of the session the GUI saves, byte for byte, and h5py

@@ -223,5 +223,46 @@ TEST(VariantColors, EachVariantHasOneColourWhateverItsPosition) {
   EXPECT_EQ(series_color("expert 3", 5), categorical_color(5));
 }
 
+// A previous run drawn into the current figure: only the lines asked for, into the panel with the
+// same title (whatever its position), faint and dash-dot, named after the run; the current
+// figure's own lines stay as they were. Oracle: the input figures themselves.
+TEST(PreviousRunOverlay, CopiesTheChosenLinesFaintDashDotIntoThePanelOfTheSameTitle) {
+  Figure current = one_panel({line("mean", {1, 2, 3}), line("expert 2", {4, 5, 6})});
+  current.panels[0].title = "tan θ";
+  Panel other;
+  other.title = "norms";
+  other.lines.push_back(line("mean ‖R‖", {7, 8}));
+  current.panels.push_back(other);
+  Figure previous;
+  previous.panels.push_back(other); // in the other order: matched by title
+  previous.panels[0].lines[0].y = {9, 10};
+  previous.panels.push_back(
+      one_panel({line("mean", {0.5, 0.25, 0.125}), line("expert 2", {1, 1, 1})}).panels[0]);
+  previous.panels[1].title = "tan θ";
+  previous.panels[1].lines[0].color = Color{0.2, 0.4, 0.6, 1};
+  const Figure before = current;
+  overlay_previous_run(current, previous, "previous (C′ 2)",
+                       [](const LineSeries& l) { return l.name.starts_with("mean"); });
+  ASSERT_EQ(current.panels[0].lines.size(), 3u);
+  ASSERT_EQ(current.panels[1].lines.size(), 2u);
+  for (std::size_t p = 0; p < 2; ++p)
+    for (std::size_t i = 0; i < before.panels[p].lines.size(); ++i) {
+      EXPECT_EQ(current.panels[p].lines[i].y, before.panels[p].lines[i].y);
+      EXPECT_EQ(current.panels[p].lines[i].dash, Dash::Solid);
+    }
+  const LineSeries& tan = current.panels[0].lines[2];
+  EXPECT_EQ(tan.name, "mean — previous (C′ 2)");
+  EXPECT_EQ(tan.y, (std::vector<double>{0.5, 0.25, 0.125}));
+  EXPECT_EQ(tan.dash, Dash::DashDot);
+  EXPECT_EQ(*tan.color, (Color{0.2, 0.4, 0.6, 0.45}));
+  const LineSeries& norm = current.panels[1].lines[1];
+  EXPECT_EQ(norm.name, "mean ‖R‖ — previous (C′ 2)");
+  EXPECT_EQ(norm.y, (std::vector<double>{9, 10}));
+  EXPECT_EQ(*norm.color, categorical_color(0).with_alpha(0.45)); // its default colour, faint
+  // Smoothing leaves the previous run's lines raw (they are references).
+  apply_view_options(current, smoothing(0.5));
+  EXPECT_EQ(current.panels[0].lines.back().y, (std::vector<double>{0.5, 0.25, 0.125}));
+}
+
 } // namespace
 } // namespace routerscope
