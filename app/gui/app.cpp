@@ -6,6 +6,7 @@
 #include "app/gui/widgets.h"
 #include "core/error.h"
 #include "core/figure_builders.h"
+#include "core/mpi_convergence.h"
 #include "core/number_format.h"
 #include "core/training.h"
 #include "io/figure_export.h"
@@ -612,6 +613,7 @@ void App::draw_sidebar() {
     section(("Expert " + std::to_string(e) + " at MPI step " + std::to_string(r->step)).c_str());
     if (e < r->cos.size() && ImGui::BeginTable("##stepped", 2, ImGuiTableFlags_SizingFixedFit)) {
       label_value("|cos(Rᵢ, u₁)|", sig4(r->cos[e]));
+      label_value("tan θ", sig4(tan_from_cos(r->cos[e]))); // what |cos| ≈ 1 no longer shows
       label_value("λ", sig4(r->lambda[e]));
       label_value("‖Rᵢ‖", sig4(r->norm[e]));
       ImGui::EndTable();

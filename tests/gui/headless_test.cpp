@@ -16,6 +16,7 @@
 #include <Eigen/SVD>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
@@ -112,6 +113,10 @@ TEST_F(HeadlessFrames, MpiStepsOnTheDemoMatchTheFloat64Oracle) {
   for (std::size_t e = 0; e < want.size(); ++e)
     EXPECT_NEAR(1 - got[e].get<double>(), 1 - want[e], 0.02 * (1 - want[e]) + 1e-12)
         << "expert " << e;
+  // The sidebar's tan θ of the selected expert (0), as drawn: 4 significant digits of the oracle's.
+  const double tan_want = std::sqrt(1 - want[0] * want[0]) / want[0];
+  const double tan_shown = std::stod(s.at("shown_values").at("tan θ").get<std::string>());
+  EXPECT_NEAR(tan_shown, tan_want, 0.02 * tan_want) << "shown " << tan_shown;
   // The frame drew the view: ImGui produced geometry for it.
   EXPECT_GT(g.draw_data().TotalVtxCount, 1000);
 }
